@@ -1,0 +1,1 @@
+//! The fake Zoho accounts server (placeholder; see issue 3).

@@ -1,0 +1,4 @@
+//! zoho-vault: an encrypted vault for Zoho OAuth self-client credentials.
+
+pub mod fake_zoho;
+pub mod zoho;

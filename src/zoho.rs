@@ -1,0 +1,1 @@
+//! The client for Zoho's accounts server (placeholder; see issue 3).
