@@ -1,4 +1,15 @@
 //! zoho-vault: an encrypted vault for Zoho OAuth self-client credentials.
 
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
 pub mod fake_zoho;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;
+pub mod vault;
 pub mod zoho;

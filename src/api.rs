@@ -1,0 +1,30 @@
+//! The HTTP interface (v1). Routes translate HTTP to calls on
+//! [`crate::service::VaultService`] and back; no business logic lives here.
+
+pub mod error;
+pub mod extract;
+pub mod sys;
+
+use actix_web::web;
+
+pub use error::ApiError;
+
+/// Registers every route and the JSON error handling of the extractors.
+pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(error::json_config(body_limit))
+            .app_data(error::path_config())
+            .app_data(error::query_config())
+            .service(
+                web::scope("/v1")
+                    .service(sys::health())
+                    .service(sys::unseal())
+                    .service(sys::seal()),
+            );
+    }
+}
+
+/// A resource whose unmatched methods answer 405 in the JSON error shape.
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(error::method_not_allowed))
+}

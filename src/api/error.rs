@@ -1,0 +1,324 @@
+//! The one JSON error shape: `{"error": {"code", "message", "hint"?}}`.
+//!
+//! Every layer's error maps here once, choosing the status and a stable
+//! snake_case code. Server-side failures are logged with their cause chain
+//! and answered with a generic message, so no internal detail (let alone a
+//! secret) reaches the client.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::service::ServiceAuthError;
+use crate::store::StoreError;
+use crate::vault::VaultError;
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    hint: Option<String>,
+    retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
+}
+
+impl ApiError {
+    /// An error with a status, stable code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            hint: None,
+            retry_after: None,
+        }
+    }
+
+    /// Adds what the caller can do about it.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds a `Retry-After` header (seconds).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    /// 400 with code `bad_request` or a more specific one.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// A 500 whose cause is logged, not sent.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the details",
+        )
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut builder = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            builder.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        builder.json(Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                hint: self.hint.as_deref(),
+            },
+        })
+    }
+}
+
+impl From<VaultError> for ApiError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Sealed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sealed",
+                "the vault is sealed",
+            )
+            .with_hint("unseal it with POST /v1/sys/unseal or `zoho-vault unseal`"),
+            VaultError::NotInitialized => Self::new(
+                StatusCode::CONFLICT,
+                "not_initialized",
+                "the vault is not initialised",
+            )
+            .with_hint("run `zoho-vault init` on the server"),
+            VaultError::AlreadyInitialized => {
+                Self::new(StatusCode::CONFLICT, "already_initialized", e.to_string())
+            }
+            VaultError::WrongPassphrase => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "wrong_passphrase",
+                "the passphrase does not unseal this vault",
+            ),
+            VaultError::Crypto(_) | VaultError::CorruptHeader | VaultError::Store(_) => {
+                Self::internal(&e)
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let unauthorized = |code, msg: &str| {
+            Self::new(StatusCode::UNAUTHORIZED, code, msg)
+                .with_hint("send `Authorization: Bearer zva_...` (admin) or `zvs_...` (service)")
+        };
+        match e {
+            AuthError::Missing => unauthorized("missing_token", "this route needs a bearer token"),
+            AuthError::Malformed => unauthorized("invalid_token", "the bearer token is malformed"),
+            AuthError::Unknown => {
+                unauthorized("invalid_token", "the bearer token is unknown or revoked")
+            }
+            AuthError::Expired => unauthorized("token_expired", "the bearer token has expired"),
+            AuthError::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            AuthError::Store(inner) => Self::internal(&inner),
+        }
+    }
+}
+
+impl From<ServiceAuthError> for ApiError {
+    fn from(e: ServiceAuthError) -> Self {
+        match e {
+            ServiceAuthError::Vault(v) => v.into(),
+            ServiceAuthError::Auth(a) => a.into(),
+        }
+    }
+}
+
+/// serde_json messages can quote the offending input; keep the structure
+/// of the message (field names are in backticks) but drop quoted values.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut in_quote = false;
+    for c in message.chars() {
+        if c == '"' {
+            if in_quote {
+                out.push_str("\"…\"");
+            }
+            in_quote = !in_quote;
+        } else if !in_quote {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Maps JSON body extraction failures.
+pub fn json_error(err: JsonPayloadError) -> ApiError {
+    match &err {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        ),
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the request body must be JSON",
+        )
+        .with_hint("send `Content-Type: application/json`"),
+        JsonPayloadError::Deserialize(e) => ApiError::bad_request(
+            "invalid_body",
+            format!("invalid JSON body: {}", redact_quoted(&e.to_string())),
+        ),
+        _ => ApiError::bad_request("invalid_body", "the request body could not be read"),
+    }
+}
+
+pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req: &HttpRequest| json_error(err).into())
+}
+
+pub(crate) fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        ApiError::bad_request(
+            "invalid_path",
+            format!(
+                "invalid path parameter: {}",
+                redact_quoted(&err.to_string())
+            ),
+        )
+        .into()
+    })
+}
+
+pub(crate) fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("invalid query string: {}", redact_quoted(&err.to_string())),
+        )
+        .into()
+    })
+}
+
+/// 404 for every unknown route.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// 405 for a known route with another method.
+pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_of(e: ApiError) -> (u16, serde_json::Value) {
+        let resp = e.error_response();
+        let status = resp.status().as_u16();
+        let bytes = to_bytes(resp.into_body()).await.expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[actix_web::test]
+    async fn status_mapping_is_pinned() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (VaultError::Sealed.into(), 503, "sealed"),
+            (VaultError::WrongPassphrase.into(), 401, "wrong_passphrase"),
+            (VaultError::NotInitialized.into(), 409, "not_initialized"),
+            (AuthError::Missing.into(), 401, "missing_token"),
+            (AuthError::Unknown.into(), 401, "invalid_token"),
+            (AuthError::Expired.into(), 401, "token_expired"),
+            (AuthError::Forbidden("no".into()).into(), 403, "forbidden"),
+            (
+                StoreError::Backend("disk on fire".into()).into(),
+                500,
+                "internal",
+            ),
+        ];
+        for (err, status, code) in cases {
+            let (s, body) = body_of(err).await;
+            assert_eq!(s, status);
+            assert_eq!(body["error"]["code"], code);
+            assert!(!body.to_string().contains("disk on fire"));
+        }
+    }
+
+    #[test]
+    fn quoted_input_is_redacted_from_serde_messages() {
+        let msg = "invalid type: string \"hunter2\", expected u64 at line 1 column 20";
+        let red = redact_quoted(msg);
+        assert!(!red.contains("hunter2"));
+        assert!(red.contains("expected u64"));
+        let unknown = "unknown field `bogus`, expected one of `a`, `b`";
+        assert_eq!(redact_quoted(unknown), unknown);
+    }
+}

@@ -1,0 +1,72 @@
+//! Bearer-token extractors: [`Caller`] (any valid token) and [`Admin`].
+//! A sealed vault cannot check tokens, so both answer 503 while sealed.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use super::ApiError;
+use crate::auth::{AuthError, Principal};
+use crate::service::VaultService;
+
+/// Any authenticated caller.
+pub struct Caller(pub Principal);
+
+/// An authenticated admin.
+pub struct Admin(pub Principal);
+
+fn bearer(req: &HttpRequest) -> Result<String, AuthError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Malformed);
+    }
+    Ok(token.trim().to_string())
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
+    let service = req
+        .app_data::<web::Data<VaultService>>()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::internal(&AuthError::Forbidden("service not configured".into()))
+        })?;
+    // Sealed first: without keys no token can be checked, and the caller
+    // should learn that rather than "unknown token".
+    service.vault().keyring()?;
+    let token = bearer(&req)?;
+    Ok(service.authenticate(&token).await?)
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(req).await.map(Caller) })
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let principal = authenticate(req).await?;
+            if !principal.is_admin() {
+                return Err(AuthError::Forbidden("this route needs an admin token".into()).into());
+            }
+            Ok(Admin(principal))
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! Who is calling: principals resolved from bearer tokens, and the reasons
+//! a request is refused.
+
+use crate::crypto::token::TokenKind;
+use crate::store::StoreError;
+use crate::tokens::{TokenRecord, ALL_CONNECTIONS};
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Public token id.
+    pub token_id: String,
+    /// Token name.
+    pub name: String,
+    /// Admin or service.
+    pub kind: TokenKind,
+    /// Granted connections (service tokens).
+    pub connections: Vec<String>,
+}
+
+impl Principal {
+    pub(crate) fn from_record(r: &TokenRecord) -> Self {
+        Self {
+            token_id: r.id.clone(),
+            name: r.name.clone(),
+            kind: r.kind,
+            connections: r.connections.clone(),
+        }
+    }
+
+    /// Whether this caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.kind == TokenKind::Admin
+    }
+
+    /// Whether this caller may get tokens for `connection`.
+    pub fn may_use(&self, connection: &str) -> bool {
+        self.is_admin()
+            || self
+                .connections
+                .iter()
+                .any(|c| c == ALL_CONNECTIONS || c == connection)
+    }
+
+    /// `admin:<id>` or `service:<id>`, for audit and logs.
+    pub fn actor(&self) -> String {
+        let kind = match self.kind {
+            TokenKind::Admin => "admin",
+            TokenKind::Service => "service",
+        };
+        format!("{kind}:{}", self.token_id)
+    }
+}
+
+/// Why a caller was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer` header.
+    #[error("missing bearer token")]
+    Missing,
+    /// The header or token is not of our format.
+    #[error("malformed bearer token")]
+    Malformed,
+    /// No such token (never issued, or revoked).
+    #[error("unknown or revoked token")]
+    Unknown,
+    /// The token's expiry has passed.
+    #[error("token expired")]
+    Expired,
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Looking the token up failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

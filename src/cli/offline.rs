@@ -1,0 +1,120 @@
+//! Commands that work on the data directory itself: init, serve, rekey.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+
+use super::passphrase::{self, Purpose};
+use super::PassphraseArgs;
+use crate::config::Settings;
+use crate::service::VaultService;
+use crate::startup::Application;
+use crate::telemetry;
+use crate::vault::VaultError;
+
+fn open(config: Option<&Path>) -> anyhow::Result<Arc<VaultService>> {
+    let settings = Settings::load(config)?;
+    telemetry::init(&settings.log);
+    let dir = settings.data_dir.display().to_string();
+    VaultService::open(settings).with_context(|| format!("cannot open the vault in {dir}"))
+}
+
+fn print_admin_token(token: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "admin token: {token}")?;
+    out.flush()?;
+    eprintln!(
+        "The vault is initialised. The admin token above is shown only once: store it in your \
+         secret manager now (ZOHO_VAULT_TOKEN for the CLI)."
+    );
+    Ok(())
+}
+
+/// `zoho-vault init`.
+pub async fn init(config: Option<&Path>, args: &PassphraseArgs) -> anyhow::Result<()> {
+    let service = open(config)?;
+    if service.vault().is_initialized().await? {
+        bail!("{}", VaultError::AlreadyInitialized);
+    }
+    let pass = passphrase::require(
+        args.passphrase_file.as_deref(),
+        passphrase::ENV,
+        "New vault passphrase",
+        Purpose::New,
+    )?;
+    let token = service.initialize(pass).await?;
+    print_admin_token(token.expose())
+}
+
+/// `zoho-vault serve [--init]`.
+pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> anyhow::Result<()> {
+    let service = open(config)?;
+    let file = args.passphrase_file.as_deref();
+    if !service.vault().is_initialized().await? {
+        if init {
+            let pass =
+                passphrase::require(file, passphrase::ENV, "New vault passphrase", Purpose::New)?;
+            let token = service.initialize(pass).await?;
+            print_admin_token(token.expose())?;
+        } else {
+            tracing::warn!(
+                "the vault is not initialised: run `zoho-vault init` (or `serve --init`)"
+            );
+        }
+    } else {
+        let prompt = init.then_some("Vault passphrase");
+        match passphrase::obtain(file, passphrase::ENV, prompt, Purpose::Existing)? {
+            Some(pass) => {
+                service
+                    .unseal(pass)
+                    .await
+                    .context("cannot unseal the vault at start")?;
+                tracing::info!("vault unsealed");
+            }
+            None => tracing::warn!(
+                "starting sealed: unseal with `zoho-vault unseal` or POST /v1/sys/unseal"
+            ),
+        }
+    }
+    let app = Application::build(Arc::clone(&service)).context("cannot bind the listen address")?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "zoho-vault listening on http://{}", app.addr())?;
+        out.flush()?;
+    }
+    tracing::info!(addr = %app.addr(), "serving");
+    app.run_until_stopped().await?;
+    service.vault().store().flush().await?;
+    tracing::info!("stopped; store flushed");
+    Ok(())
+}
+
+/// `zoho-vault rekey`.
+pub async fn rekey(
+    config: Option<&Path>,
+    args: &PassphraseArgs,
+    new_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let service = open(config)?;
+    if !service.vault().is_initialized().await? {
+        bail!("{}", VaultError::NotInitialized);
+    }
+    let old = passphrase::require(
+        args.passphrase_file.as_deref(),
+        passphrase::ENV,
+        "Current passphrase",
+        Purpose::Existing,
+    )?;
+    let new = passphrase::require(
+        new_file,
+        passphrase::NEW_ENV,
+        "New passphrase",
+        Purpose::New,
+    )?;
+    let kdf = service.settings().kdf;
+    service.vault().rekey(old, new, kdf).await?;
+    eprintln!("The data key is now wrapped by the new passphrase; the old one no longer unseals this vault.");
+    Ok(())
+}

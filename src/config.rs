@@ -1,0 +1,279 @@
+//! Layered settings.
+//!
+//! Later layers override earlier ones:
+//! 1. built-in defaults ([`Settings::default`]);
+//! 2. `config/default.toml`, relative to the working directory, if present;
+//! 3. the file named with `--config FILE` (must exist);
+//! 4. `ZOHO_VAULT_*` environment variables, `__` separating nested keys
+//!    (`ZOHO_VAULT_KDF__MEMORY_KIB=131072`).
+//!
+//! Unknown keys in any layer are an error that names the key and its source.
+//! The client and secret variables (`ZOHO_VAULT_PASSPHRASE`,
+//! `ZOHO_VAULT_NEW_PASSPHRASE`, `ZOHO_VAULT_ADDR`, `ZOHO_VAULT_TOKEN`) are
+//! not settings and are skipped here.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::kdf::KdfParams;
+
+/// Path of the shipped defaults file, relative to the working directory.
+pub const DEFAULT_FILE: &str = "config/default.toml";
+/// Prefix of every environment variable the vault reads.
+pub const ENV_PREFIX: &str = "ZOHO_VAULT_";
+/// `ZOHO_VAULT_*` variables that are not settings.
+pub const NON_SETTING_VARS: [&str; 5] = ["PASSPHRASE", "NEW_PASSPHRASE", "ADDR", "TOKEN", "CONFIG"];
+
+/// Every setting of the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on (`listen`, `ZOHO_VAULT_LISTEN`). Port 0 picks a
+    /// free port, printed at start.
+    pub listen: String,
+    /// Directory holding the store (`data_dir`, `ZOHO_VAULT_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: LogSettings,
+    /// Argon2id parameters used by `init` and `rekey` (`kdf.*`,
+    /// `ZOHO_VAULT_KDF__MEMORY_KIB`, `__PASSES`, `__LANES`). An existing
+    /// vault keeps the parameters stored in its header.
+    pub kdf: KdfParams,
+    /// Talking to Zoho.
+    pub zoho: ZohoSettings,
+    /// HTTP server.
+    pub http: HttpSettings,
+    /// Unseal brute-force protection.
+    pub unseal: UnsealSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8700".into(),
+            data_dir: PathBuf::from("./data"),
+            log: LogSettings::default(),
+            kdf: KdfParams::default(),
+            zoho: ZohoSettings::default(),
+            http: HttpSettings::default(),
+            unseal: UnsealSettings::default(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `pretty` for terminals or `json` for log collectors (`log.format`,
+    /// `ZOHO_VAULT_LOG__FORMAT`).
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `zoho_vault=debug,info`
+    /// (`log.level`, `ZOHO_VAULT_LOG__LEVEL`). `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Zoho upstream behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZohoSettings {
+    /// Let an upload name its own `accounts_url` instead of a data center
+    /// (`zoho.allow_custom_accounts_url`,
+    /// `ZOHO_VAULT_ZOHO__ALLOW_CUSTOM_ACCOUNTS_URL`). For tests, demos and
+    /// private gateways only: the client secret is sent to that URL.
+    pub allow_custom_accounts_url: bool,
+    /// Whole-request timeout for calls to Zoho, in seconds.
+    pub timeout_secs: u64,
+    /// Connect timeout for calls to Zoho, in seconds.
+    pub connect_timeout_secs: u64,
+    /// Attempts per call when the network or Zoho fails transiently.
+    pub max_attempts: u32,
+    /// Seconds subtracted from Zoho's `expires_in`, counted from the moment
+    /// the request was sent.
+    pub expiry_margin_secs: u64,
+}
+
+impl Default for ZohoSettings {
+    fn default() -> Self {
+        Self {
+            allow_custom_accounts_url: false,
+            timeout_secs: 10,
+            connect_timeout_secs: 3,
+            max_attempts: 3,
+            expiry_margin_secs: 60,
+        }
+    }
+}
+
+/// HTTP server knobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Largest accepted request body in bytes (`http.body_limit_bytes`).
+    pub body_limit_bytes: usize,
+    /// Worker threads; 0 means one per core (`http.workers`).
+    pub workers: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 64 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+/// Slow-down of failed unseal attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnsealSettings {
+    /// Delay after the first failed attempt, doubled after each further one
+    /// (`unseal.base_delay_ms`).
+    pub base_delay_ms: u64,
+    /// Cap of the delay (`unseal.max_delay_ms`).
+    pub max_delay_ms: u64,
+}
+
+impl Default for UnsealSettings {
+    fn default() -> Self {
+        Self {
+            base_delay_ms: 250,
+            max_delay_ms: 30_000,
+        }
+    }
+}
+
+/// Settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named with `--config` does not exist.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A layer holds an unknown key or a bad value; the message names both.
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads every layer, the defaults file from the working directory.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(Path::new(DEFAULT_FILE), config_file)
+    }
+
+    /// Loads every layer with an explicit defaults file (for tests).
+    pub fn load_from(
+        defaults_file: &Path,
+        config_file: Option<&Path>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(defaults_file));
+        if let Some(file) = config_file {
+            if !file.is_file() {
+                return Err(ConfigError::MissingFile(file.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let env = Env::prefixed(ENV_PREFIX)
+            .filter(|key| {
+                !NON_SETTING_VARS
+                    .iter()
+                    .any(|skip| key.as_str().eq_ignore_ascii_case(skip))
+            })
+            .split("__");
+        figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail's closures return figment::Error"
+)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_match_the_design_brief() {
+        let s = Settings::default();
+        assert_eq!(s.listen, "127.0.0.1:8700");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert!(!s.zoho.allow_custom_accounts_url);
+        assert!(s.kdf.memory_kib >= 65536 && s.kdf.passes >= 3);
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_then_env() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "defaults.toml",
+                "listen = \"0.0.0.0:1\"\n[zoho]\ntimeout_secs = 5\n",
+            )?;
+            jail.create_file("extra.toml", "listen = \"127.0.0.1:2\"\n")?;
+            jail.set_env("ZOHO_VAULT_ZOHO__ALLOW_CUSTOM_ACCOUNTS_URL", "true");
+            jail.set_env("ZOHO_VAULT_KDF__MEMORY_KIB", "131072");
+            jail.set_env("ZOHO_VAULT_PASSPHRASE", "not a setting");
+            let s = Settings::load_from(Path::new("defaults.toml"), Some(Path::new("extra.toml")))
+                .map_err(|e| e.to_string())?;
+            assert_eq!(s.listen, "127.0.0.1:2");
+            assert_eq!(s.zoho.timeout_secs, 5);
+            assert!(s.zoho.allow_custom_accounts_url);
+            assert_eq!(s.kdf.memory_kib, 131072);
+            assert_eq!(s.kdf.passes, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error_that_names_them() {
+        Jail::expect_with(|jail| {
+            jail.create_file("defaults.toml", "[zoho]\nallow_custom_accounts = true\n")?;
+            let err = Settings::load_from(Path::new("defaults.toml"), None)
+                .expect_err("unknown key must fail");
+            assert!(err.to_string().contains("allow_custom_accounts"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ZOHO_VAULT_LISTN", "x");
+            let err = Settings::load_from(Path::new("none.toml"), None).expect_err("unknown env");
+            assert!(err.to_string().to_lowercase().contains("listn"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_refused() {
+        let err = Settings::load_from(
+            Path::new("none.toml"),
+            Some(Path::new("/nonexistent/x.toml")),
+        )
+        .expect_err("missing file");
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+}
