@@ -10,13 +10,15 @@
 mod client;
 mod datacenter;
 mod error;
+mod form;
 mod grant;
 mod response;
 mod retry;
 
-pub use client::{ClientCredentials, ZohoClient, ZohoClientConfig, USER_AGENT};
+pub use client::{ZohoClient, ZohoClientConfig, USER_AGENT};
 pub use datacenter::{DataCenter, UnknownDataCenter};
 pub use error::{ErrorClass, ZohoError};
+pub use form::ClientCredentials;
 pub use grant::{
     compute_expires_at, normalise_lifetime, Grant, DEFAULT_LIFETIME, MILLIS_THRESHOLD,
 };

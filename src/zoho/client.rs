@@ -2,8 +2,8 @@
 //! accounts server, with timeouts, bounded retries and secret hygiene.
 //!
 //! Parameters travel as an urlencoded POST body (never in the query string),
-//! built in exactly one place ([`FormRequest::encode`]), the only code that
-//! exposes credentials. Redirects are not followed: a 3xx is reported as
+//! built in exactly one place (`form.rs`, `FormRequest::encode`), the only
+//! code that exposes credentials. Redirects are not followed: a 3xx is reported as
 //! `UpstreamStatus`, so a secret is never re-sent to another host.
 //!
 //! Caveat: a timed-out code exchange is retried like any transient failure; if
@@ -12,12 +12,13 @@
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use time::OffsetDateTime;
 use url::Url;
 use zeroize::Zeroizing;
 
 use super::error::sanitize;
+use super::form::{ClientCredentials, FormRequest};
 use super::response::{parse_revoke_response, parse_token_response};
 use super::retry::{backoff_ceiling, full_jitter};
 use super::{Grant, ZohoError};
@@ -55,85 +56,6 @@ impl Default for ZohoClientConfig {
             backoff_max: Duration::from_secs(2),
             expiry_margin: Duration::from_secs(60),
         }
-    }
-}
-
-/// A self client's id and secret. `Debug` shows the id only.
-#[derive(Clone)]
-pub struct ClientCredentials {
-    /// `1000.` plus 30 characters; not a secret.
-    pub client_id: String,
-    /// The client secret.
-    pub client_secret: SecretString,
-}
-
-impl std::fmt::Debug for ClientCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientCredentials")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"[REDACTED]")
-            .finish()
-    }
-}
-
-/// One of the three accounts-server calls and its parameters.
-enum FormRequest<'a> {
-    Exchange {
-        creds: &'a ClientCredentials,
-        code: &'a SecretString,
-        redirect_uri: Option<&'a str>,
-    },
-    Refresh {
-        creds: &'a ClientCredentials,
-        refresh_token: &'a SecretString,
-    },
-    Revoke {
-        token: &'a SecretString,
-    },
-}
-
-impl FormRequest<'_> {
-    fn operation(&self) -> &'static str {
-        match self {
-            FormRequest::Exchange { .. } => "exchange_code",
-            FormRequest::Refresh { .. } => "refresh",
-            FormRequest::Revoke { .. } => "revoke",
-        }
-    }
-
-    /// The urlencoded body. The only place credentials are exposed; the
-    /// buffer is wiped on drop. `redirect_uri` is omitted when `None`
-    /// (self-client exchange).
-    fn encode(&self) -> Zeroizing<String> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        match self {
-            FormRequest::Exchange {
-                creds,
-                code,
-                redirect_uri,
-            } => {
-                form.append_pair("grant_type", "authorization_code")
-                    .append_pair("client_id", &creds.client_id)
-                    .append_pair("client_secret", creds.client_secret.expose_secret())
-                    .append_pair("code", code.expose_secret());
-                if let Some(uri) = redirect_uri {
-                    form.append_pair("redirect_uri", uri);
-                }
-            }
-            FormRequest::Refresh {
-                creds,
-                refresh_token,
-            } => {
-                form.append_pair("grant_type", "refresh_token")
-                    .append_pair("client_id", &creds.client_id)
-                    .append_pair("client_secret", creds.client_secret.expose_secret())
-                    .append_pair("refresh_token", refresh_token.expose_secret());
-            }
-            FormRequest::Revoke { token } => {
-                form.append_pair("token", token.expose_secret());
-            }
-        }
-        Zeroizing::new(form.finish())
     }
 }
 
@@ -307,4 +229,41 @@ fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, ZohoError> {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        let url = |s: &str| Url::parse(s).expect("url");
+        let token = ["oauth", "v2", "token"];
+        assert_eq!(
+            endpoint(&url("https://accounts.zoho.eu"), &token)
+                .expect("ok")
+                .as_str(),
+            "https://accounts.zoho.eu/oauth/v2/token"
+        );
+        assert_eq!(
+            endpoint(&url("http://127.0.0.1:1234/"), &token)
+                .expect("ok")
+                .as_str(),
+            "http://127.0.0.1:1234/oauth/v2/token"
+        );
+        assert_eq!(
+            endpoint(&url("https://gw.example/zoho/?x=1#f"), &token)
+                .expect("ok")
+                .as_str(),
+            "https://gw.example/zoho/oauth/v2/token"
+        );
+        for bad in [
+            "ftp://accounts.zoho.eu",
+            "https://u:p@accounts.zoho.eu",
+            "mailto:a@b",
+        ] {
+            assert_eq!(
+                endpoint(&url(bad), &token),
+                Err(ZohoError::InvalidAccountsUrl),
+                "{bad}"
+            );
+        }
+    }
+}
