@@ -232,6 +232,23 @@ fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, ZohoError> {
 mod tests {
     use super::*;
 
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The broker spawns these calls on a multi-threaded runtime.
+    #[test]
+    fn futures_are_send() {
+        let client = ZohoClient::new(ZohoClientConfig::default()).expect("client");
+        let url = Url::parse("https://accounts.zoho.com").expect("url");
+        let creds = ClientCredentials {
+            client_id: "id".into(),
+            client_secret: SecretString::from("s"),
+        };
+        let token = SecretString::from("t");
+        assert_send(&client.exchange_code(&url, &creds, &token, None));
+        assert_send(&client.refresh(&url, &creds, &token));
+        assert_send(&client.revoke(&url, &token));
+    }
+
     #[test]
     fn endpoints() {
         let url = |s: &str| Url::parse(s).expect("url");
