@@ -133,8 +133,12 @@ fn spawn(respond: impl Fn(usize) -> Canned + Send + Sync + 'static) -> TestServe
 }
 
 fn client(max_attempts: u32) -> ZohoClient {
+    client_with_timeout(max_attempts, Duration::from_millis(300))
+}
+
+fn client_with_timeout(max_attempts: u32, timeout: Duration) -> ZohoClient {
     ZohoClient::new(ZohoClientConfig {
-        timeout: Duration::from_millis(300),
+        timeout,
         connect_timeout: Duration::from_millis(300),
         max_attempts,
         backoff_base: Duration::from_millis(5),
@@ -197,25 +201,25 @@ async fn redirect_flow_exchange_sends_redirect_uri() {
 
 #[actix_web::test]
 async fn refresh_expiry_counts_from_send_time_minus_margin() {
-    // The answer takes 200 ms; the expiry must not include that delay.
+    // The answer takes 600 ms; the expiry must not include that delay.
     let server = spawn(|_| {
         Canned(
             200,
             r#"{"access_token":"1000.x.y","expires_in":3600}"#,
-            Duration::from_millis(200),
+            Duration::from_millis(600),
         )
     });
     let before = OffsetDateTime::now_utc();
-    let grant = client(1)
+    let grant = client_with_timeout(1, Duration::from_secs(5))
         .refresh(&server.url, &creds(), &secret("1000.refresh.tok"))
         .await
         .expect("grant");
     let after = OffsetDateTime::now_utc();
-    assert!(after - before >= time::Duration::milliseconds(200));
+    assert!(after - before >= time::Duration::milliseconds(600));
     let usable = grant.expires_at - before;
     assert!(usable >= time::Duration::seconds(3540), "{usable}");
     assert!(
-        usable < time::Duration::seconds(3540) + time::Duration::milliseconds(150),
+        usable < time::Duration::seconds(3540) + time::Duration::milliseconds(400),
         "{usable}"
     );
     assert!(grant.refresh_token.is_none());
