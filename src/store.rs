@@ -32,11 +32,14 @@ pub enum Tree {
     Audit,
     /// Audit secondary indexes: (field, value, sequence) to nothing.
     AuditIndex,
+    /// Audit events recorded while sealed (no chain key yet), chained at
+    /// the next unseal.
+    AuditPending,
 }
 
 impl Tree {
     /// Every tree, for backends that create them up front.
-    pub const ALL: [Tree; 8] = [
+    pub const ALL: [Tree; 9] = [
         Tree::Meta,
         Tree::Tokens,
         Tree::TokenIds,
@@ -45,6 +48,7 @@ impl Tree {
         Tree::OAuthStates,
         Tree::Audit,
         Tree::AuditIndex,
+        Tree::AuditPending,
     ];
 
     /// The tree's stable name. WARNING: part of the on-disk format and of
@@ -59,6 +63,7 @@ impl Tree {
             Tree::OAuthStates => "oauth_states",
             Tree::Audit => "audit",
             Tree::AuditIndex => "audit_index",
+            Tree::AuditPending => "audit_pending",
         }
     }
 }
