@@ -1,0 +1,42 @@
+# zoho-vault: the two commands a new user needs are `make run` and `make test`.
+# Tests build in debug; `run` and benchmarks build in release.
+
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: run test lint fmt fmt-check clippy build release fake-zoho doc clean help
+
+help: ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: ## Build (release) and start the vault on ./data; the first start initialises it
+	$(CARGO) run --release --locked --bin zoho-vault -- serve --init
+
+test: ## Run the whole test suite (unit, integration, real HTTP)
+	$(CARGO) test --locked --all-targets
+
+lint: fmt-check clippy ## Formatting and clippy gates
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+build: ## Debug build of both binaries
+	$(CARGO) build --locked --bins
+
+release: ## Release build of both binaries
+	$(CARGO) build --locked --release --bins
+
+fake-zoho: ## Run the fake Zoho accounts server (for demos and manual tests)
+	$(CARGO) run --locked --bin fake-zoho
+
+doc: ## API docs of the library
+	$(CARGO) doc --no-deps --lib
+
+clean:
+	$(CARGO) clean

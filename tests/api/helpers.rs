@@ -1,0 +1,269 @@
+//! Test harness: start real `zoho-vault` processes in temporary directories.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The passphrase every test vault starts with.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Path of the binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_zoho-vault")
+}
+
+/// A temporary home for one vault: data dir and logs.
+pub struct VaultDir {
+    pub root: tempfile::TempDir,
+}
+
+impl VaultDir {
+    pub fn new() -> Self {
+        Self {
+            root: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    fn log(&self, n: usize) -> PathBuf {
+        self.root.path().join(format!("server-{n}.log"))
+    }
+
+    /// A command for the binary with this vault's settings and no inherited
+    /// ZOHO_VAULT_* variables.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("ZOHO_VAULT_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("ZOHO_VAULT_DATA_DIR", self.data())
+            .env("ZOHO_VAULT_LISTEN", "127.0.0.1:0")
+            .env("ZOHO_VAULT_UNSEAL__BASE_DELAY_MS", "10")
+            .env("ZOHO_VAULT_LOG__LEVEL", "debug")
+            .current_dir(self.root.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `zoho-vault init` and returns the admin token it printed.
+    pub fn init(&self, passphrase: &str) -> String {
+        let out = self
+            .command()
+            .arg("init")
+            .env("ZOHO_VAULT_PASSPHRASE", passphrase)
+            .output()
+            .expect("run init");
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        admin_token_from(&out)
+    }
+
+    /// Every byte of every file under the data directory.
+    pub fn data_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, bytes));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.data(), &mut out);
+        out
+    }
+
+    /// Asserts that no file in the data directory contains any of `secrets`.
+    pub fn assert_no_plaintext(&self, secrets: &[&str]) {
+        let files = self.data_files();
+        assert!(!files.is_empty(), "the data directory is empty");
+        for (path, bytes) in files {
+            for secret in secrets {
+                assert!(!secret.is_empty());
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{} contains a planted secret",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Parses the `admin token: zva_...` line.
+pub fn admin_token_from(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("admin token: "))
+        .expect("an `admin token:` line")
+        .trim()
+        .to_string()
+}
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub log: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `zoho-vault serve` with the given passphrase (or sealed).
+    pub fn start(dir: &VaultDir, passphrase: Option<&str>, extra_env: &[(&str, &str)]) -> Server {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let log = dir.log(n);
+        let mut cmd = dir.command();
+        cmd.arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        if let Some(p) = passphrase {
+            cmd.env("ZOHO_VAULT_PASSPHRASE", p);
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(addr) = line.strip_prefix("zoho-vault listening on ") {
+                        let _ = tx.send(addr.trim().to_string());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "server did not start: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        };
+        Server {
+            child,
+            base,
+            log,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL: the crash case.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait: the clean shutdown case.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// The server's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut req = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req).await
+    }
+
+    pub async fn health(&self) -> Value {
+        let (status, body) = self.get("/v1/sys/health", None).await;
+        assert_eq!(status, 200);
+        body
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends and decodes (status, JSON body or Null).
+pub async fn answer(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A vault initialised and served unsealed.
+pub struct TestApp {
+    pub dir: VaultDir,
+    pub server: Server,
+    pub admin: String,
+}
+
+impl TestApp {
+    pub fn spawn() -> TestApp {
+        Self::spawn_with(&[])
+    }
+
+    pub fn spawn_with(env: &[(&str, &str)]) -> TestApp {
+        let dir = VaultDir::new();
+        let admin = dir.init(PASSPHRASE);
+        let server = Server::start(&dir, Some(PASSPHRASE), env);
+        TestApp { dir, server, admin }
+    }
+
+    /// Stops (SIGTERM) and starts again on the same data directory.
+    pub fn restarted(self, passphrase: Option<&str>) -> TestApp {
+        let TestApp { dir, server, admin } = self;
+        server.stop();
+        let server = Server::start(&dir, passphrase, &[]);
+        TestApp { dir, server, admin }
+    }
+}
+
+/// Asserts the one error shape and returns its code.
+pub fn error_code(body: &Value) -> &str {
+    let err = &body["error"];
+    assert!(err["message"].is_string(), "no error.message in {body}");
+    err["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.code in {body}"))
+}

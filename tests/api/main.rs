@@ -1,0 +1,6 @@
+//! HTTP-level tests: every test starts the real `zoho-vault` binary on a
+//! free port in a temporary directory and talks to it over real HTTP.
+
+mod errors;
+mod helpers;
+mod lifecycle;
