@@ -48,6 +48,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Unseal brute-force protection.
     pub unseal: UnsealSettings,
+    /// Token issue and the refresh budget.
+    pub broker: BrokerSettings,
 }
 
 impl Default for Settings {
@@ -60,6 +62,7 @@ impl Default for Settings {
             zoho: ZohoSettings::default(),
             http: HttpSettings::default(),
             unseal: UnsealSettings::default(),
+            broker: BrokerSettings::default(),
         }
     }
 }
@@ -162,6 +165,39 @@ impl Default for UnsealSettings {
         Self {
             base_delay_ms: 250,
             max_delay_ms: 30_000,
+        }
+    }
+}
+
+/// Token issue and refresh budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerSettings {
+    /// Access tokens the vault mints per connection per window
+    /// (`broker.mint_budget`); Zoho blocks the 11th in 10 minutes, so the
+    /// default 8 leaves room for an operator's own scripts.
+    pub mint_budget: u32,
+    /// The budget's rolling window in seconds (`broker.mint_window_secs`).
+    pub mint_window_secs: u64,
+    /// How long a throttled connection waits before asking Zoho again
+    /// (`broker.throttle_backoff_secs`); Zoho blocks for the rest of its window.
+    pub throttle_backoff_secs: u64,
+    /// Validity a caller gets when it names no `min_valid_secs`
+    /// (`broker.default_min_valid_secs`).
+    pub default_min_valid_secs: u64,
+    /// Largest `min_valid_secs` a caller may ask for
+    /// (`broker.max_min_valid_secs`); Zoho's tokens live 3600 s.
+    pub max_min_valid_secs: u64,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        Self {
+            mint_budget: 8,
+            mint_window_secs: 600,
+            throttle_backoff_secs: 600,
+            default_min_valid_secs: 30,
+            max_min_valid_secs: 3000,
         }
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod crypto;
 pub mod fake_zoho;
 pub mod service;

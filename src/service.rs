@@ -8,12 +8,17 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::auth::{AuthError, Principal};
+use crate::broker::{Broker, Issued};
 use crate::config::Settings;
+use crate::connections::model::ConnectionView;
+use crate::connections::upload::{validate_name, UploadRequest};
+use crate::connections::{ConnectionError, ConnectionManager};
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::store::sled::SledStore;
 use crate::store::AsyncStore;
-use crate::tokens::{make_token, NewToken, TokenRegistry};
+use crate::tokens::{make_token, NewToken, TokenRecord, TokenRegistry, ALL_CONNECTIONS};
 use crate::vault::{Unsealed, Vault, VaultError};
+use crate::zoho::{ZohoClient, ZohoClientConfig, ZohoError};
 
 /// Name of the admin token made by `init`.
 pub const FIRST_ADMIN_NAME: &str = "initial admin";
@@ -34,23 +39,37 @@ pub struct VaultService {
     settings: Settings,
     vault: Vault,
     tokens: TokenRegistry,
+    broker: Broker,
+    connections: ConnectionManager,
 }
 
 impl VaultService {
     /// Opens the store in the configured data directory (sealed).
-    pub fn open(settings: Settings) -> Result<Arc<Self>, VaultError> {
+    pub fn open(settings: Settings) -> Result<Arc<Self>, OpenError> {
         let store = open_store(&settings.data_dir)?;
-        Ok(Arc::new(Self::with_store(settings, store)))
+        Ok(Arc::new(Self::with_store(settings, store)?))
     }
 
     /// Builds the service over an opened store.
-    pub fn with_store(settings: Settings, store: AsyncStore) -> Self {
+    pub fn with_store(settings: Settings, store: AsyncStore) -> Result<Self, OpenError> {
+        let z = &settings.zoho;
+        let zoho = ZohoClient::new(ZohoClientConfig {
+            timeout: std::time::Duration::from_secs(z.timeout_secs),
+            connect_timeout: std::time::Duration::from_secs(z.connect_timeout_secs),
+            max_attempts: z.max_attempts,
+            expiry_margin: std::time::Duration::from_secs(z.expiry_margin_secs),
+            ..ZohoClientConfig::default()
+        })?;
         let vault = Vault::new(store.clone(), settings.unseal.clone());
-        Self {
+        let broker = Broker::new(store.clone(), zoho.clone(), settings.broker.clone());
+        let connections = ConnectionManager::new(&settings, store.clone(), zoho, broker.clone());
+        Ok(Self {
             tokens: TokenRegistry::new(store),
             vault,
+            broker,
+            connections,
             settings,
-        }
+        })
     }
 
     /// The settings in force.
@@ -101,7 +120,138 @@ impl VaultService {
 
     /// Seals; admin only (checked by the caller's extractor).
     pub fn seal(&self, _by: &Principal) -> bool {
+        self.broker.forget_all();
         self.vault.seal()
+    }
+
+    /// Uploads a connection (admin).
+    pub async fn create_connection(
+        &self,
+        name: &str,
+        req: UploadRequest,
+    ) -> Result<ConnectionView, ServiceError> {
+        let keyring = self.vault.keyring()?;
+        Ok(self.connections.create(&keyring, name, req).await?)
+    }
+
+    /// One connection's metadata (admin).
+    pub async fn connection(&self, name: &str) -> Result<ConnectionView, ServiceError> {
+        let keyring = self.vault.keyring()?;
+        Ok(self.connections.get(&keyring, name).await?)
+    }
+
+    /// Every connection's metadata (admin).
+    pub async fn connections(&self) -> Result<Vec<ConnectionView>, ServiceError> {
+        let keyring = self.vault.keyring()?;
+        Ok(self.connections.list(&keyring).await?)
+    }
+
+    /// Revokes upstream (unless told not to) and forgets a connection.
+    pub async fn delete_connection(&self, name: &str, revoke: bool) -> Result<bool, ServiceError> {
+        let keyring = self.vault.keyring()?;
+        Ok(self.connections.delete(&keyring, name, revoke).await?)
+    }
+
+    /// Issues the connection's shared access token to `caller`.
+    pub async fn issue_token(
+        &self,
+        caller: &Principal,
+        name: &str,
+        min_valid_secs: Option<u64>,
+    ) -> Result<Issued, ServiceError> {
+        let keyring = self.vault.keyring()?;
+        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
+        if !caller.may_use(name) {
+            return Err(AuthError::Forbidden(format!(
+                "this token is not granted connection `{name}`"
+            ))
+            .into());
+        }
+        let min_valid = match min_valid_secs {
+            Some(secs) => {
+                let d = std::time::Duration::from_secs(secs);
+                if d > self.broker.max_min_valid() {
+                    return Err(ConnectionError::Invalid(format!(
+                        "`min_valid_secs` may be at most {}",
+                        self.broker.max_min_valid().as_secs()
+                    ))
+                    .into());
+                }
+                d
+            }
+            None => self.broker.default_min_valid(),
+        };
+        Ok(self.broker.issue(&keyring, name, min_valid).await?)
+    }
+
+    /// Creates a service token (admin); the plain token is returned once.
+    pub async fn create_service_token(
+        &self,
+        name: String,
+        connections: Vec<String>,
+        ttl_secs: Option<u64>,
+    ) -> Result<(PlainToken, TokenRecord), ServiceError> {
+        let keyring = self.vault.keyring()?;
+        let name = name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 128 {
+            return Err(
+                ConnectionError::Invalid("`name` must have 1 to 128 characters".into()).into(),
+            );
+        }
+        if connections.is_empty() {
+            return Err(ConnectionError::Invalid(
+                "`connections` must name at least one connection, or be [\"*\"] for all".into(),
+            )
+            .into());
+        }
+        for c in &connections {
+            if c != ALL_CONNECTIONS {
+                validate_name(c)
+                    .map_err(|e| ConnectionError::Invalid(format!("`connections`: {e}")))?;
+            }
+        }
+        let ttl = match ttl_secs {
+            Some(0) => {
+                return Err(ConnectionError::Invalid("`ttl_secs` must be positive".into()).into())
+            }
+            Some(secs) if secs > 10 * 365 * 24 * 3600 => {
+                return Err(
+                    ConnectionError::Invalid("`ttl_secs` may be at most ten years".into()).into(),
+                )
+            }
+            Some(secs) => Some(time::Duration::seconds(secs as i64)),
+            None => None,
+        };
+        let new = NewToken {
+            kind: TokenKind::Service,
+            name,
+            connections,
+            ttl,
+        };
+        Ok(self.tokens.create(keyring.data_key(), new).await?)
+    }
+
+    /// Every service token's metadata (admin).
+    pub async fn service_tokens(&self) -> Result<Vec<TokenRecord>, ServiceError> {
+        let keyring = self.vault.keyring()?;
+        Ok(self
+            .tokens
+            .list(keyring.data_key(), Some(TokenKind::Service))
+            .await?)
+    }
+
+    /// Revokes a service token by id; `None` when there is no such token.
+    pub async fn revoke_service_token(
+        &self,
+        id: &str,
+    ) -> Result<Option<TokenRecord>, ServiceError> {
+        let keyring = self.vault.keyring()?;
+        match self.tokens.get_by_id(keyring.data_key(), id).await? {
+            Some(r) if r.kind == TokenKind::Service => {
+                Ok(self.tokens.revoke(keyring.data_key(), id).await?)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Resolves a bearer token. Sealed vaults cannot check tokens.
@@ -121,6 +271,34 @@ pub enum ServiceAuthError {
     /// Token refused.
     #[error(transparent)]
     Auth(#[from] AuthError),
+}
+
+/// Failures of the service's operations, one variant per layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Sealed, or the key lifecycle failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// Refused caller.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Connection or token-issue failure.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// Storage failure.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// The service could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The HTTP client for Zoho could not be built.
+    #[error(transparent)]
+    Zoho(#[from] ZohoError),
 }
 
 /// Opens the embedded store under `data_dir`, creating the directory.

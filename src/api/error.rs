@@ -11,9 +11,11 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth::AuthError;
-use crate::service::ServiceAuthError;
+use crate::connections::{ConnectionError, ZohoOp};
+use crate::service::{ServiceAuthError, ServiceError};
 use crate::store::StoreError;
 use crate::vault::VaultError;
+use crate::zoho::{ErrorClass, ZohoError};
 
 /// An error answer.
 #[derive(Debug, Clone)]
@@ -185,6 +187,75 @@ impl From<ServiceAuthError> for ApiError {
             ServiceAuthError::Vault(v) => v.into(),
             ServiceAuthError::Auth(a) => a.into(),
         }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Vault(v) => v.into(),
+            ServiceError::Auth(a) => a.into(),
+            ServiceError::Connection(c) => c.into(),
+            ServiceError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ConnectionError> for ApiError {
+    fn from(e: ConnectionError) -> Self {
+        use StatusCode as S;
+        match e {
+            ConnectionError::Invalid(msg) => Self::bad_request("invalid_request", msg),
+            ConnectionError::NotFound(_) => Self::not_found(e.to_string()),
+            ConnectionError::Exists(ref name) => Self::new(S::CONFLICT, "connection_exists", e.to_string())
+                .with_hint(format!("delete it first (DELETE /v1/connections/{name}) or choose another name")),
+            ConnectionError::CustomUrlDisabled => Self::bad_request("custom_accounts_url_disabled", e.to_string())
+                .with_hint("name a `data_center` instead, or set zoho.allow_custom_accounts_url = true"),
+            ConnectionError::CodeExpired(_) => Self::new(S::UNPROCESSABLE_ENTITY, "code_expired", e.to_string())
+                .with_hint("generate a new code in Zoho's API console (Self Client > Generate Code) and upload the new self_client.json within its lifetime"),
+            ConnectionError::Zoho { op, err } => zoho_error(op, err),
+            ConnectionError::NeedsReauth { ref fix, .. } => {
+                let fix = fix.clone();
+                Self::new(S::CONFLICT, "needs_reauth", e.to_string()).with_hint(fix)
+            }
+            ConnectionError::Throttled { retry_after, .. } => {
+                Self::new(S::TOO_MANY_REQUESTS, "upstream_throttled", e.to_string())
+                    .with_hint("Zoho limits access tokens to 10 per refresh token per 10 minutes; the vault waits before asking again")
+                    .with_retry_after(retry_after)
+            }
+            ConnectionError::BudgetExhausted { retry_after, .. } => {
+                Self::new(S::TOO_MANY_REQUESTS, "refresh_budget_exhausted", e.to_string())
+                    .with_hint("ask without `min_valid_secs` to get the cached token, or retry after the Retry-After delay")
+                    .with_retry_after(retry_after)
+            }
+            ConnectionError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// Zoho's answers, explained for the admin.
+fn zoho_error(op: ZohoOp, err: ZohoError) -> ApiError {
+    use StatusCode as S;
+    let msg = err.to_string();
+    match (&err, op) {
+        (ZohoError::InvalidCode, ZohoOp::Exchange) => ApiError::new(S::UNPROCESSABLE_ENTITY, "code_invalid", "Zoho refused the code: it has expired or was already used (invalid_code)")
+            .with_hint("generate a new code in Zoho's API console (Self Client > Generate Code) and upload the new self_client.json within its lifetime; each code works once"),
+        (ZohoError::InvalidCode, _) => ApiError::new(S::UNPROCESSABLE_ENTITY, "refresh_token_invalid", "Zoho refused the refresh token: it was revoked or evicted (invalid_code)")
+            .with_hint("generate a new code in Zoho's API console and upload the self_client.json instead"),
+        (ZohoError::InvalidClient, _) => ApiError::new(S::UNPROCESSABLE_ENTITY, "invalid_client", msg)
+            .with_hint("check `client_id`, and that `data_center` is where the self client was created (com, eu, in, com.au, jp, ca, sa, uk, com.cn); a wrong data center looks the same to Zoho"),
+        (ZohoError::InvalidClientSecret, _) => ApiError::new(S::UNPROCESSABLE_ENTITY, "invalid_client_secret", msg)
+            .with_hint("copy the client secret again from the API console (Self Client > Client Secret)"),
+        (ZohoError::InvalidRedirectUri, _) => ApiError::new(S::UNPROCESSABLE_ENTITY, "invalid_redirect_uri", msg)
+            .with_hint("the redirect URI must equal the one registered for the client; self-client uploads need none"),
+        (ZohoError::Throttled { .. } | ZohoError::AccessDenied, _) => ApiError::new(S::TOO_MANY_REQUESTS, "upstream_throttled", msg)
+            .with_hint("Zoho blocks further tokens for about 10 minutes; try again later")
+            .with_retry_after(600),
+        (ZohoError::Timeout, _) => ApiError::new(S::GATEWAY_TIMEOUT, "upstream_timeout", msg)
+            .with_hint("Zoho did not answer in time after retries; try again shortly"),
+        _ if err.class() == ErrorClass::Transient => ApiError::new(S::BAD_GATEWAY, "upstream_unavailable", msg)
+            .with_hint("Zoho's accounts server failed after retries; try again shortly"),
+        _ => ApiError::new(S::BAD_GATEWAY, "upstream_error", msg),
     }
 }
 

@@ -267,3 +267,95 @@ pub fn error_code(body: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no error.code in {body}"))
 }
+
+/// The scopes test connections are created with.
+pub const SCOPES: [&str; 2] = ["ZohoInvoice.contacts.CREATE", "ZohoInvoice.invoices.CREATE"];
+
+/// A vault that may use the fake Zoho (custom accounts URLs allowed), with
+/// a fake Zoho and one registered self client.
+pub struct ZohoApp {
+    pub app: TestApp,
+    pub fake: zoho_vault::fake_zoho::FakeZoho,
+    pub client: zoho_vault::fake_zoho::Client,
+}
+
+impl ZohoApp {
+    pub fn spawn() -> ZohoApp {
+        Self::spawn_with(&[])
+    }
+
+    pub fn spawn_with(env: &[(&str, &str)]) -> ZohoApp {
+        let fake = zoho_vault::fake_zoho::FakeZoho::start(Default::default()).expect("fake zoho");
+        let client = fake.register_client();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("ZOHO_VAULT_ZOHO__ALLOW_CUSTOM_ACCOUNTS_URL", "true"),
+            ("ZOHO_VAULT_ZOHO__TIMEOUT_SECS", "2"),
+        ];
+        all.extend_from_slice(env);
+        ZohoApp {
+            app: TestApp::spawn_with(&all),
+            fake,
+            client,
+        }
+    }
+
+    /// A fresh self_client.json for the registered client, plus our
+    /// accounts URL, as an upload body.
+    pub fn upload_body(&self) -> Value {
+        let file = self
+            .fake
+            .self_client_json(&self.client, &SCOPES, 180)
+            .expect("code");
+        let mut body = serde_json::to_value(file).expect("json");
+        body["accounts_url"] = Value::String(self.fake.base_url());
+        body
+    }
+
+    pub async fn put_connection(&self, name: &str, body: &Value) -> (u16, Value) {
+        let req = self
+            .app
+            .server
+            .http
+            .put(self.app.server.url(&format!("/v1/connections/{name}")))
+            .bearer_auth(&self.app.admin)
+            .json(body);
+        answer(req).await
+    }
+
+    /// Uploads a fresh connection and asserts it was created.
+    pub async fn connect(&self, name: &str) -> Value {
+        let (status, body) = self.put_connection(name, &self.upload_body()).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    pub async fn service_token(&self, connections: &[&str]) -> String {
+        let (status, body) = self
+            .app
+            .server
+            .post(
+                "/v1/service-tokens",
+                Some(&self.app.admin),
+                serde_json::json!({"name": "backend", "connections": connections}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn issue(&self, name: &str, token: &str, body: Value) -> (u16, Value) {
+        self.app
+            .server
+            .post(&format!("/v1/connections/{name}/token"), Some(token), body)
+            .await
+    }
+
+    pub fn set_access_token_ttl(&self, secs: i64) {
+        self.fake
+            .update_config(zoho_vault::fake_zoho::ConfigPatch {
+                access_token_ttl_secs: Some(secs),
+                ..Default::default()
+            })
+            .expect("config");
+    }
+}

@@ -1,6 +1,8 @@
 //! HTTP-level tests: every test starts the real `zoho-vault` binary on a
 //! free port in a temporary directory and talks to it over real HTTP.
 
+mod connections;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod token_issue;

@@ -1,0 +1,356 @@
+//! Token issue: one cached access token per connection, shared by every
+//! caller, refreshed lazily and by one caller at a time.
+//!
+//! Single flight: each connection has a slot with an async mutex. A caller
+//! whose demand the cache cannot meet takes the mutex, looks at the cache
+//! again (another caller may have refreshed meanwhile) and only then asks
+//! Zoho; everyone queued behind it finds the new token. The vault's own
+//! budget ([`budget::Budget`]) keeps mints below Zoho's limit; a throttle
+//! answer from Zoho parks the connection until its back-off passes.
+
+pub mod budget;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::config::BrokerSettings;
+use crate::connections::model::{CachedToken, ConnectionRecord, Health, HealthState, LastError};
+use crate::connections::{ConnectionError, ZohoOp, FIX_REAUTH};
+use crate::store::records::{seal_op, SealedSecret};
+use crate::store::{AsyncStore, Op, Tree};
+use crate::vault::Keyring;
+use crate::zoho::{ClientCredentials, ErrorClass, ZohoClient, ZohoError};
+use budget::Budget;
+
+/// An access token handed to a caller.
+pub struct Issued {
+    /// The token.
+    pub access_token: SecretString,
+    /// The API host to call with it.
+    pub api_domain: String,
+    /// When the vault stops handing it out.
+    pub expires_at: OffsetDateTime,
+    /// Whether this call refreshed it (else it came from the cache).
+    pub refreshed: bool,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("refreshed", &self.refreshed)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: SecretString,
+    api_domain: String,
+    expires_at: OffsetDateTime,
+}
+
+impl Cached {
+    fn from_record(c: &CachedToken) -> Self {
+        Self {
+            token: c.access_token.secret().clone(),
+            api_domain: c.api_domain.clone(),
+            expires_at: c.expires_at,
+        }
+    }
+
+    fn valid_for(&self, now: OffsetDateTime, min: Duration) -> bool {
+        self.expires_at - now >= min
+    }
+
+    fn issue(&self, refreshed: bool) -> Issued {
+        Issued {
+            access_token: self.token.clone(),
+            api_domain: self.api_domain.clone(),
+            expires_at: self.expires_at,
+            refreshed,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Slot {
+    refresh: tokio::sync::Mutex<bool>,
+    cache: RwLock<Option<Cached>>,
+    /// Bumped by every successful refresh, so callers that queued behind a
+    /// refresh share its result instead of starting another one.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl Slot {
+    fn fresh(&self, now: OffsetDateTime, min: Duration) -> Option<Cached> {
+        let guard = self.cache.read().ok()?;
+        guard.as_ref().filter(|c| c.valid_for(now, min)).cloned()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn set(&self, cached: Option<Cached>) {
+        if let Ok(mut guard) = self.cache.write() {
+            *guard = cached;
+        }
+    }
+}
+
+/// The token broker. Cheap to clone.
+#[derive(Clone)]
+pub struct Broker {
+    store: AsyncStore,
+    zoho: ZohoClient,
+    settings: BrokerSettings,
+    slots: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
+}
+
+impl Broker {
+    /// A broker over the store.
+    pub fn new(store: AsyncStore, zoho: ZohoClient, settings: BrokerSettings) -> Self {
+        Self {
+            store,
+            zoho,
+            settings,
+            slots: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn budget(&self) -> Budget {
+        Budget {
+            limit: self.settings.mint_budget,
+            window_secs: self.settings.mint_window_secs,
+        }
+    }
+
+    fn slot(&self, name: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(slots.entry(name.to_string()).or_default())
+    }
+
+    /// Drops the in-memory state of a connection (after create or delete),
+    /// and of everything when sealing.
+    pub fn forget(&self, name: &str) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
+    /// Drops every cached token from memory (on seal).
+    pub fn forget_all(&self) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// The default demand when a caller names none.
+    pub fn default_min_valid(&self) -> Duration {
+        Duration::from_secs(self.settings.default_min_valid_secs)
+    }
+
+    /// The largest demand a caller may make.
+    pub fn max_min_valid(&self) -> Duration {
+        Duration::from_secs(self.settings.max_min_valid_secs)
+    }
+
+    /// An access token valid for at least `min_valid` (when Zoho allows).
+    pub async fn issue(
+        &self,
+        keyring: &Keyring,
+        name: &str,
+        min_valid: Duration,
+    ) -> Result<Issued, ConnectionError> {
+        let slot = self.slot(name);
+        if let Some(hit) = slot.fresh(OffsetDateTime::now_utc(), min_valid) {
+            return Ok(hit.issue(false));
+        }
+        let seen = slot.generation();
+        let mut loaded = slot.refresh.lock().await;
+        if slot.generation() != seen {
+            // A refresh finished while we waited: it is the best token
+            // there is, whatever our demand.
+            if let Some(shared) = slot.fresh(OffsetDateTime::now_utc(), Duration::ZERO) {
+                return Ok(shared.issue(false));
+            }
+        }
+        let dk = keyring.data_key();
+        if !*loaded {
+            let cached: Option<CachedToken> = self.store.get_sealed(dk, name.as_bytes()).await?;
+            slot.set(cached.as_ref().map(Cached::from_record));
+            *loaded = true;
+        }
+        if let Some(hit) = slot.fresh(OffsetDateTime::now_utc(), min_valid) {
+            return Ok(hit.issue(false));
+        }
+        let Some(record) = self
+            .store
+            .get_sealed::<ConnectionRecord>(dk, name.as_bytes())
+            .await?
+        else {
+            drop(loaded);
+            self.forget(name);
+            return Err(ConnectionError::NotFound(name.to_string()));
+        };
+        self.refresh(keyring, &slot, record).await
+    }
+
+    /// Runs with the slot's mutex held.
+    async fn refresh(
+        &self,
+        keyring: &Keyring,
+        slot: &Slot,
+        mut record: ConnectionRecord,
+    ) -> Result<Issued, ConnectionError> {
+        let name = record.name.clone();
+        let now = OffsetDateTime::now_utc();
+        match record.health.state {
+            HealthState::NeedsReauth => {
+                return Err(ConnectionError::NeedsReauth {
+                    name,
+                    reason: record
+                        .health
+                        .last_error
+                        .map(|e| e.message)
+                        .unwrap_or_else(|| "the refresh token no longer works".into()),
+                    fix: record.health.fix.unwrap_or_else(|| FIX_REAUTH.into()),
+                });
+            }
+            HealthState::Throttled => {
+                if let Some(until) = record.health.throttled_until.filter(|u| *u > now) {
+                    return Err(ConnectionError::Throttled {
+                        name,
+                        retry_after: (until - now).whole_seconds().max(1) as u64,
+                    });
+                }
+            }
+            HealthState::Active | HealthState::Degraded => {}
+        }
+        let budget = self.budget();
+        budget.prune(&mut record.mints, now.unix_timestamp());
+        if let Err(retry_after) = budget.check(&record.mints, now.unix_timestamp()) {
+            return Err(ConnectionError::BudgetExhausted { name, retry_after });
+        }
+        // Counted before the call: an attempt whose answer is lost may still
+        // have minted a token at Zoho.
+        record.mints.push(now.unix_timestamp());
+        let accounts_url = Url::parse(&record.accounts_url)
+            .map_err(|_| ConnectionError::Invalid("stored accounts URL is invalid".into()))?;
+        let creds = ClientCredentials {
+            client_id: record.client_id.clone(),
+            client_secret: record.client_secret.secret().clone(),
+        };
+        let result = self
+            .zoho
+            .refresh(&accounts_url, &creds, record.refresh_token.secret())
+            .await;
+        let dk = keyring.data_key();
+        match result {
+            Ok(grant) => {
+                let done = OffsetDateTime::now_utc();
+                if let Some(rotated) = grant.refresh_token.clone() {
+                    record.refresh_token = SealedSecret::new(rotated);
+                }
+                let api_domain = grant
+                    .api_domain
+                    .clone()
+                    .unwrap_or_else(|| record.api_domain.clone());
+                record.api_domain = api_domain.clone();
+                record.health = Health::active(done);
+                record.updated_at = done;
+                let cached = CachedToken {
+                    access_token: SealedSecret::new(grant.access_token.clone()),
+                    api_domain,
+                    expires_at: grant.expires_at,
+                    minted_at: now,
+                };
+                // Durable before the token leaves: a rotated refresh token
+                // must never be lost.
+                self.store
+                    .apply(vec![
+                        seal_op(dk, name.as_bytes(), &record)?,
+                        seal_op(dk, name.as_bytes(), &cached)?,
+                    ])
+                    .await?;
+                let fresh = Cached::from_record(&cached);
+                slot.set(Some(fresh.clone()));
+                slot.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                Ok(fresh.issue(true))
+            }
+            Err(err) => self.record_failure(keyring, slot, record, err, now).await,
+        }
+    }
+
+    async fn record_failure(
+        &self,
+        keyring: &Keyring,
+        slot: &Slot,
+        mut record: ConnectionRecord,
+        err: ZohoError,
+        now: OffsetDateTime,
+    ) -> Result<Issued, ConnectionError> {
+        let name = record.name.clone();
+        let class = err.class();
+        let (state, code, fix) = match class {
+            ErrorClass::Transient => (HealthState::Degraded, "upstream_unavailable", None),
+            ErrorClass::Throttled => (HealthState::Throttled, "upstream_throttled", None),
+            ErrorClass::NeedsReauth => (HealthState::NeedsReauth, "needs_reauth", Some(FIX_REAUTH.to_string())),
+            ErrorClass::Config => (
+                HealthState::NeedsReauth,
+                "needs_reauth",
+                Some(format!(
+                    "Zoho no longer accepts this client ({err}); check that the self client still exists and its secret is unchanged, then delete and upload the connection again"
+                )),
+            ),
+        };
+        record.health.state = state;
+        record.health.fix = fix.clone();
+        record.health.last_error = Some(LastError {
+            at: now,
+            code: code.into(),
+            message: err.to_string(),
+        });
+        record.health.throttled_until = (class == ErrorClass::Throttled)
+            .then(|| now + Duration::from_secs(self.settings.throttle_backoff_secs));
+        record.updated_at = now;
+        let mut ops = vec![seal_op(keyring.data_key(), name.as_bytes(), &record)?];
+        if state == HealthState::NeedsReauth {
+            // A dead refresh token kills its access tokens too.
+            ops.push(Op::Delete {
+                tree: Tree::AccessTokens,
+                key: name.as_bytes().to_vec(),
+            });
+            slot.set(None);
+        }
+        self.store.apply(ops).await?;
+        match class {
+            ErrorClass::Transient => {
+                let still_valid = slot.fresh(now, Duration::ZERO);
+                match still_valid {
+                    Some(c) => Ok(c.issue(false)),
+                    None => Err(ConnectionError::Zoho {
+                        op: ZohoOp::Refresh,
+                        err,
+                    }),
+                }
+            }
+            ErrorClass::Throttled => Err(ConnectionError::Throttled {
+                name,
+                retry_after: self.settings.throttle_backoff_secs,
+            }),
+            ErrorClass::NeedsReauth | ErrorClass::Config => Err(ConnectionError::NeedsReauth {
+                name,
+                reason: err.to_string(),
+                fix: fix.unwrap_or_else(|| FIX_REAUTH.into()),
+            }),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The vault's own mint budget per connection, kept below Zoho's limit of
+//! 10 access tokens per refresh token per rolling 10 minutes.
+
+/// A rolling-window budget over mint start times (unix seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Mints allowed per window.
+    pub limit: u32,
+    /// Window length in seconds.
+    pub window_secs: u64,
+}
+
+impl Budget {
+    /// Drops mints that have left the window.
+    pub fn prune(&self, mints: &mut Vec<i64>, now: i64) {
+        let window = self.window_secs as i64;
+        mints.retain(|t| now - *t < window);
+    }
+
+    /// `Ok` if another mint fits now, else the seconds until one does.
+    pub fn check(&self, mints: &[i64], now: i64) -> Result<(), u64> {
+        let window = self.window_secs as i64;
+        let mut live: Vec<i64> = mints
+            .iter()
+            .copied()
+            .filter(|t| now - *t < window)
+            .collect();
+        if live.len() < self.limit as usize {
+            return Ok(());
+        }
+        live.sort_unstable();
+        // The slot frees when the oldest of the last `limit` mints ages out.
+        let oldest = live[live.len() - self.limit as usize];
+        Err((oldest + window - now).max(1) as u64)
+    }
+
+    /// Mints inside the window at `now`.
+    pub fn used(&self, mints: &[i64], now: i64) -> usize {
+        let window = self.window_secs as i64;
+        mints.iter().filter(|t| now - **t < window).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B: Budget = Budget {
+        limit: 3,
+        window_secs: 600,
+    };
+
+    #[test]
+    fn mints_fit_until_the_limit() {
+        assert!(B.check(&[], 1000).is_ok());
+        assert!(B.check(&[900, 950], 1000).is_ok());
+        assert_eq!(B.check(&[900, 950, 990], 1000), Err(500));
+    }
+
+    #[test]
+    fn mints_age_out_of_the_window() {
+        assert!(B.check(&[300, 950, 990], 1000).is_ok());
+        let mut m = vec![300, 950, 990];
+        B.prune(&mut m, 1000);
+        assert_eq!(m, vec![950, 990]);
+        assert_eq!(B.used(&[300, 950, 990], 1000), 2);
+    }
+}

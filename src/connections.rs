@@ -1,0 +1,383 @@
+//! Zoho connections: upload (code exchange or refresh-token import), list,
+//! show and delete. Token issue lives in [`crate::broker`].
+
+pub mod model;
+pub mod upload;
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::broker::Broker;
+use crate::config::Settings;
+use crate::store::records::{seal_op, SealedSecret};
+use crate::store::{AsyncStore, Op, StoreError, Tree};
+use crate::vault::Keyring;
+use crate::zoho::{ClientCredentials, DataCenter, ZohoClient, ZohoError};
+use model::{CachedToken, ConnectionRecord, ConnectionView, Health, Source};
+use upload::{validate_name, Grant, UploadRequest};
+
+/// Which call to Zoho failed, so the admin gets the right explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZohoOp {
+    /// Code exchange at upload.
+    Exchange,
+    /// Refresh-token import at upload.
+    Import,
+    /// Refresh for token issue.
+    Refresh,
+    /// Revocation at delete.
+    Revoke,
+}
+
+/// Failures of connection management and token issue.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The request itself is wrong (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// No such connection.
+    #[error("no connection named `{0}`")]
+    NotFound(String),
+    /// The name is taken.
+    #[error("a connection named `{0}` already exists")]
+    Exists(String),
+    /// `accounts_url` given while custom URLs are disabled.
+    #[error("custom accounts URLs are disabled on this vault")]
+    CustomUrlDisabled,
+    /// The self_client.json code expired before upload; no request was made.
+    #[error("the code expired at {0}; no request was sent to Zoho")]
+    CodeExpired(String),
+    /// Zoho refused or failed.
+    #[error("{err}")]
+    Zoho {
+        /// What was attempted.
+        op: ZohoOp,
+        /// Zoho's answer.
+        err: ZohoError,
+    },
+    /// The connection needs an admin (refresh token dead, client wrong).
+    #[error("connection `{name}` needs re-authorization: {reason}")]
+    NeedsReauth {
+        /// Connection.
+        name: String,
+        /// Why.
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
+    /// Zoho throttled the connection; no refresh before `retry_after` secs.
+    #[error("Zoho is throttling connection `{name}`")]
+    Throttled {
+        /// Connection.
+        name: String,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The vault's own mint budget is spent for now.
+    #[error("the refresh budget of connection `{name}` is spent for now")]
+    BudgetExhausted {
+        /// Connection.
+        name: String,
+        /// Seconds until a mint fits.
+        retry_after: u64,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The fix shown for a dead refresh token.
+pub const FIX_REAUTH: &str = "generate a new code in Zoho's API console (Self Client > Generate Code, same scopes) and upload the new self_client.json with PUT /v1/connections/{name} after deleting this connection, or import a fresh refresh token";
+
+/// Connection administration.
+#[derive(Clone)]
+pub struct ConnectionManager {
+    store: AsyncStore,
+    zoho: ZohoClient,
+    broker: Broker,
+    allow_custom_url: bool,
+    budget_limit: u32,
+    budget_window: u64,
+    admin_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ConnectionManager {
+    /// A manager over the store, talking to Zoho through `zoho`.
+    pub fn new(settings: &Settings, store: AsyncStore, zoho: ZohoClient, broker: Broker) -> Self {
+        Self {
+            store,
+            zoho,
+            broker,
+            allow_custom_url: settings.zoho.allow_custom_accounts_url,
+            budget_limit: settings.broker.mint_budget,
+            budget_window: settings.broker.mint_window_secs,
+            admin_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    fn accounts_url(
+        &self,
+        req: &UploadRequest,
+    ) -> Result<(Option<DataCenter>, Url), ConnectionError> {
+        if let Some(raw) = &req.accounts_url {
+            if !self.allow_custom_url {
+                return Err(ConnectionError::CustomUrlDisabled);
+            }
+            let url = Url::parse(raw).map_err(|_| {
+                ConnectionError::Invalid("`accounts_url` is not a valid URL".into())
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(ConnectionError::Invalid(
+                    "`accounts_url` must be an http(s) URL".into(),
+                ));
+            }
+            return Ok((DataCenter::from_accounts_url(&url), url));
+        }
+        let dc = match &req.data_center {
+            Some(code) => code
+                .parse::<DataCenter>()
+                .map_err(|e| ConnectionError::Invalid(e.to_string()))?,
+            None => DataCenter::default(),
+        };
+        Ok((Some(dc), dc.accounts_url()))
+    }
+
+    /// Creates a connection: validates, exchanges the code (or validates the
+    /// imported refresh token with a refresh) at once, and stores the
+    /// secrets sealed. Nothing is stored when Zoho refuses.
+    pub async fn create(
+        &self,
+        keyring: &Keyring,
+        name: &str,
+        req: UploadRequest,
+    ) -> Result<ConnectionView, ConnectionError> {
+        validate_name(name).map_err(ConnectionError::Invalid)?;
+        let grant = req.grant().map_err(ConnectionError::Invalid)?;
+        let (data_center, accounts_url) = self.accounts_url(&req)?;
+        let _guard = self.admin_lock.lock().await;
+        if self.exists(name).await? {
+            return Err(ConnectionError::Exists(name.to_string()));
+        }
+        let creds = ClientCredentials {
+            client_id: req.client_id.trim().to_string(),
+            client_secret: req.client_secret.clone(),
+        };
+        let now = OffsetDateTime::now_utc();
+        let (source, outcome) = match grant {
+            Grant::Code(code) => {
+                if let Some(expires) = req.code_expires_at() {
+                    if expires <= now {
+                        return Err(ConnectionError::CodeExpired(rfc3339(expires)));
+                    }
+                }
+                let result = self
+                    .zoho
+                    .exchange_code(&accounts_url, &creds, code, None)
+                    .await;
+                (
+                    Source::SelfClient,
+                    result.map_err(|err| ConnectionError::Zoho {
+                        op: ZohoOp::Exchange,
+                        err,
+                    }),
+                )
+            }
+            Grant::RefreshToken(rt) => {
+                let result = self
+                    .zoho
+                    .refresh(&accounts_url, &creds, rt)
+                    .await
+                    .map(|mut g| {
+                        g.refresh_token.get_or_insert_with(|| rt.clone());
+                        g
+                    });
+                (
+                    Source::RefreshToken,
+                    result.map_err(|err| ConnectionError::Zoho {
+                        op: ZohoOp::Import,
+                        err,
+                    }),
+                )
+            }
+        };
+        let granted = outcome?;
+        let refresh_token: SecretString =
+            granted
+                .refresh_token
+                .clone()
+                .ok_or_else(|| ConnectionError::Zoho {
+                    op: ZohoOp::Exchange,
+                    err: ZohoError::InvalidResponse("Zoho answered without a refresh token".into()),
+                })?;
+        let api_domain = granted
+            .api_domain
+            .clone()
+            .or_else(|| data_center.map(|dc| dc.api_domain().to_string()))
+            .unwrap_or_else(|| accounts_url.origin().ascii_serialization());
+        let scopes = if req.scope.0.is_empty() {
+            granted.scope.clone().unwrap_or_default()
+        } else {
+            req.scope.0.clone()
+        };
+        let record = ConnectionRecord {
+            name: name.to_string(),
+            client_id: creds.client_id,
+            client_secret: SealedSecret::new(creds.client_secret),
+            refresh_token: SealedSecret::new(refresh_token),
+            scopes,
+            data_center: if req.accounts_url.is_some() {
+                None
+            } else {
+                data_center
+            },
+            accounts_url: accounts_url.as_str().trim_end_matches('/').to_string(),
+            api_domain: api_domain.clone(),
+            source,
+            created_at: now,
+            updated_at: now,
+            health: Health::active(now),
+            mints: vec![now.unix_timestamp()],
+        };
+        let cached = CachedToken {
+            access_token: SealedSecret::new(granted.access_token.clone()),
+            api_domain,
+            expires_at: granted.expires_at,
+            minted_at: now,
+        };
+        let data_key = keyring.data_key();
+        self.store
+            .apply(vec![
+                seal_op(data_key, name.as_bytes(), &record)?,
+                seal_op(data_key, name.as_bytes(), &cached)?,
+            ])
+            .await?;
+        self.broker.forget(name);
+        Ok(self.view(record, Some(cached)))
+    }
+
+    async fn exists(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .get(Tree::Connections, name.as_bytes().to_vec())
+            .await?
+            .is_some())
+    }
+
+    /// Metadata of one connection.
+    pub async fn get(
+        &self,
+        keyring: &Keyring,
+        name: &str,
+    ) -> Result<ConnectionView, ConnectionError> {
+        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
+        let dk = keyring.data_key();
+        let record: ConnectionRecord = self
+            .store
+            .get_sealed(dk, name.as_bytes())
+            .await?
+            .ok_or_else(|| ConnectionError::NotFound(name.to_string()))?;
+        let cached: Option<CachedToken> = self.store.get_sealed(dk, name.as_bytes()).await?;
+        Ok(self.view(record, cached))
+    }
+
+    /// Metadata of every connection, by name.
+    pub async fn list(&self, keyring: &Keyring) -> Result<Vec<ConnectionView>, ConnectionError> {
+        let dk = keyring.data_key();
+        let records = self
+            .store
+            .scan_sealed::<ConnectionRecord>(dk, &[], usize::MAX)
+            .await?;
+        let mut out = Vec::with_capacity(records.len());
+        for (key, record) in records {
+            let cached: Option<CachedToken> = self.store.get_sealed(dk, &key).await?;
+            out.push(self.view(record, cached));
+        }
+        Ok(out)
+    }
+
+    /// Revokes the refresh token at Zoho (unless `revoke` is false), then
+    /// forgets every secret of the connection. A transient failure to
+    /// revoke keeps the connection, so nothing live is forgotten silently.
+    pub async fn delete(
+        &self,
+        keyring: &Keyring,
+        name: &str,
+        revoke: bool,
+    ) -> Result<bool, ConnectionError> {
+        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
+        let _guard = self.admin_lock.lock().await;
+        let record: ConnectionRecord = self
+            .store
+            .get_sealed(keyring.data_key(), name.as_bytes())
+            .await?
+            .ok_or_else(|| ConnectionError::NotFound(name.to_string()))?;
+        let mut revoked = false;
+        if revoke {
+            let url = Url::parse(&record.accounts_url)
+                .map_err(|_| ConnectionError::Invalid("stored accounts URL is invalid".into()))?;
+            match self.zoho.revoke(&url, record.refresh_token.secret()).await {
+                Ok(()) => revoked = true,
+                // Already dead at Zoho: nothing left to revoke.
+                Err(ZohoError::RevokeRejected) => {}
+                Err(err) => {
+                    return Err(ConnectionError::Zoho {
+                        op: ZohoOp::Revoke,
+                        err,
+                    })
+                }
+            }
+        }
+        self.store
+            .apply(vec![
+                Op::Delete {
+                    tree: Tree::Connections,
+                    key: name.as_bytes().to_vec(),
+                },
+                Op::Delete {
+                    tree: Tree::AccessTokens,
+                    key: name.as_bytes().to_vec(),
+                },
+            ])
+            .await?;
+        self.broker.forget(name);
+        Ok(revoked)
+    }
+
+    fn view(&self, record: ConnectionRecord, cached: Option<CachedToken>) -> ConnectionView {
+        let budget = crate::broker::budget::Budget {
+            limit: self.budget_limit,
+            window_secs: self.budget_window,
+        };
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        ConnectionView {
+            budget: model::BudgetView {
+                used: budget.used(&record.mints, now),
+                limit: budget.limit,
+                window_secs: budget.window_secs,
+            },
+            token: cached.map(|c| model::TokenView {
+                expires_at: c.expires_at,
+                minted_at: c.minted_at,
+            }),
+            name: record.name,
+            client_id: record.client_id,
+            scopes: record.scopes,
+            data_center: record.data_center,
+            accounts_url: record.accounts_url,
+            api_domain: record.api_domain,
+            source: record.source,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            health: record.health,
+        }
+    }
+}
+
+/// RFC 3339 text of a timestamp.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}

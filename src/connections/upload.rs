@@ -1,0 +1,184 @@
+//! The body of `PUT /v1/connections/{name}`: Zoho's `self_client.json` as
+//! the console writes it, plus where to send it, or a refresh token to
+//! import. Parsing is strict (unknown fields are refused by name) and
+//! validation happens before any request to Zoho.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+use time::OffsetDateTime;
+
+/// Longest accepted connection name.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Checks a connection name: `[A-Za-z0-9._-]`, 1 to 128 characters, not
+/// `.` or `..`.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "a connection name has 1 to {MAX_NAME_LEN} characters"
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err("`.` and `..` are not connection names".into());
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("a connection name may only hold letters, digits, `.`, `_` and `-`".into());
+    }
+    Ok(())
+}
+
+/// Scopes as Zoho's file writes them (an array) or as people type them (a
+/// comma- or space-separated string).
+#[derive(Debug, Clone, Default)]
+pub struct Scopes(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Scopes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            List(Vec<String>),
+            Text(String),
+        }
+        let items = match Raw::deserialize(d)? {
+            Raw::List(v) => v,
+            Raw::Text(s) => s.split([',', ' ']).map(str::to_string).collect(),
+        };
+        Ok(Scopes(
+            items
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ))
+    }
+}
+
+/// The upload body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    /// Zoho client id.
+    pub client_id: String,
+    /// Zoho client secret.
+    pub client_secret: SecretString,
+    /// The one-time code from the API console.
+    pub code: Option<SecretString>,
+    /// A refresh token to import instead of a code.
+    pub refresh_token: Option<SecretString>,
+    /// Scopes.
+    #[serde(default)]
+    pub scope: Scopes,
+    /// When the code dies, epoch milliseconds (as in self_client.json).
+    pub expiry_time: Option<i64>,
+    /// `authorization_code` when present.
+    pub grant_type: Option<String>,
+    /// Redirect URI (browser flow); not sent on a self-client exchange.
+    pub redirect_uri: Option<String>,
+    /// Data center code (`com`, `eu`, `in`, `com.au`, `jp`, `ca`, `sa`, `uk`, `com.cn`).
+    pub data_center: Option<String>,
+    /// Custom accounts server (only with `zoho.allow_custom_accounts_url`).
+    pub accounts_url: Option<String>,
+}
+
+/// What to trade for a refresh token.
+pub enum Grant<'a> {
+    /// Exchange a one-time code.
+    Code(&'a SecretString),
+    /// Validate and import a refresh token.
+    RefreshToken(&'a SecretString),
+}
+
+impl UploadRequest {
+    /// Checks the body's own consistency; the `Err` is a message for a 400.
+    pub fn grant(&self) -> Result<Grant<'_>, String> {
+        if self.client_id.trim().is_empty() || self.client_id.len() > 256 {
+            return Err("`client_id` must be the client id from Zoho's API console".into());
+        }
+        if secrecy::ExposeSecret::expose_secret(&self.client_secret).is_empty() {
+            return Err("`client_secret` is empty".into());
+        }
+        if let Some(g) = &self.grant_type {
+            if g != "authorization_code" {
+                return Err(format!(
+                    "`grant_type` must be `authorization_code` (self-client file), not `{}`",
+                    g.chars().take(40).collect::<String>()
+                ));
+            }
+        }
+        if self.data_center.is_some() && self.accounts_url.is_some() {
+            return Err("give either `data_center` or `accounts_url`, not both".into());
+        }
+        match (&self.code, &self.refresh_token) {
+            (Some(code), None) => Ok(Grant::Code(code)),
+            (None, Some(rt)) if self.grant_type.is_none() => Ok(Grant::RefreshToken(rt)),
+            (None, Some(_)) => {
+                Err("`grant_type` goes with `code`, not with `refresh_token`".into())
+            }
+            (Some(_), Some(_)) => Err("give either `code` or `refresh_token`, not both".into()),
+            (None, None) => Err(
+                "the body needs `code` (from self_client.json) or `refresh_token` (to import one)"
+                    .into(),
+            ),
+        }
+    }
+
+    /// When the code expires, from `expiry_time` (epoch ms).
+    pub fn code_expires_at(&self) -> Option<OffsetDateTime> {
+        let ms = self.expiry_time?;
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_contract() {
+        for ok in ["acme", "tenant-42", "a.b_c", &"x".repeat(128)] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(129)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scope_accepts_an_array_or_a_comma_string() {
+        let a: Scopes = serde_json::from_str(r#"["A.b.READ","A.b.CREATE"]"#).expect("array");
+        let b: Scopes = serde_json::from_str(r#""A.b.READ, A.b.CREATE""#).expect("string");
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.0, vec!["A.b.READ", "A.b.CREATE"]);
+    }
+
+    #[test]
+    fn a_self_client_json_parses_as_is() {
+        let body = r#"{"scope":["ZohoInvoice.invoices.CREATE"],"expiry_time":1769431483587,
+            "client_id":"1000.ABC","client_secret":"abc123","code":"1000.x.y","grant_type":"authorization_code"}"#;
+        let req: UploadRequest = serde_json::from_str(body).expect("parse");
+        assert!(matches!(req.grant(), Ok(Grant::Code(_))));
+        assert_eq!(
+            req.code_expires_at().map(|t| t.unix_timestamp()),
+            Some(1_769_431_483)
+        );
+    }
+
+    #[test]
+    fn inconsistent_bodies_are_refused_with_a_reason() {
+        let both = r#"{"client_id":"1","client_secret":"s","code":"c","refresh_token":"r"}"#;
+        let req: UploadRequest = serde_json::from_str(both).expect("parse");
+        assert!(req.grant().is_err());
+        let neither = r#"{"client_id":"1","client_secret":"s"}"#;
+        let req: UploadRequest = serde_json::from_str(neither).expect("parse");
+        assert!(req.grant().is_err());
+        let unknown = r#"{"client_id":"1","client_secret":"s","code":"c","colour":"red"}"#;
+        let err = serde_json::from_str::<UploadRequest>(unknown)
+            .err()
+            .expect("unknown field");
+        assert!(err.to_string().contains("colour"));
+    }
+}
