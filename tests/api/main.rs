@@ -3,6 +3,7 @@
 
 mod connections;
 mod errors;
+mod example;
 mod helpers;
 mod lifecycle;
 mod token_issue;
