@@ -151,14 +151,17 @@ impl Broker {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// The default demand when a caller names none.
-    pub fn default_min_valid(&self) -> Duration {
-        Duration::from_secs(self.settings.default_min_valid_secs)
-    }
-
-    /// The largest demand a caller may make.
-    pub fn max_min_valid(&self) -> Duration {
-        Duration::from_secs(self.settings.max_min_valid_secs)
+    /// The validity a caller demands: its `min_valid_secs`, checked against
+    /// the maximum, or the default when it names none.
+    pub fn demand(&self, min_valid_secs: Option<u64>) -> Result<Duration, ConnectionError> {
+        let max = self.settings.max_min_valid_secs;
+        match min_valid_secs {
+            Some(secs) if secs > max => Err(ConnectionError::Invalid(format!(
+                "`min_valid_secs` may be at most {max}"
+            ))),
+            Some(secs) => Ok(Duration::from_secs(secs)),
+            None => Ok(Duration::from_secs(self.settings.default_min_valid_secs)),
+        }
     }
 
     /// An access token valid for at least `min_valid` (when Zoho allows).

@@ -16,7 +16,7 @@ use crate::connections::{ConnectionError, ConnectionManager};
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::store::sled::SledStore;
 use crate::store::AsyncStore;
-use crate::tokens::{make_token, NewToken, TokenRecord, TokenRegistry, ALL_CONNECTIONS};
+use crate::tokens::{make_token, NewToken, TokenRecord, TokenRegistry};
 use crate::vault::{Unsealed, Vault, VaultError};
 use crate::zoho::{ZohoClient, ZohoClientConfig, ZohoError};
 
@@ -167,20 +167,7 @@ impl VaultService {
             ))
             .into());
         }
-        let min_valid = match min_valid_secs {
-            Some(secs) => {
-                let d = std::time::Duration::from_secs(secs);
-                if d > self.broker.max_min_valid() {
-                    return Err(ConnectionError::Invalid(format!(
-                        "`min_valid_secs` may be at most {}",
-                        self.broker.max_min_valid().as_secs()
-                    ))
-                    .into());
-                }
-                d
-            }
-            None => self.broker.default_min_valid(),
-        };
+        let min_valid = self.broker.demand(min_valid_secs)?;
         Ok(self.broker.issue(&keyring, name, min_valid).await?)
     }
 
@@ -192,42 +179,7 @@ impl VaultService {
         ttl_secs: Option<u64>,
     ) -> Result<(PlainToken, TokenRecord), ServiceError> {
         let keyring = self.vault.keyring()?;
-        let name = name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 128 {
-            return Err(
-                ConnectionError::Invalid("`name` must have 1 to 128 characters".into()).into(),
-            );
-        }
-        if connections.is_empty() {
-            return Err(ConnectionError::Invalid(
-                "`connections` must name at least one connection, or be [\"*\"] for all".into(),
-            )
-            .into());
-        }
-        for c in &connections {
-            if c != ALL_CONNECTIONS {
-                validate_name(c)
-                    .map_err(|e| ConnectionError::Invalid(format!("`connections`: {e}")))?;
-            }
-        }
-        let ttl = match ttl_secs {
-            Some(0) => {
-                return Err(ConnectionError::Invalid("`ttl_secs` must be positive".into()).into())
-            }
-            Some(secs) if secs > 10 * 365 * 24 * 3600 => {
-                return Err(
-                    ConnectionError::Invalid("`ttl_secs` may be at most ten years".into()).into(),
-                )
-            }
-            Some(secs) => Some(time::Duration::seconds(secs as i64)),
-            None => None,
-        };
-        let new = NewToken {
-            kind: TokenKind::Service,
-            name,
-            connections,
-            ttl,
-        };
+        let new = NewToken::service(name, connections, ttl_secs).map_err(ServiceError::Invalid)?;
         Ok(self.tokens.create(keyring.data_key(), new).await?)
     }
 
@@ -288,6 +240,9 @@ pub enum ServiceError {
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The request is malformed (400).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The service could not be opened.

@@ -197,6 +197,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Auth(a) => a.into(),
             ServiceError::Connection(c) => c.into(),
             ServiceError::Store(s) => s.into(),
+            ServiceError::Invalid(msg) => Self::bad_request("invalid_request", msg),
         }
     }
 }
