@@ -79,12 +79,13 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
         }
     }
     let app = Application::build(Arc::clone(&service)).context("cannot bind the listen address")?;
+    // Logged before the stdout line, which scripts wait for.
+    tracing::info!(addr = %app.addr(), "serving");
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "zoho-vault listening on http://{}", app.addr())?;
         out.flush()?;
     }
-    tracing::info!(addr = %app.addr(), "serving");
     app.run_until_stopped().await?;
     service.vault().store().flush().await?;
     tracing::info!("stopped; store flushed");
