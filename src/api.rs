@@ -1,6 +1,7 @@
 //! The HTTP interface (v1). Routes translate HTTP to calls on
 //! [`crate::service::VaultService`] and back; no business logic lives here.
 
+pub mod audit;
 pub mod error;
 pub mod extract;
 pub mod sys;
@@ -19,7 +20,8 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                 web::scope("/v1")
                     .service(sys::health())
                     .service(sys::unseal())
-                    .service(sys::seal()),
+                    .service(sys::seal())
+                    .configure(audit::configure),
             );
     }
 }

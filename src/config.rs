@@ -48,6 +48,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Unseal brute-force protection.
     pub unseal: UnsealSettings,
+    /// Audit trail.
+    pub audit: AuditSettings,
 }
 
 impl Default for Settings {
@@ -60,6 +62,7 @@ impl Default for Settings {
             zoho: ZohoSettings::default(),
             http: HttpSettings::default(),
             unseal: UnsealSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -162,6 +165,29 @@ impl Default for UnsealSettings {
         Self {
             base_delay_ms: 250,
             max_delay_ms: 30_000,
+        }
+    }
+}
+
+/// Audit trail knobs (see docs/audit.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// How long an action waits for its audit event to be durable before it
+    /// is refused with 503 (`audit.write_timeout_ms`,
+    /// `ZOHO_VAULT_AUDIT__WRITE_TIMEOUT_MS`).
+    pub write_timeout_ms: u64,
+    /// TEST KNOB, never in production: adds `POST /v1/sys/audit-faults`
+    /// (admin) that makes the next n audit writes fail
+    /// (`audit.fault_injection`, `ZOHO_VAULT_AUDIT__FAULT_INJECTION`).
+    pub fault_injection: bool,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            write_timeout_ms: 2000,
+            fault_injection: false,
         }
     }
 }

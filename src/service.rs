@@ -4,8 +4,11 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::SecretString;
+
+use crate::audit::{AuditError, AuditEvent, AuditLog, RequestContext};
 
 use crate::auth::{AuthError, Principal};
 use crate::config::Settings;
@@ -34,6 +37,7 @@ pub struct VaultService {
     settings: Settings,
     vault: Vault,
     tokens: TokenRegistry,
+    audit: AuditLog,
 }
 
 impl VaultService {
@@ -46,7 +50,12 @@ impl VaultService {
     /// Builds the service over an opened store.
     pub fn with_store(settings: Settings, store: AsyncStore) -> Self {
         let vault = Vault::new(store.clone(), settings.unseal.clone());
+        let audit = AuditLog::new(
+            store.clone(),
+            Duration::from_millis(settings.audit.write_timeout_ms),
+        );
         Self {
+            audit,
             tokens: TokenRegistry::new(store),
             vault,
             settings,
@@ -61,6 +70,24 @@ impl VaultService {
     /// The key lifecycle.
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// The audit trail. Actions append their event here and await it before
+    /// answering; e.g. token issue must `append(AuditEvent::token_issued(..))`
+    /// and answer 503 without the token when that fails (invariant 7).
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Installs the keyring's audit key in the log, chaining every event
+    /// recorded while sealed. A failure is logged: the events stay pending
+    /// and are chained with the next append, which fails closed meanwhile.
+    async fn activate_audit(&self) {
+        if let Ok(keyring) = self.vault.keyring() {
+            if let Err(e) = self.audit.activate(keyring).await {
+                tracing::error!(error = %e, "cannot chain the pending audit events yet");
+            }
+        }
     }
 
     /// Initialises the vault and returns the first admin token, to be shown
@@ -82,6 +109,7 @@ impl VaultService {
                 Ok(ops)
             })
             .await?;
+        self.activate_audit().await;
         first.ok_or(VaultError::CorruptHeader)
     }
 
@@ -94,13 +122,50 @@ impl VaultService {
         })
     }
 
-    /// Unseals with the passphrase.
-    pub async fn unseal(&self, passphrase: SecretString) -> Result<Unsealed, VaultError> {
-        self.vault.unseal(passphrase).await
+    /// Unseals with the passphrase, from the host (no request context).
+    pub async fn unseal(&self, passphrase: SecretString) -> Result<Unsealed, UnsealError> {
+        self.unseal_from(passphrase, &RequestContext::local()).await
     }
 
-    /// Seals; admin only (checked by the caller's extractor).
-    pub fn seal(&self, _by: &Principal) -> bool {
+    /// Unseals with the passphrase and audits the attempt. A success is
+    /// acknowledged only once its event is durable (else the vault is
+    /// sealed again and [`UnsealError::Audit`] returned); a failure's event
+    /// goes to the pending tree and is chained at the next unseal.
+    pub async fn unseal_from(
+        &self,
+        passphrase: SecretString,
+        ctx: &RequestContext,
+    ) -> Result<Unsealed, UnsealError> {
+        match self.vault.unseal(passphrase).await {
+            Ok(Unsealed::Now) => {
+                self.activate_audit().await;
+                if let Err(e) = self.audit.append(AuditEvent::unseal(None, ctx)).await {
+                    self.audit.deactivate().await;
+                    self.vault.seal();
+                    return Err(e.into());
+                }
+                Ok(Unsealed::Now)
+            }
+            Ok(Unsealed::Already) => Ok(Unsealed::Already),
+            Err(VaultError::WrongPassphrase) => {
+                let event = AuditEvent::unseal(Some("wrong_passphrase"), ctx);
+                if let Err(e) = self.audit.append(event).await {
+                    tracing::error!(error = %e, "cannot record a failed unseal in the audit trail");
+                }
+                Err(VaultError::WrongPassphrase.into())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Seals; admin only (checked by the caller's extractor). The seal
+    /// event is awaited first, but sealing never waits on the audit trail
+    /// failing: a failure is logged and the vault is sealed anyway.
+    pub async fn seal(&self, by: &Principal, ctx: &RequestContext) -> bool {
+        if let Err(e) = self.audit.append(AuditEvent::seal(by, ctx)).await {
+            tracing::error!(error = %e, "cannot record the seal in the audit trail; sealing anyway");
+        }
+        self.audit.deactivate().await;
         self.vault.seal()
     }
 
@@ -121,6 +186,18 @@ pub enum ServiceAuthError {
     /// Token refused.
     #[error(transparent)]
     Auth(#[from] AuthError),
+}
+
+/// Unsealing can fail in the vault or, after the keys were loaded, because
+/// the unseal event could not be made durable (the vault is sealed again).
+#[derive(Debug, thiserror::Error)]
+pub enum UnsealError {
+    /// Wrong passphrase, not initialised, storage.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The audit trail is unavailable.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 /// Opens the embedded store under `data_dir`, creating the directory.

@@ -10,8 +10,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::audit::AuditError;
 use crate::auth::AuthError;
-use crate::service::ServiceAuthError;
+use crate::service::{ServiceAuthError, UnsealError};
 use crate::store::StoreError;
 use crate::vault::VaultError;
 
@@ -188,6 +189,34 @@ impl From<ServiceAuthError> for ApiError {
     }
 }
 
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Unavailable(_) => {
+                tracing::error!(error = %e, "refusing: the audit trail cannot be written");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the audit trail cannot be written, so nothing was done",
+                )
+                .with_hint("retry shortly; the server log says why the audit write failed")
+            }
+            AuditError::InvalidQuery(msg) => Self::bad_request("invalid_query", msg),
+            AuditError::InvalidPrune(msg) => Self::new(StatusCode::CONFLICT, "invalid_prune", msg),
+            AuditError::Store(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<UnsealError> for ApiError {
+    fn from(e: UnsealError) -> Self {
+        match e {
+            UnsealError::Vault(v) => v.into(),
+            UnsealError::Audit(a) => a.into(),
+        }
+    }
+}
+
 /// serde_json messages can quote the offending input; keep the structure
 /// of the message (field names are in backticks) but drop quoted values.
 fn redact_quoted(message: &str) -> String {
@@ -298,6 +327,16 @@ mod tests {
             (AuthError::Unknown.into(), 401, "invalid_token"),
             (AuthError::Expired.into(), 401, "token_expired"),
             (AuthError::Forbidden("no".into()).into(), 403, "forbidden"),
+            (
+                AuditError::Unavailable("disk on fire").into(),
+                503,
+                "audit_unavailable",
+            ),
+            (
+                AuditError::InvalidQuery("bad".into()).into(),
+                400,
+                "invalid_query",
+            ),
             (
                 StoreError::Backend("disk on fire".into()).into(),
                 500,
