@@ -252,6 +252,11 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert!(!s.zoho.allow_custom_accounts_url);
         assert!(s.kdf.memory_kib >= 65536 && s.kdf.passes >= 3);
+        assert_eq!(s.audit.write_timeout_ms, 2000);
+        assert!(
+            !s.audit.fault_injection,
+            "the audit fault hook is a test knob"
+        );
     }
 
     #[test]
