@@ -37,6 +37,8 @@ pub struct Issued {
     pub expires_at: OffsetDateTime,
     /// Whether this call refreshed it (else it came from the cache).
     pub refreshed: bool,
+    /// Whether the refresh answer rotated the refresh token.
+    pub rotated: bool,
 }
 
 impl std::fmt::Debug for Issued {
@@ -75,6 +77,7 @@ impl Cached {
             api_domain: self.api_domain.clone(),
             expires_at: self.expires_at,
             refreshed,
+            rotated: false,
         }
     }
 }
@@ -224,6 +227,8 @@ impl Broker {
                         .map(|e| e.message)
                         .unwrap_or_else(|| "the refresh token no longer works".into()),
                     fix: record.health.fix.unwrap_or_else(|| FIX_REAUTH.into()),
+                    code: "needs_reauth".into(),
+                    fresh: false,
                 });
             }
             HealthState::Throttled => {
@@ -258,8 +263,9 @@ impl Broker {
         match result {
             Ok(grant) => {
                 let done = OffsetDateTime::now_utc();
-                if let Some(rotated) = grant.refresh_token.clone() {
-                    record.refresh_token = SealedSecret::new(rotated);
+                let rotated = grant.refresh_token.is_some();
+                if let Some(new_token) = grant.refresh_token.clone() {
+                    record.refresh_token = SealedSecret::new(new_token);
                 }
                 let api_domain = grant
                     .api_domain
@@ -286,7 +292,9 @@ impl Broker {
                 slot.set(Some(fresh.clone()));
                 slot.generation
                     .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                Ok(fresh.issue(true))
+                let mut issued = fresh.issue(true);
+                issued.rotated = rotated;
+                Ok(issued)
             }
             Err(err) => self.record_failure(keyring, slot, record, err, now).await,
         }
@@ -353,7 +361,20 @@ impl Broker {
                 name,
                 reason: err.to_string(),
                 fix: fix.unwrap_or_else(|| FIX_REAUTH.into()),
+                code: zoho_code(&err).into(),
+                fresh: true,
             }),
         }
+    }
+}
+
+/// The Zoho error's wire name, for audit events.
+fn zoho_code(err: &ZohoError) -> &'static str {
+    match err {
+        ZohoError::InvalidCode => "invalid_code",
+        ZohoError::InvalidClient => "invalid_client",
+        ZohoError::InvalidClientSecret => "invalid_client_secret",
+        ZohoError::InvalidRedirectUri => "invalid_redirect_uri",
+        _ => "rejected",
     }
 }

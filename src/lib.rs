@@ -1,6 +1,7 @@
 //! zoho-vault: an encrypted vault for Zoho OAuth self-client credentials.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod broker;
 pub mod cli;

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 
 use super::passphrase::{self, Purpose};
 use super::PassphraseArgs;
+use crate::audit::{AuditEvent, RequestContext};
 use crate::config::Settings;
 use crate::service::VaultService;
 use crate::startup::Application;
@@ -115,7 +116,19 @@ pub async fn rekey(
         Purpose::New,
     )?;
     let kdf = service.settings().kdf;
-    service.vault().rekey(old, new, kdf).await?;
+    let result = service.vault().rekey(old, new, kdf).await;
+    // Sealed here: the event goes to the pending tree and is chained at the
+    // next unseal.
+    let failure = match &result {
+        Ok(()) => None,
+        Err(VaultError::WrongPassphrase) => Some("wrong_passphrase"),
+        Err(_) => Some("error"),
+    };
+    let event = AuditEvent::rekey(failure, &RequestContext::local());
+    if let Err(e) = service.audit().append(event).await {
+        eprintln!("warning: the rekey could not be recorded in the audit trail: {e}");
+    }
+    result?;
     eprintln!("The data key is now wrapped by the new passphrase; the old one no longer unseals this vault.");
     Ok(())
 }
