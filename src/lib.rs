@@ -3,6 +3,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod broker;
 pub mod cli;
 pub mod config;
