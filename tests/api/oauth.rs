@@ -106,6 +106,22 @@ async fn a_link_works_once() {
 }
 
 #[tokio::test]
+async fn racing_callbacks_exchange_the_code_once() {
+    let f = Flow::spawn();
+    f.create_pending("acme").await;
+    let back = f.consent(&f.link("acme").await, "accept").await;
+    let (a, b, c) = tokio::join!(f.open(&back), f.open(&back), f.open(&back));
+    let mut outcomes = vec![
+        a.outcome().to_string(),
+        b.outcome().to_string(),
+        c.outcome().to_string(),
+    ];
+    outcomes.sort();
+    assert_eq!(outcomes, ["connected", "used", "used"]);
+    assert_eq!(f.z.fake.counters().token_requests, 1);
+}
+
+#[tokio::test]
 async fn declining_changes_nothing_and_the_link_stays_usable() {
     let f = Flow::spawn();
     f.create_pending("acme").await;

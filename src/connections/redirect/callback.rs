@@ -84,7 +84,7 @@ impl ConnectionManager {
         // or be replaced between the checks below and the write.
         let _guard = self.admin_lock.lock().await;
         let record = self.bound_record(keyring, &link).await?;
-        let target = self.allowlisted(&record, &params)?;
+        let target = allowlisted(self.allow_custom_url, &record, &params)?;
 
         // Single use: only the caller whose swap wins sends the code.
         let mut used = link;
@@ -180,59 +180,6 @@ impl ConnectionManager {
         Ok(record)
     }
 
-    /// The allowlist. `accounts-server` decides when present: a known data
-    /// center's accounts server, or exactly the connection's own custom
-    /// accounts URL while custom URLs are allowed. Without it, `location`
-    /// names a known data center; with neither, the connection's own
-    /// accounts server is used.
-    fn allowlisted(
-        &self,
-        record: &ConnectionRecord,
-        params: &CallbackParams,
-    ) -> Result<Target, CallbackError> {
-        let refused = |given: &str| CallbackError::UnknownAccountsServer {
-            name: record.name.clone(),
-            given: clip(given, 100),
-        };
-        let own = || Url::parse(&record.accounts_url).map_err(|_| refused(&record.accounts_url));
-        if let Some(given) = &params.accounts_server {
-            let url = Url::parse(given.trim()).map_err(|_| refused(given))?;
-            if let Some(dc) = DataCenter::from_accounts_url(&url) {
-                if let Some(loc) = params.location.as_deref() {
-                    if DataCenter::from_location(loc) != Some(dc) {
-                        tracing::warn!(connection = %record.name, location = %clip(loc, 16), data_center = dc.code(), "the callback's location and accounts-server disagree; using accounts-server");
-                    }
-                }
-                return Ok(Target {
-                    accounts_url: dc.accounts_url(),
-                    data_center: Some(dc),
-                });
-            }
-            if self.allow_custom_url && same_custom_url(&url, &record.accounts_url) {
-                return Ok(Target {
-                    accounts_url: own()?,
-                    data_center: record.data_center,
-                });
-            }
-            tracing::warn!(connection = %record.name, given = %clip(given, 100), "refused a callback naming an accounts server off the allowlist; nothing was sent to it");
-            return Err(refused(given));
-        }
-        if let Some(loc) = &params.location {
-            let dc = DataCenter::from_location(loc).ok_or_else(|| refused(loc))?;
-            return Ok(Target {
-                accounts_url: dc.accounts_url(),
-                data_center: Some(dc),
-            });
-        }
-        if record.data_center.is_none() && !self.allow_custom_url {
-            return Err(refused(&record.accounts_url));
-        }
-        Ok(Target {
-            accounts_url: own()?,
-            data_center: record.data_center,
-        })
-    }
-
     /// Stores the new refresh token and access token (runs with the
     /// connection's refresh lock held). Answers the replaced refresh token
     /// and its accounts server, for revocation.
@@ -311,6 +258,59 @@ impl ConnectionManager {
     }
 }
 
+/// The allowlist. `accounts-server` decides when present: a known data
+/// center's accounts server, or exactly the connection's own custom
+/// accounts URL while custom URLs are allowed. Without it, `location`
+/// names a known data center; with neither, the connection's own
+/// accounts server is used.
+fn allowlisted(
+    allow_custom_url: bool,
+    record: &ConnectionRecord,
+    params: &CallbackParams,
+) -> Result<Target, CallbackError> {
+    let refused = |given: &str| CallbackError::UnknownAccountsServer {
+        name: record.name.clone(),
+        given: clip(given, 100),
+    };
+    let own = || Url::parse(&record.accounts_url).map_err(|_| refused(&record.accounts_url));
+    if let Some(given) = &params.accounts_server {
+        let url = Url::parse(given.trim()).map_err(|_| refused(given))?;
+        if let Some(dc) = DataCenter::from_accounts_url(&url) {
+            if let Some(loc) = params.location.as_deref() {
+                if DataCenter::from_location(loc) != Some(dc) {
+                    tracing::warn!(connection = %record.name, location = %clip(loc, 16), data_center = dc.code(), "the callback's location and accounts-server disagree; using accounts-server");
+                }
+            }
+            return Ok(Target {
+                accounts_url: dc.accounts_url(),
+                data_center: Some(dc),
+            });
+        }
+        if allow_custom_url && same_custom_url(&url, &record.accounts_url) {
+            return Ok(Target {
+                accounts_url: own()?,
+                data_center: record.data_center,
+            });
+        }
+        tracing::warn!(connection = %record.name, given = %clip(given, 100), "refused a callback naming an accounts server off the allowlist; nothing was sent to it");
+        return Err(refused(given));
+    }
+    if let Some(loc) = &params.location {
+        let dc = DataCenter::from_location(loc).ok_or_else(|| refused(loc))?;
+        return Ok(Target {
+            accounts_url: dc.accounts_url(),
+            data_center: Some(dc),
+        });
+    }
+    if record.data_center.is_none() && !allow_custom_url {
+        return Err(refused(&record.accounts_url));
+    }
+    Ok(Target {
+        accounts_url: own()?,
+        data_center: record.data_center,
+    })
+}
+
 /// Whether `given` is exactly the configured custom accounts URL: same
 /// scheme, host, port and path (a trailing `/` aside), and nothing else.
 fn same_custom_url(given: &Url, configured: &str) -> bool {
@@ -333,6 +333,71 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).expect("url")
+    }
+
+    fn record(data_center: Option<DataCenter>, accounts_url: &str) -> ConnectionRecord {
+        let now = OffsetDateTime::now_utc();
+        ConnectionRecord {
+            name: "acme".into(),
+            client_id: "1000.X".into(),
+            client_secret: SealedSecret::new("s".to_string().into()),
+            refresh_token: None,
+            redirect_uri: Some("https://v.example/cb".into()),
+            scopes: vec!["A.b.READ".into()],
+            data_center,
+            accounts_url: accounts_url.into(),
+            api_domain: "https://www.zohoapis.com".into(),
+            source: Source::Redirect,
+            created_at: now,
+            updated_at: now,
+            health: Health::pending("x".into()),
+            mints: Vec::new(),
+        }
+    }
+
+    fn params(query: &str) -> CallbackParams {
+        CallbackParams::parse(query).expect("params")
+    }
+
+    #[test]
+    fn the_allowlist_takes_known_data_centers_and_the_own_custom_url_only() {
+        let com = record(Some(DataCenter::Com), "https://accounts.zoho.com");
+        let eu = allowlisted(
+            false,
+            &com,
+            &params("location=eu&accounts-server=https%3A%2F%2Faccounts.zoho.eu"),
+        )
+        .expect("EU is a data center");
+        assert_eq!(eu.data_center, Some(DataCenter::Eu));
+        assert_eq!(eu.accounts_url.as_str(), "https://accounts.zoho.eu/");
+        let india = allowlisted(false, &com, &params("location=in")).expect("location");
+        assert_eq!(india.data_center, Some(DataCenter::In));
+        let own = allowlisted(false, &com, &params("")).expect("own");
+        assert_eq!(own.data_center, Some(DataCenter::Com));
+        for bad in [
+            "accounts-server=https%3A%2F%2Fevil.example",
+            "accounts-server=http%3A%2F%2Faccounts.zoho.eu",
+            "accounts-server=https%3A%2F%2Faccounts.zoho.eu%3A444",
+            "accounts-server=not%20a%20url",
+            "location=ae",
+        ] {
+            assert!(
+                matches!(
+                    allowlisted(true, &com, &params(bad)),
+                    Err(CallbackError::UnknownAccountsServer { .. })
+                ),
+                "{bad}"
+            );
+        }
+
+        let custom = record(None, "http://127.0.0.1:4100");
+        let q = params("accounts-server=http%3A%2F%2F127.0.0.1%3A4100");
+        let t = allowlisted(true, &custom, &q).expect("own custom URL");
+        assert_eq!(t.data_center, None);
+        assert!(allowlisted(false, &custom, &q).is_err(), "custom URLs off");
+        assert!(allowlisted(false, &custom, &params("")).is_err());
+        let other = params("accounts-server=http%3A%2F%2F127.0.0.1%3A4101");
+        assert!(allowlisted(true, &custom, &other).is_err());
     }
 
     #[test]
