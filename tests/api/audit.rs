@@ -1,13 +1,41 @@
 //! The audit trail through the real `zoho-vault` binary over real HTTP:
 //! unseal/seal/read events, pending-while-sealed chaining, filters and
 //! paging, export and offline-file verification through the CLI, the fault
-//! hook, kill -9 durability and the absence of planted secrets.
+//! hook, kill -9 durability and the absence of planted secrets. Token
+//! issue and the admin actions around it, against the fake Zoho, are in the
+//! submodules; the helpers below are theirs.
+
+mod durability;
+mod secrets;
+mod token_issue;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{Planted, TestApp, PASSPHRASE};
+use crate::helpers::{Planted, TestApp, ZohoApp, PASSPHRASE};
 
 const WRONG: &str = "planted-wrong-passphrase-a81b";
+
+/// A vault whose connections start with a cached token that lives less than
+/// 3000 s while Zoho then mints hour-long ones: a demand of
+/// `min_valid_secs: 3000` refreshes once, later plain demands hit the cache.
+async fn vault_with(names: &[&str], env: &[(&str, &str)]) -> ZohoApp {
+    let z = ZohoApp::spawn_with(env);
+    z.set_access_token_ttl(3000);
+    for name in names {
+        z.connect(name).await;
+    }
+    z.set_access_token_ttl(3600);
+    z
+}
+
+/// `min_valid_secs` that forces the refresh described in [`vault_with`].
+fn stale() -> Value {
+    json!({ "min_valid_secs": 3000 })
+}
+
+fn access_token(answer: &Value) -> &str {
+    answer["access_token"].as_str().expect("access_token")
+}
 
 fn outcomes(events: &[Value]) -> Vec<(&str, &str)> {
     events

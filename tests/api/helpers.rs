@@ -215,6 +215,14 @@ impl Server {
         answer(req).await
     }
 
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req).await
+    }
+
     /// `POST /v1/sys/unseal`; the status.
     pub async fn unseal(&self, passphrase: &str) -> u16 {
         let body = serde_json::json!({ "passphrase": passphrase });
@@ -291,11 +299,34 @@ impl TestApp {
         self.server.post(path, Some(&self.admin), body).await
     }
 
+    pub async fn admin_delete(&self, path: &str) -> (u16, Value) {
+        self.server.delete(path, Some(&self.admin)).await
+    }
+
     /// One page of `GET /v1/audit?{query}` (asserted 200).
     pub async fn events(&self, query: &str) -> Vec<Value> {
         let (status, body) = self.admin_get(&format!("/v1/audit?{query}")).await;
         assert_eq!(status, 200, "{body}");
         body["events"].as_array().expect("events").clone()
+    }
+
+    /// Every event matching `query`, oldest first, across pages.
+    pub async fn all_events(&self, query: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = format!("order=asc&limit=1000&{query}");
+            if let Some(cursor) = &after {
+                q.push_str(&format!("&after={cursor}"));
+            }
+            let (status, page) = self.admin_get(&format!("/v1/audit?{q}")).await;
+            assert_eq!(status, 200, "{page}");
+            all.extend(page["events"].as_array().expect("events").iter().cloned());
+            match page["next"].as_str() {
+                Some(next) => after = Some(next.to_string()),
+                None => return all,
+            }
+        }
     }
 
     /// `GET /v1/audit/verify` (asserted 200; `ok` is left to the caller).
@@ -432,11 +463,34 @@ impl ZohoApp {
         body
     }
 
+    /// Mints a refresh token at the fake Zoho and imports it as connection
+    /// `name` (asserted created); returns the refresh token.
+    pub async fn import(&self, name: &str) -> String {
+        let rt = self
+            .fake
+            .mint_refresh_token(&self.client, &SCOPES)
+            .expect("refresh token");
+        let body = serde_json::json!({"client_id": self.client.client_id,
+            "client_secret": self.client.client_secret, "refresh_token": rt,
+            "accounts_url": self.fake.base_url()});
+        let (status, view) = self.put_connection(name, &body).await;
+        assert_eq!(status, 201, "{view}");
+        rt
+    }
+
     pub async fn service_token(&self, connections: &[&str]) -> String {
         self.app
             .create_service_token("backend", connections)
             .await
             .1
+    }
+
+    /// Kills the vault (SIGKILL) and starts it again, unsealed; the fake
+    /// Zoho keeps running.
+    pub fn crashed_and_restarted(self) -> ZohoApp {
+        let ZohoApp { app, fake, client } = self;
+        let app = app.crashed_and_restarted(Some(PASSPHRASE));
+        ZohoApp { app, fake, client }
     }
 
     pub async fn issue(&self, name: &str, token: &str, body: Value) -> (u16, Value) {
