@@ -1,7 +1,8 @@
 //! Design invariants 7 and 8 for token issue: a token or service token is
 //! handed out only once its event is durable (503 otherwise), and a kill -9
 //! while tokens are being issued loses no event of a token that was
-//! returned.
+//! returned. Admin actions whose effect already happened are the
+//! documented exception: they succeed and log an error.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::{access_token, stale, vault_with};
-use crate::helpers::{error_code, TestApp};
+use crate::helpers::{error_code, TestApp, ZohoApp};
 
 const FAULTS: (&str, &str) = ("ZOHO_VAULT_AUDIT__FAULT_INJECTION", "true");
 
@@ -71,6 +72,41 @@ async fn a_service_token_whose_creation_cannot_be_audited_is_refused_and_removed
     assert_eq!(names, vec![json!("billing")], "{list}");
     assert_eq!(app.events("action=service_token_created").await.len(), 1);
     assert_eq!(app.verify().await["ok"], true);
+}
+
+#[tokio::test]
+async fn admin_actions_already_done_upstream_succeed_and_log_an_error_when_unrecorded() {
+    let z = ZohoApp::spawn_with(&[FAULTS]);
+    let (svc_id, _) = z.app.create_service_token("billing", &["*"]).await;
+    // The code is spent at Zoho, the refresh token revoked there, the
+    // service token deleted: each answers success although its event
+    // could not be written.
+    fail_next_audit_write(&z.app).await;
+    z.connect("acme").await;
+    fail_next_audit_write(&z.app).await;
+    assert_eq!(z.app.admin_delete("/v1/connections/acme").await.0, 200);
+    fail_next_audit_write(&z.app).await;
+    let path = format!("/v1/service-tokens/{svc_id}");
+    assert_eq!(z.app.admin_delete(&path).await.0, 200);
+    assert_eq!(z.fake.counters().code_exchanges, 1);
+
+    for action in [
+        "connection_created",
+        "connection_deleted",
+        "service_token_revoked",
+    ] {
+        let events = z.app.events(&format!("action={action}")).await;
+        assert!(events.is_empty(), "{action}: {events:#?}");
+    }
+    let unrecorded = z
+        .app
+        .server
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("ERROR") && l.contains("its audit event could not be written"))
+        .count();
+    assert_eq!(unrecorded, 3);
+    assert_eq!(z.app.verify().await["ok"], true);
 }
 
 /// One token request of the kill -9 test and what came back.
