@@ -2,12 +2,12 @@
 //! start of the browser redirect flow (`authorize`).
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::extract::{Admin, Caller, Ctx};
+use super::extract::{record_denial, Admin, Caller, Ctx};
 use super::{optional_json, resource, ApiError};
 use crate::connections::rfc3339;
 use crate::connections::upload::UploadRequest;
@@ -122,6 +122,7 @@ struct TokenAnswer<'a> {
 
 #[tracing::instrument(skip_all, fields(connection = %name, actor = %caller.0.actor()))]
 async fn issue(
+    req: HttpRequest,
     service: web::Data<VaultService>,
     caller: Caller,
     ctx: Ctx,
@@ -129,9 +130,19 @@ async fn issue(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: IssueBody = optional_json(&body)?.unwrap_or_default();
-    let issued = service
+    let issued = match service
         .issue_token(&caller.0, &name, body.min_valid_secs, &ctx.0)
-        .await?;
+        .await
+    {
+        Ok(issued) => issued,
+        Err(e) => {
+            // A connection the token was not granted is a 403 decided here,
+            // past the extractors: audit it like theirs.
+            let err = ApiError::from(e);
+            record_denial(&req, &service, &err, Some(&caller.0)).await;
+            return Err(err);
+        }
+    };
     tracing::debug!(refreshed = issued.refreshed, "token issued");
     let expires_in = (issued.expires_at - OffsetDateTime::now_utc())
         .whole_seconds()

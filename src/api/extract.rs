@@ -55,7 +55,9 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
 
 /// Audits a 401/403 (other errors are not denials). Best effort: a denial
 /// stays a denial even when its event cannot be written; that is logged.
-async fn record_denial(
+/// Routes call it for refusals decided past the extractors (a service token
+/// asking for a connection it was not granted).
+pub(super) async fn record_denial(
     req: &HttpRequest,
     service: &VaultService,
     err: &ApiError,

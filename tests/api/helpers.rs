@@ -120,6 +120,8 @@ pub struct Server {
     pub base: String,
     pub log: PathBuf,
     pub http: reqwest::Client,
+    /// The extra environment it was started with, kept for restarts.
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -167,6 +169,10 @@ impl Server {
             base,
             log,
             http: reqwest::Client::new(),
+            env: extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -207,6 +213,20 @@ impl Server {
             req = req.bearer_auth(t);
         }
         answer(req).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req).await
+    }
+
+    /// `POST /v1/sys/unseal`; the status.
+    pub async fn unseal(&self, passphrase: &str) -> u16 {
+        let body = serde_json::json!({ "passphrase": passphrase });
+        self.post("/v1/sys/unseal", None, body).await.0
     }
 
     pub async fn health(&self) -> Value {
@@ -250,12 +270,126 @@ impl TestApp {
         TestApp { dir, server, admin }
     }
 
-    /// Stops (SIGTERM) and starts again on the same data directory.
+    /// Stops (SIGTERM) and starts again on the same data directory, with
+    /// the same settings.
     pub fn restarted(self, passphrase: Option<&str>) -> TestApp {
+        self.restart(Server::stop, passphrase)
+    }
+
+    /// Kills (SIGKILL: no shutdown, no final flush) and starts again on the
+    /// same data directory, with the same settings.
+    pub fn crashed_and_restarted(self, passphrase: Option<&str>) -> TestApp {
+        self.restart(Server::kill, passphrase)
+    }
+
+    fn restart(self, halt: fn(Server), passphrase: Option<&str>) -> TestApp {
         let TestApp { dir, server, admin } = self;
-        server.stop();
-        let server = Server::start(&dir, passphrase, &[]);
+        let env = server.env.clone();
+        halt(server);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let server = Server::start(&dir, passphrase, &env);
         TestApp { dir, server, admin }
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, Value) {
+        self.server.get(path, Some(&self.admin)).await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.server.post(path, Some(&self.admin), body).await
+    }
+
+    pub async fn admin_delete(&self, path: &str) -> (u16, Value) {
+        self.server.delete(path, Some(&self.admin)).await
+    }
+
+    /// One page of `GET /v1/audit?{query}` (asserted 200).
+    pub async fn events(&self, query: &str) -> Vec<Value> {
+        let (status, body) = self.admin_get(&format!("/v1/audit?{query}")).await;
+        assert_eq!(status, 200, "{body}");
+        body["events"].as_array().expect("events").clone()
+    }
+
+    /// Every event matching `query`, oldest first, across pages.
+    pub async fn all_events(&self, query: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = format!("order=asc&limit=1000&{query}");
+            if let Some(cursor) = &after {
+                q.push_str(&format!("&after={cursor}"));
+            }
+            let (status, page) = self.admin_get(&format!("/v1/audit?{q}")).await;
+            assert_eq!(status, 200, "{page}");
+            all.extend(page["events"].as_array().expect("events").iter().cloned());
+            match page["next"].as_str() {
+                Some(next) => after = Some(next.to_string()),
+                None => return all,
+            }
+        }
+    }
+
+    /// `GET /v1/audit/verify` (asserted 200; `ok` is left to the caller).
+    pub async fn verify(&self) -> Value {
+        let (status, body) = self.admin_get("/v1/audit/verify").await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// `POST /v1/audit/fingerprint`: the fingerprint the trail stores for
+    /// `token`.
+    pub async fn fingerprint(&self, token: &str) -> String {
+        let body = serde_json::json!({ "token": token });
+        let (status, answer) = self.admin_post("/v1/audit/fingerprint", body).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["fingerprint"]
+            .as_str()
+            .expect("fingerprint")
+            .to_string()
+    }
+
+    /// Creates a service token for `connections`; its (id, plain token).
+    pub async fn create_service_token(&self, name: &str, connections: &[&str]) -> (String, String) {
+        let body = serde_json::json!({"name": name, "connections": connections});
+        let (status, created) = self.admin_post("/v1/service-tokens", body).await;
+        assert_eq!(status, 201, "{created}");
+        let field = |f: &str| created[f].as_str().expect(f).to_string();
+        (field("id"), field("token"))
+    }
+
+    /// Runs the `zoho-vault` CLI as a client of this server, with the admin
+    /// token.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.dir
+            .command()
+            .args(args)
+            .env("ZOHO_VAULT_ADDR", &self.server.base)
+            .env("ZOHO_VAULT_TOKEN", &self.admin)
+            .output()
+            .expect("run cli")
+    }
+}
+
+/// Secrets a test planted, to look for where they must never appear. Each
+/// has a label so a failure says which kind leaked without printing it.
+#[derive(Default)]
+pub struct Planted(Vec<(&'static str, String)>);
+
+impl Planted {
+    pub fn add(&mut self, label: &'static str, secret: &str) {
+        assert!(!secret.is_empty(), "planted {label} is empty");
+        self.0.push((label, secret.to_string()));
+    }
+
+    pub fn secrets(&self) -> Vec<&str> {
+        self.0.iter().map(|(_, s)| s.as_str()).collect()
+    }
+
+    /// Asserts that `text` (from `place`) holds none of the secrets.
+    pub fn assert_absent(&self, place: &str, text: &str) {
+        for (label, secret) in &self.0 {
+            assert!(!text.contains(secret.as_str()), "{place} holds the {label}");
+        }
     }
 }
 
@@ -329,18 +463,34 @@ impl ZohoApp {
         body
     }
 
+    /// Mints a refresh token at the fake Zoho and imports it as connection
+    /// `name` (asserted created); returns the refresh token.
+    pub async fn import(&self, name: &str) -> String {
+        let rt = self
+            .fake
+            .mint_refresh_token(&self.client, &SCOPES)
+            .expect("refresh token");
+        let body = serde_json::json!({"client_id": self.client.client_id,
+            "client_secret": self.client.client_secret, "refresh_token": rt,
+            "accounts_url": self.fake.base_url()});
+        let (status, view) = self.put_connection(name, &body).await;
+        assert_eq!(status, 201, "{view}");
+        rt
+    }
+
     pub async fn service_token(&self, connections: &[&str]) -> String {
-        let (status, body) = self
-            .app
-            .server
-            .post(
-                "/v1/service-tokens",
-                Some(&self.app.admin),
-                serde_json::json!({"name": "backend", "connections": connections}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["token"].as_str().expect("token").to_string()
+        self.app
+            .create_service_token("backend", connections)
+            .await
+            .1
+    }
+
+    /// Kills the vault (SIGKILL) and starts it again, unsealed; the fake
+    /// Zoho keeps running.
+    pub fn crashed_and_restarted(self) -> ZohoApp {
+        let ZohoApp { app, fake, client } = self;
+        let app = app.crashed_and_restarted(Some(PASSPHRASE));
+        ZohoApp { app, fake, client }
     }
 
     pub async fn issue(&self, name: &str, token: &str, body: Value) -> (u16, Value) {
