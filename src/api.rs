@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connections;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod oauth;
 pub mod service_tokens;
 pub mod sys;
@@ -28,7 +29,8 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(oauth::routes)
                     .configure(service_tokens::routes)
                     .configure(audit::configure),
-            );
+            )
+            .configure(metrics::routes);
     }
 }
 

@@ -21,6 +21,7 @@ use url::Url;
 use crate::config::BrokerSettings;
 use crate::connections::model::{CachedToken, ConnectionRecord, Health, HealthState, LastError};
 use crate::connections::{fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH};
+use crate::metrics::Metrics;
 use crate::store::records::{seal_op, SealedSecret};
 use crate::store::{AsyncStore, Op, Tree};
 use crate::vault::Keyring;
@@ -114,16 +115,23 @@ pub struct Broker {
     store: AsyncStore,
     zoho: ZohoClient,
     settings: BrokerSettings,
+    metrics: Arc<Metrics>,
     slots: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
 }
 
 impl Broker {
     /// A broker over the store.
-    pub fn new(store: AsyncStore, zoho: ZohoClient, settings: BrokerSettings) -> Self {
+    pub fn new(
+        store: AsyncStore,
+        zoho: ZohoClient,
+        settings: BrokerSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             store,
             zoho,
             settings,
+            metrics,
             slots: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -272,6 +280,7 @@ impl Broker {
         let budget = self.budget();
         budget.prune(&mut record.mints, now.unix_timestamp());
         if let Err(retry_after) = budget.check(&record.mints, now.unix_timestamp()) {
+            self.count_refresh("budget");
             return Err(ConnectionError::BudgetExhausted { name, retry_after });
         }
         // Counted before the call: an attempt whose answer is lost may still
@@ -290,6 +299,7 @@ impl Broker {
         let dk = keyring.data_key();
         match result {
             Ok(grant) => {
+                self.count_refresh("ok");
                 let done = OffsetDateTime::now_utc();
                 let rotated = grant.refresh_token.is_some();
                 if let Some(new_token) = grant.refresh_token.clone() {
@@ -328,6 +338,10 @@ impl Broker {
         }
     }
 
+    fn count_refresh(&self, outcome: &str) {
+        self.metrics.refreshes.with_label_values(&[outcome]).inc();
+    }
+
     async fn record_failure(
         &self,
         keyring: &Keyring,
@@ -338,6 +352,11 @@ impl Broker {
     ) -> Result<Issued, ConnectionError> {
         let name = record.name.clone();
         let class = err.class();
+        self.count_refresh(match class {
+            ErrorClass::Transient => "transient",
+            ErrorClass::Throttled => "throttled",
+            ErrorClass::NeedsReauth | ErrorClass::Config => "needs_reauth",
+        });
         let (state, code, fix) = match class {
             ErrorClass::Transient => (HealthState::Degraded, "upstream_unavailable", None),
             ErrorClass::Throttled => (HealthState::Throttled, "upstream_throttled", None),

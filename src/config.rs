@@ -52,6 +52,8 @@ pub struct Settings {
     pub broker: BrokerSettings,
     /// Audit trail.
     pub audit: AuditSettings,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsSettings,
     /// The browser redirect flow.
     pub oauth: OAuthSettings,
 }
@@ -68,6 +70,7 @@ impl Default for Settings {
             unseal: UnsealSettings::default(),
             broker: BrokerSettings::default(),
             audit: AuditSettings::default(),
+            metrics: MetricsSettings::default(),
             oauth: OAuthSettings::default(),
         }
     }
@@ -246,6 +249,37 @@ impl Default for OAuthSettings {
     fn default() -> Self {
         Self {
             state_ttl_secs: 600,
+        }
+    }
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Open when listening on a loopback address, admin token otherwise.
+    Auto,
+    /// Anyone who can reach the listener.
+    Open,
+    /// Admin token required.
+    Admin,
+    /// No metrics endpoint (404).
+    Off,
+}
+
+/// The Prometheus endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// `auto`, `open`, `admin` or `off` (`metrics.access`,
+    /// `ZOHO_VAULT_METRICS__ACCESS`).
+    pub access: MetricsAccess,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            access: MetricsAccess::Auto,
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::store::records::{seal_op, SealedSecret};
 use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
 use crate::zoho::{ClientCredentials, DataCenter, ZohoClient, ZohoError};
-use model::{CachedToken, ConnectionRecord, ConnectionView, Health, Source};
+use model::{CachedToken, ConnectionRecord, ConnectionView, Health, HealthState, Source};
 use upload::{validate_name, Grant, UploadRequest};
 
 /// Which call to Zoho failed, so the admin gets the right explanation.
@@ -350,12 +350,41 @@ impl ConnectionManager {
             .store
             .scan_sealed::<ConnectionRecord>(dk, &[], usize::MAX)
             .await?;
-        let mut out = Vec::with_capacity(records.len());
-        for (key, record) in records {
-            let cached: Option<CachedToken> = self.store.get_sealed(dk, &key).await?;
-            out.push(self.view(record, cached));
-        }
-        Ok(out)
+        // One scan of the token tree instead of a read per connection.
+        let mut cached: std::collections::HashMap<Vec<u8>, CachedToken> = self
+            .store
+            .scan_sealed::<CachedToken>(dk, &[], usize::MAX)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(records
+            .into_iter()
+            .map(|(key, record)| {
+                let token = cached.remove(&key);
+                self.view(record, token)
+            })
+            .collect())
+    }
+
+    /// How many connections are in each health state (for metrics).
+    pub async fn health_counts(
+        &self,
+        keyring: &Keyring,
+    ) -> Result<Vec<(&'static str, i64)>, ConnectionError> {
+        let records = self
+            .store
+            .scan_sealed::<ConnectionRecord>(keyring.data_key(), &[], usize::MAX)
+            .await?;
+        Ok(HealthState::ALL
+            .iter()
+            .map(|state| {
+                let n = records
+                    .iter()
+                    .filter(|(_, r)| r.health.state == *state)
+                    .count();
+                (state.as_str(), n as i64)
+            })
+            .collect())
     }
 
     /// Revokes the refresh token at Zoho (unless `revoke` is false), then

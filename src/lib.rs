@@ -10,6 +10,7 @@ pub mod config;
 pub mod connections;
 pub mod crypto;
 pub mod fake_zoho;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod store;

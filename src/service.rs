@@ -18,11 +18,12 @@ use crate::connections::redirect::{Authorization, CallbackError, CallbackParams,
 use crate::connections::upload::{validate_name, UploadRequest};
 use crate::connections::{ConnectionError, ConnectionManager};
 use crate::crypto::token::{PlainToken, TokenKind};
+use crate::metrics::Metrics;
 use crate::store::sled::SledStore;
 use crate::store::AsyncStore;
 use crate::tokens::{make_token, NewToken, TokenRecord, TokenRegistry};
 use crate::vault::{Unsealed, Vault, VaultError};
-use crate::zoho::{ZohoClient, ZohoClientConfig, ZohoError};
+use crate::zoho::{CallObserver, ZohoClient, ZohoClientConfig, ZohoError};
 
 /// Name of the admin token made by `init`.
 pub const FIRST_ADMIN_NAME: &str = "initial admin";
@@ -46,6 +47,7 @@ pub struct VaultService {
     broker: Broker,
     connections: ConnectionManager,
     audit: AuditLog,
+    metrics: Arc<Metrics>,
 }
 
 impl VaultService {
@@ -65,14 +67,28 @@ impl VaultService {
             expiry_margin: std::time::Duration::from_secs(z.expiry_margin_secs),
             ..ZohoClientConfig::default()
         })?;
+        let metrics = Arc::new(Metrics::new().map_err(|e| OpenError::Metrics(e.to_string()))?);
+        let upstream = metrics.upstream_seconds.clone();
+        let zoho = zoho.with_observer(CallObserver(Arc::new(move |op, took| {
+            upstream
+                .with_label_values(&[op])
+                .observe(took.as_secs_f64());
+        })));
         let vault = Vault::new(store.clone(), settings.unseal.clone());
-        let broker = Broker::new(store.clone(), zoho.clone(), settings.broker.clone());
+        let broker = Broker::new(
+            store.clone(),
+            zoho.clone(),
+            settings.broker.clone(),
+            Arc::clone(&metrics),
+        );
         let connections = ConnectionManager::new(&settings, store.clone(), zoho, broker.clone());
         let audit = AuditLog::new(
             store.clone(),
             Duration::from_millis(settings.audit.write_timeout_ms),
         );
+        audit.observe_flushes(metrics.audit_flush_seconds.clone());
         Ok(Self {
+            metrics,
             audit,
             tokens: TokenRegistry::new(store),
             vault,
@@ -343,7 +359,31 @@ impl VaultService {
         let event =
             AuditEvent::token_issued(caller, name, source, issued.expires_at, &fingerprint, ctx);
         self.audit.append(event).await?;
+        let label = if issued.refreshed {
+            "refreshed"
+        } else {
+            "cached"
+        };
+        self.metrics.token_issues.with_label_values(&[label]).inc();
         Ok(issued)
+    }
+
+    /// The Prometheus text of every metric, with the sealed state and the
+    /// connection health counts read now.
+    pub async fn render_metrics(&self) -> String {
+        self.metrics.sealed.set(i64::from(self.vault.is_sealed()));
+        if let Ok(keyring) = self.vault.keyring() {
+            match self.connections.health_counts(&keyring).await {
+                Ok(counts) => {
+                    self.metrics.connections.reset();
+                    for (state, n) in counts {
+                        self.metrics.connections.with_label_values(&[state]).set(n);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot count connections for metrics"),
+            }
+        }
+        self.metrics.render()
     }
 
     /// Creates a service token (admin); the plain token is returned once,
@@ -453,6 +493,9 @@ pub enum OpenError {
     /// The HTTP client for Zoho could not be built.
     #[error(transparent)]
     Zoho(#[from] ZohoError),
+    /// The metrics registry could not be built.
+    #[error("cannot register metrics: {0}")]
+    Metrics(String),
 }
 
 /// Unsealing can fail in the vault or, after the keys were loaded, because

@@ -16,7 +16,7 @@ mod grant;
 mod response;
 mod retry;
 
-pub use client::{ZohoClient, ZohoClientConfig, USER_AGENT};
+pub use client::{CallObserver, ZohoClient, ZohoClientConfig, USER_AGENT};
 pub use datacenter::{DataCenter, UnknownDataCenter};
 pub use error::{ErrorClass, ZohoError};
 pub use form::ClientCredentials;

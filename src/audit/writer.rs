@@ -60,6 +60,8 @@ struct Shared {
     faults: AtomicU64,
     batches: AtomicU64,
     events: AtomicU64,
+    /// Durations of batch writes, for the metrics endpoint.
+    flushes: std::sync::OnceLock<prometheus::Histogram>,
 }
 
 /// The durable, append-only audit trail.
@@ -105,6 +107,11 @@ impl AuditLog {
         };
         log.ensure_started();
         log
+    }
+
+    /// Reports the duration of every durable batch write to `histogram`.
+    pub fn observe_flushes(&self, histogram: prometheus::Histogram) {
+        let _ = self.shared.flushes.set(histogram);
     }
 
     fn ensure_started(&self) {
@@ -281,10 +288,14 @@ impl Writer {
         if injected {
             return Err(AuditError::Unavailable("injected audit write failure"));
         }
+        let started = std::time::Instant::now();
         self.store.apply(ops).await.map_err(|e| {
             tracing::error!(error = %e, "audit store write failed");
             AuditError::Unavailable("the audit store write failed")
         })?;
+        if let Some(h) = self.shared.flushes.get() {
+            h.observe(started.elapsed().as_secs_f64());
+        }
         self.shared.batches.fetch_add(1, Ordering::SeqCst);
         self.shared
             .events

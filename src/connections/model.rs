@@ -27,6 +27,28 @@ pub enum HealthState {
     PendingAuthorization,
 }
 
+impl HealthState {
+    /// Every state, for metrics.
+    pub const ALL: [HealthState; 5] = [
+        HealthState::Active,
+        HealthState::Degraded,
+        HealthState::Throttled,
+        HealthState::NeedsReauth,
+        HealthState::PendingAuthorization,
+    ];
+
+    /// The state's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Active => "active",
+            HealthState::Degraded => "degraded",
+            HealthState::Throttled => "throttled",
+            HealthState::NeedsReauth => "needs_reauth",
+            HealthState::PendingAuthorization => "pending_authorization",
+        }
+    }
+}
+
 /// The last failure seen for a connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LastError {

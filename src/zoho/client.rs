@@ -9,6 +9,7 @@
 //! Caveat: a timed-out code exchange is retried like any transient failure; if
 //! Zoho had in fact consumed the code, the retry answers `InvalidCode`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
@@ -59,11 +60,24 @@ impl Default for ZohoClientConfig {
     }
 }
 
+/// Called after every accounts-server call (retries included) with the
+/// operation (`exchange_code`, `refresh`, `revoke`) and how long it took: the
+/// hook metrics hang on, so this module needs no metrics library.
+#[derive(Clone)]
+pub struct CallObserver(pub Arc<dyn Fn(&'static str, Duration) + Send + Sync>);
+
+impl std::fmt::Debug for CallObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallObserver")
+    }
+}
+
 /// A client for Zoho accounts servers. Cheap to clone (shares one pool).
 #[derive(Debug, Clone)]
 pub struct ZohoClient {
     http: reqwest::Client,
     config: ZohoClientConfig,
+    observer: Option<CallObserver>,
 }
 
 impl ZohoClient {
@@ -78,7 +92,17 @@ impl ZohoClient {
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| ZohoError::Setup(sanitize(&e.to_string(), 200)))?;
-        Ok(Self { http, config })
+        Ok(Self {
+            http,
+            config,
+            observer: None,
+        })
+    }
+
+    /// Reports the duration of every call to `observer`.
+    pub fn with_observer(mut self, observer: CallObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The configuration this client was built with.
@@ -145,6 +169,20 @@ impl ZohoClient {
 
     /// Sends `req` up to `max_attempts` times, retrying only retryable errors.
     async fn call<T>(
+        &self,
+        url: &Url,
+        req: &FormRequest<'_>,
+        parse: impl Fn(u16, &[u8], OffsetDateTime) -> Result<T, ZohoError>,
+    ) -> Result<T, ZohoError> {
+        let started = std::time::Instant::now();
+        let result = self.call_with_retries(url, req, parse).await;
+        if let Some(observer) = &self.observer {
+            (observer.0)(req.operation(), started.elapsed());
+        }
+        result
+    }
+
+    async fn call_with_retries<T>(
         &self,
         url: &Url,
         req: &FormRequest<'_>,

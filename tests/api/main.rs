@@ -7,6 +7,7 @@ mod errors;
 mod example;
 mod helpers;
 mod lifecycle;
+mod metrics;
 mod oauth;
 mod oauth_flow;
 mod token_issue;
