@@ -57,6 +57,7 @@ struct Cached {
     token: SecretString,
     api_domain: String,
     expires_at: OffsetDateTime,
+    minted_at: OffsetDateTime,
 }
 
 impl Cached {
@@ -65,7 +66,17 @@ impl Cached {
             token: c.access_token.secret().clone(),
             api_domain: c.api_domain.clone(),
             expires_at: c.expires_at,
+            minted_at: c.minted_at,
         }
+    }
+
+    /// Whether a token this close to expiry should be refreshed ahead of
+    /// demand: within `ahead` of expiry and past half its life (so a token
+    /// that lives shorter than `ahead` is not refreshed over and over).
+    fn due_ahead(&self, now: OffsetDateTime, ahead: Duration) -> bool {
+        let remaining = self.expires_at - now;
+        let half_life = (self.expires_at - self.minted_at) / 2;
+        remaining < ahead && remaining < half_life
     }
 
     fn valid_for(&self, now: OffsetDateTime, min: Duration) -> bool {
@@ -90,6 +101,9 @@ struct Slot {
     /// Bumped by every successful refresh, so callers that queued behind a
     /// refresh share its result instead of starting another one.
     generation: std::sync::atomic::AtomicU64,
+    /// When a caller last asked (unix seconds); refresh-ahead serves only
+    /// connections in use.
+    last_demand: std::sync::atomic::AtomicI64,
 }
 
 impl Slot {
@@ -201,6 +215,64 @@ impl Broker {
         min_valid: Duration,
     ) -> Result<Issued, ConnectionError> {
         let slot = self.slot(name);
+        slot.last_demand.store(
+            OffsetDateTime::now_utc().unix_timestamp(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.issue_from(keyring, name, slot, min_valid).await
+    }
+
+    /// Connections in use (asked for within `active`) whose cached token is
+    /// due for a refresh ahead of demand (see `Cached::due_ahead`).
+    pub fn due_ahead(&self, ahead: Duration, active: Duration) -> Vec<String> {
+        let now = OffsetDateTime::now_utc();
+        let active_since = now.unix_timestamp() - active.as_secs() as i64;
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .iter()
+            .filter(|(_, slot)| {
+                slot.last_demand.load(std::sync::atomic::Ordering::Relaxed) >= active_since
+                    && slot
+                        .cache
+                        .read()
+                        .ok()
+                        .and_then(|c| c.as_ref().map(|c| c.due_ahead(now, ahead)))
+                        .unwrap_or(false)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Refreshes a connection's token now unless a fresh one appeared
+    /// meanwhile, through the same single flight and budget as callers,
+    /// without counting as demand. `force` refreshes even a token that is
+    /// not due (the keep-alive).
+    pub async fn refresh_ahead(
+        &self,
+        keyring: &Keyring,
+        name: &str,
+        ahead: Duration,
+        force: bool,
+    ) -> Result<Issued, ConnectionError> {
+        let slot = self.slot(name);
+        let now = OffsetDateTime::now_utc();
+        let cached = slot.cache.read().ok().and_then(|c| c.clone());
+        let min_valid = match cached {
+            Some(c) if !force && !c.due_ahead(now, ahead) => return Ok(c.issue(false)),
+            // Anything longer than what is left forces a refresh.
+            Some(c) => (c.expires_at - now).unsigned_abs() + Duration::from_secs(1),
+            None => Duration::from_secs(u64::from(u32::MAX)),
+        };
+        self.issue_from(keyring, name, slot, min_valid).await
+    }
+
+    async fn issue_from(
+        &self,
+        keyring: &Keyring,
+        name: &str,
+        slot: Arc<Slot>,
+        min_valid: Duration,
+    ) -> Result<Issued, ConnectionError> {
         if let Some(hit) = slot.fresh(OffsetDateTime::now_utc(), min_valid) {
             return Ok(hit.issue(false));
         }

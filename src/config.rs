@@ -54,6 +54,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// The Prometheus endpoint.
     pub metrics: MetricsSettings,
+    /// Background refresh ahead of expiry, and the keep-alive.
+    pub refresh_ahead: RefreshAheadSettings,
     /// The browser redirect flow.
     pub oauth: OAuthSettings,
 }
@@ -71,6 +73,7 @@ impl Default for Settings {
             broker: BrokerSettings::default(),
             audit: AuditSettings::default(),
             metrics: MetricsSettings::default(),
+            refresh_ahead: RefreshAheadSettings::default(),
             oauth: OAuthSettings::default(),
         }
     }
@@ -249,6 +252,38 @@ impl Default for OAuthSettings {
     fn default() -> Self {
         Self {
             state_ttl_secs: 600,
+        }
+    }
+}
+
+/// Background refresh ahead of expiry, and the keep-alive of idle connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefreshAheadSettings {
+    /// Run the background task at all (`refresh_ahead.enabled`).
+    pub enabled: bool,
+    /// How often it looks, in seconds (`refresh_ahead.interval_secs`).
+    pub interval_secs: u64,
+    /// Refresh a connection in use when its token has less than this left
+    /// (and is past half its life) (`refresh_ahead.ahead_secs`).
+    pub ahead_secs: u64,
+    /// A connection is "in use" if a caller asked within this many seconds
+    /// (`refresh_ahead.active_secs`).
+    pub active_secs: u64,
+    /// Refresh a connection nobody used for this long anyway, to find a dead
+    /// refresh token before a caller does; 0 turns it off
+    /// (`refresh_ahead.keepalive_secs`).
+    pub keepalive_secs: u64,
+}
+
+impl Default for RefreshAheadSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_secs: 15,
+            ahead_secs: 300,
+            active_secs: 3600,
+            keepalive_secs: 86_400,
         }
     }
 }

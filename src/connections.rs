@@ -366,6 +366,28 @@ impl ConnectionManager {
             .collect())
     }
 
+    /// Connections that can refresh (active or degraded) and whose last
+    /// success is older than `idle`.
+    pub async fn idle_since(
+        &self,
+        keyring: &Keyring,
+        idle: std::time::Duration,
+    ) -> Result<Vec<String>, ConnectionError> {
+        let cutoff = OffsetDateTime::now_utc() - idle;
+        let records = self
+            .store
+            .scan_sealed::<ConnectionRecord>(keyring.data_key(), &[], usize::MAX)
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter(|(_, r)| {
+                matches!(r.health.state, HealthState::Active | HealthState::Degraded)
+                    && r.health.last_success_at.is_none_or(|t| t < cutoff)
+            })
+            .map(|(_, r)| r.name)
+            .collect())
+    }
+
     /// How many connections are in each health state (for metrics).
     pub async fn health_counts(
         &self,

@@ -22,6 +22,9 @@ const MAX_TEXT: usize = 200;
 pub const ANONYMOUS: &str = "anonymous";
 /// Actor recorded for offline commands run by the operator on the host.
 pub const OPERATOR: &str = "operator";
+/// Actor recorded for the vault's own background work (refresh ahead,
+/// keep-alive).
+pub const SYSTEM: &str = "system";
 
 /// What happened. WARNING: the snake_case names are stored, indexed and
 /// hashed; never rename a variant.
@@ -418,7 +421,7 @@ impl AuditEvent {
     }
 
     /// `connection`'s access token was refreshed at Zoho (on behalf of
-    /// `actor` when a request triggered it). `rotated` says whether Zoho
+    /// `actor` when a request triggered it, by [`SYSTEM`] otherwise). `rotated` says whether Zoho
     /// sent a new refresh token (stored before anything was handed out).
     pub fn connection_refreshed(
         actor: Option<&Principal>,
@@ -427,7 +430,7 @@ impl AuditEvent {
         rotated: bool,
         ctx: &RequestContext,
     ) -> Self {
-        let who = actor.map_or_else(|| ANONYMOUS.to_string(), Principal::actor);
+        let who = actor.map_or_else(|| SYSTEM.to_string(), Principal::actor);
         Self::new(AuditAction::ConnectionRefreshed, who, Outcome::Success, ctx)
             .connection(connection)
             .text("expires_at", &rfc3339(expires_at))
@@ -435,14 +438,15 @@ impl AuditEvent {
     }
 
     /// Zoho refused `connection`'s refresh token with `error_code` (e.g.
-    /// `invalid_code`); the connection is now `needs_reauth`.
+    /// `invalid_code`); the connection is now `needs_reauth`. `actor` is the
+    /// caller whose request found out, or [`SYSTEM`] for background work.
     pub fn connection_needs_reauth(
         actor: Option<&Principal>,
         connection: &str,
         error_code: &str,
         ctx: &RequestContext,
     ) -> Self {
-        let who = actor.map_or_else(|| ANONYMOUS.to_string(), Principal::actor);
+        let who = actor.map_or_else(|| SYSTEM.to_string(), Principal::actor);
         Self::new(
             AuditAction::ConnectionNeedsReauth,
             who,

@@ -87,7 +87,12 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
         writeln!(out, "zoho-vault listening on http://{}", app.addr())?;
         out.flush()?;
     }
+    let background = tokio::spawn(crate::refresh_ahead::run(
+        Arc::clone(&service),
+        service.settings().refresh_ahead.clone(),
+    ));
     app.run_until_stopped().await?;
+    background.abort();
     service.vault().store().flush().await?;
     tracing::info!("stopped; store flushed");
     Ok(())

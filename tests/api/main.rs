@@ -10,4 +10,5 @@ mod lifecycle;
 mod metrics;
 mod oauth;
 mod oauth_flow;
+mod refresh_ahead;
 mod token_issue;
