@@ -1,6 +1,7 @@
 //! HTTP-level tests: every test starts the real `zoho-vault` binary on a
 //! free port in a temporary directory and talks to it over real HTTP.
 
+mod cli;
 mod connections;
 mod errors;
 mod example;
