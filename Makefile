@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho doc clean help
+.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,10 @@ release: ## Release build of both binaries
 
 fake-zoho: ## Run the fake Zoho accounts server (for demos and manual tests)
 	$(CARGO) run --locked --bin fake-zoho
+
+demo: ## Walk through upload, service token, token issue and an invoice against the fake Zoho (temporary directory)
+	$(CARGO) build --locked --release --bin zoho-vault
+	$(CARGO) run --locked --release --example demo
 
 doc: ## API docs of the library
 	$(CARGO) doc --no-deps --lib

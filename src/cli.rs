@@ -3,12 +3,21 @@
 //! Offline commands (`init`, `serve`, `rekey`) work on the data directory;
 //! the others are clients of a running vault's HTTP API, addressed with
 //! `ZOHO_VAULT_ADDR` / `--addr` and authenticated with `ZOHO_VAULT_TOKEN` /
-//! `--token`.
+//! `--token`. Client commands print tables for people and the API's JSON
+//! with `--json`; failures end with the exit codes of [`Exit`] (see
+//! `docs/cli.md`).
 
 mod audit;
 mod client;
+mod connection;
+mod error;
 mod offline;
+mod output;
 pub mod passphrase;
+mod service_token;
+mod token;
+
+pub use error::{finish, CliError, Exit};
 
 use std::path::PathBuf;
 
@@ -43,10 +52,21 @@ pub struct PassphraseArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ClientArgs {
     /// Vault address.
-    #[arg(long, env = "ZOHO_VAULT_ADDR", default_value = "http://127.0.0.1:8700")]
+    #[arg(
+        long,
+        env = "ZOHO_VAULT_ADDR",
+        default_value = "http://127.0.0.1:8700",
+        value_name = "URL"
+    )]
     pub addr: String,
-    /// Bearer token (admin or service).
-    #[arg(long, env = "ZOHO_VAULT_TOKEN", hide_env_values = true)]
+    /// Bearer token: admin (`zva_`), or service (`zvs_`) for `token`. Prefer
+    /// the environment variable: flags show up in `ps`.
+    #[arg(
+        long,
+        env = "ZOHO_VAULT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
 }
 
@@ -82,10 +102,15 @@ pub enum Command {
         new_passphrase_file: Option<PathBuf>,
     },
     /// Show whether the running vault is initialised and sealed.
-    #[command(after_help = "Example:\n  zoho-vault status --addr http://127.0.0.1:8700")]
+    #[command(
+        after_help = "Examples:\n  zoho-vault status --addr http://127.0.0.1:8700\n  zoho-vault status --json"
+    )]
     Status {
         #[command(flatten)]
         client: ClientArgs,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
     },
     /// Unseal the running vault.
     #[command(after_help = "Example:\n  zoho-vault unseal --passphrase-file /run/secrets/vault")]
@@ -94,14 +119,48 @@ pub enum Command {
         client: ClientArgs,
         #[command(flatten)]
         passphrase: PassphraseArgs,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
     },
-    /// Seal the running vault (admin token).
+    /// Seal the running vault: keys and cached tokens leave memory (admin token).
     #[command(after_help = "Example:\n  ZOHO_VAULT_TOKEN=zva_... zoho-vault seal")]
     Seal {
         #[command(flatten)]
         client: ClientArgs,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add, list, show or delete Zoho connections (admin token).
+    #[command(
+        after_help = "Examples:\n  zoho-vault connection add acme self_client.json --data-center eu\n  zoho-vault connection list"
+    )]
+    Connection {
+        #[command(subcommand)]
+        command: connection::ConnectionCommand,
+    },
+    /// Print a connection's access token, alone on one line (service or admin token).
+    #[command(after_help = "\
+Examples:
+  ZOHO_VAULT_TOKEN=zvs_... zoho-vault token acme
+  curl -H \"Authorization: Zoho-oauthtoken $(zoho-vault token acme)\" \\
+       -H 'X-com-zoho-invoice-organizationid: 10234695' \\
+       https://www.zohoapis.com/invoice/v3/invoices
+  zoho-vault token acme --min-valid 600 --json   # with api_domain and expiry")]
+    Token(token::TokenArgs),
+    /// Create, list or revoke service tokens for backends (admin token).
+    #[command(
+        after_help = "Examples:\n  zoho-vault service-token create --name billing --connection acme\n  zoho-vault service-token list"
+    )]
+    ServiceToken {
+        #[command(subcommand)]
+        command: service_token::ServiceTokenCommand,
     },
     /// Read, verify, export or prune the audit trail (admin token).
+    #[command(
+        after_help = "Examples:\n  zoho-vault audit list --connection acme\n  zoho-vault audit verify"
+    )]
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
@@ -126,9 +185,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Status { client } => client::status(&client).await,
-        Command::Unseal { client, passphrase } => client::unseal(&client, &passphrase).await,
-        Command::Seal { client } => client::seal(&client).await,
+        Command::Status { client, json } => client::status(&client, json).await,
+        Command::Unseal {
+            client,
+            passphrase,
+            json,
+        } => client::unseal(&client, &passphrase, json).await,
+        Command::Seal { client, json } => client::seal(&client, json).await,
+        Command::Connection { command } => connection::run(command).await,
+        Command::Token(args) => token::run(args).await,
+        Command::ServiceToken { command } => service_token::run(command).await,
         Command::Audit { command } => audit::run(command).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -2,6 +2,7 @@
 //! free port in a temporary directory and talks to it over real HTTP.
 
 mod audit;
+mod cli;
 mod connections;
 mod errors;
 mod example;
