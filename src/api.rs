@@ -1,6 +1,7 @@
 //! The HTTP interface (v1). Routes translate HTTP to calls on
 //! [`crate::service::VaultService`] and back; no business logic lives here.
 
+pub mod audit;
 pub mod connections;
 pub mod error;
 pub mod extract;
@@ -23,7 +24,8 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(sys::unseal())
                     .service(sys::seal())
                     .configure(connections::routes)
-                    .configure(service_tokens::routes),
+                    .configure(service_tokens::routes)
+                    .configure(audit::configure),
             );
     }
 }

@@ -37,6 +37,8 @@ pub struct Issued {
     pub expires_at: OffsetDateTime,
     /// Whether this call refreshed it (else it came from the cache).
     pub refreshed: bool,
+    /// Whether the refresh answer rotated the refresh token.
+    pub rotated: bool,
 }
 
 impl std::fmt::Debug for Issued {
@@ -75,6 +77,7 @@ impl Cached {
             api_domain: self.api_domain.clone(),
             expires_at: self.expires_at,
             refreshed,
+            rotated: false,
         }
     }
 }
@@ -151,14 +154,17 @@ impl Broker {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// The default demand when a caller names none.
-    pub fn default_min_valid(&self) -> Duration {
-        Duration::from_secs(self.settings.default_min_valid_secs)
-    }
-
-    /// The largest demand a caller may make.
-    pub fn max_min_valid(&self) -> Duration {
-        Duration::from_secs(self.settings.max_min_valid_secs)
+    /// The validity a caller demands: its `min_valid_secs`, checked against
+    /// the maximum, or the default when it names none.
+    pub fn demand(&self, min_valid_secs: Option<u64>) -> Result<Duration, ConnectionError> {
+        let max = self.settings.max_min_valid_secs;
+        match min_valid_secs {
+            Some(secs) if secs > max => Err(ConnectionError::Invalid(format!(
+                "`min_valid_secs` may be at most {max}"
+            ))),
+            Some(secs) => Ok(Duration::from_secs(secs)),
+            None => Ok(Duration::from_secs(self.settings.default_min_valid_secs)),
+        }
     }
 
     /// An access token valid for at least `min_valid` (when Zoho allows).
@@ -221,6 +227,8 @@ impl Broker {
                         .map(|e| e.message)
                         .unwrap_or_else(|| "the refresh token no longer works".into()),
                     fix: record.health.fix.unwrap_or_else(|| FIX_REAUTH.into()),
+                    code: "needs_reauth".into(),
+                    fresh: false,
                 });
             }
             HealthState::Throttled => {
@@ -255,8 +263,9 @@ impl Broker {
         match result {
             Ok(grant) => {
                 let done = OffsetDateTime::now_utc();
-                if let Some(rotated) = grant.refresh_token.clone() {
-                    record.refresh_token = SealedSecret::new(rotated);
+                let rotated = grant.refresh_token.is_some();
+                if let Some(new_token) = grant.refresh_token.clone() {
+                    record.refresh_token = SealedSecret::new(new_token);
                 }
                 let api_domain = grant
                     .api_domain
@@ -283,7 +292,9 @@ impl Broker {
                 slot.set(Some(fresh.clone()));
                 slot.generation
                     .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                Ok(fresh.issue(true))
+                let mut issued = fresh.issue(true);
+                issued.rotated = rotated;
+                Ok(issued)
             }
             Err(err) => self.record_failure(keyring, slot, record, err, now).await,
         }
@@ -350,7 +361,20 @@ impl Broker {
                 name,
                 reason: err.to_string(),
                 fix: fix.unwrap_or_else(|| FIX_REAUTH.into()),
+                code: zoho_code(&err).into(),
+                fresh: true,
             }),
         }
+    }
+}
+
+/// The Zoho error's wire name, for audit events.
+fn zoho_code(err: &ZohoError) -> &'static str {
+    match err {
+        ZohoError::InvalidCode => "invalid_code",
+        ZohoError::InvalidClient => "invalid_client",
+        ZohoError::InvalidClientSecret => "invalid_client_secret",
+        ZohoError::InvalidRedirectUri => "invalid_redirect_uri",
+        _ => "rejected",
     }
 }

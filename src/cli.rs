@@ -5,6 +5,7 @@
 //! `ZOHO_VAULT_ADDR` / `--addr` and authenticated with `ZOHO_VAULT_TOKEN` /
 //! `--token`.
 
+mod audit;
 mod client;
 mod offline;
 pub mod passphrase;
@@ -100,6 +101,11 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Read, verify, export or prune the audit trail (admin token).
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 /// Runs the parsed command.
@@ -123,5 +129,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status { client } => client::status(&client).await,
         Command::Unseal { client, passphrase } => client::unseal(&client, &passphrase).await,
         Command::Seal { client } => client::seal(&client).await,
+        Command::Audit { command } => audit::run(command).await,
     }
 }

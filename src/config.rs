@@ -50,6 +50,8 @@ pub struct Settings {
     pub unseal: UnsealSettings,
     /// Token issue and the refresh budget.
     pub broker: BrokerSettings,
+    /// Audit trail.
+    pub audit: AuditSettings,
 }
 
 impl Default for Settings {
@@ -63,6 +65,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             unseal: UnsealSettings::default(),
             broker: BrokerSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -202,6 +205,29 @@ impl Default for BrokerSettings {
     }
 }
 
+/// Audit trail knobs (see docs/audit.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// How long an action waits for its audit event to be durable before it
+    /// is refused with 503 (`audit.write_timeout_ms`,
+    /// `ZOHO_VAULT_AUDIT__WRITE_TIMEOUT_MS`).
+    pub write_timeout_ms: u64,
+    /// TEST KNOB, never in production: adds `POST /v1/sys/audit-faults`
+    /// (admin) that makes the next n audit writes fail
+    /// (`audit.fault_injection`, `ZOHO_VAULT_AUDIT__FAULT_INJECTION`).
+    pub fault_injection: bool,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            write_timeout_ms: 2000,
+            fault_injection: false,
+        }
+    }
+}
+
 /// Settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -262,6 +288,11 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert!(!s.zoho.allow_custom_accounts_url);
         assert!(s.kdf.memory_kib >= 65536 && s.kdf.passes >= 3);
+        assert_eq!(s.audit.write_timeout_ms, 2000);
+        assert!(
+            !s.audit.fault_injection,
+            "the audit fault hook is a test knob"
+        );
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub enum ConnectionError {
         reason: String,
         /// What to do.
         fix: String,
+        /// Stable code of the failure that caused it.
+        code: String,
+        /// Whether this call discovered it (first failure), for auditing
+        /// the transition once.
+        fresh: bool,
     },
     /// Zoho throttled the connection; no refresh before `retry_after` secs.
     #[error("Zoho is throttling connection `{name}`")]

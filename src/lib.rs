@@ -1,7 +1,9 @@
 //! zoho-vault: an encrypted vault for Zoho OAuth self-client credentials.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod broker;
 pub mod cli;
 pub mod config;

@@ -4,19 +4,22 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::audit::{AuditError, AuditEvent, AuditLog, CreateMethod, RequestContext, TokenSource};
 
 use crate::auth::{AuthError, Principal};
 use crate::broker::{Broker, Issued};
 use crate::config::Settings;
-use crate::connections::model::ConnectionView;
+use crate::connections::model::{ConnectionView, Source};
 use crate::connections::upload::{validate_name, UploadRequest};
 use crate::connections::{ConnectionError, ConnectionManager};
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::store::sled::SledStore;
 use crate::store::AsyncStore;
-use crate::tokens::{make_token, NewToken, TokenRecord, TokenRegistry, ALL_CONNECTIONS};
+use crate::tokens::{make_token, NewToken, TokenRecord, TokenRegistry};
 use crate::vault::{Unsealed, Vault, VaultError};
 use crate::zoho::{ZohoClient, ZohoClientConfig, ZohoError};
 
@@ -41,6 +44,7 @@ pub struct VaultService {
     tokens: TokenRegistry,
     broker: Broker,
     connections: ConnectionManager,
+    audit: AuditLog,
 }
 
 impl VaultService {
@@ -63,7 +67,12 @@ impl VaultService {
         let vault = Vault::new(store.clone(), settings.unseal.clone());
         let broker = Broker::new(store.clone(), zoho.clone(), settings.broker.clone());
         let connections = ConnectionManager::new(&settings, store.clone(), zoho, broker.clone());
+        let audit = AuditLog::new(
+            store.clone(),
+            Duration::from_millis(settings.audit.write_timeout_ms),
+        );
         Ok(Self {
+            audit,
             tokens: TokenRegistry::new(store),
             vault,
             broker,
@@ -80,6 +89,24 @@ impl VaultService {
     /// The key lifecycle.
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// The audit trail. Actions append their event here and await it before
+    /// answering; e.g. token issue must `append(AuditEvent::token_issued(..))`
+    /// and answer 503 without the token when that fails (invariant 7).
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Installs the keyring's audit key in the log, chaining every event
+    /// recorded while sealed. A failure is logged: the events stay pending
+    /// and are chained with the next append, which fails closed meanwhile.
+    async fn activate_audit(&self) {
+        if let Ok(keyring) = self.vault.keyring() {
+            if let Err(e) = self.audit.activate(keyring).await {
+                tracing::error!(error = %e, "cannot chain the pending audit events yet");
+            }
+        }
     }
 
     /// Initialises the vault and returns the first admin token, to be shown
@@ -101,6 +128,7 @@ impl VaultService {
                 Ok(ops)
             })
             .await?;
+        self.activate_audit().await;
         first.ok_or(VaultError::CorruptHeader)
     }
 
@@ -113,25 +141,82 @@ impl VaultService {
         })
     }
 
-    /// Unseals with the passphrase.
-    pub async fn unseal(&self, passphrase: SecretString) -> Result<Unsealed, VaultError> {
-        self.vault.unseal(passphrase).await
+    /// Unseals with the passphrase, from the host (no request context).
+    pub async fn unseal(&self, passphrase: SecretString) -> Result<Unsealed, UnsealError> {
+        self.unseal_from(passphrase, &RequestContext::local()).await
     }
 
-    /// Seals; admin only (checked by the caller's extractor).
-    pub fn seal(&self, _by: &Principal) -> bool {
+    /// Unseals with the passphrase and audits the attempt. A success is
+    /// acknowledged only once its event is durable (else the vault is
+    /// sealed again and [`UnsealError::Audit`] returned); a failure's event
+    /// goes to the pending tree and is chained at the next unseal.
+    pub async fn unseal_from(
+        &self,
+        passphrase: SecretString,
+        ctx: &RequestContext,
+    ) -> Result<Unsealed, UnsealError> {
+        match self.vault.unseal(passphrase).await {
+            Ok(Unsealed::Now) => {
+                self.activate_audit().await;
+                if let Err(e) = self.audit.append(AuditEvent::unseal(None, ctx)).await {
+                    self.audit.deactivate().await;
+                    self.broker.forget_all();
+                    self.vault.seal();
+                    return Err(e.into());
+                }
+                Ok(Unsealed::Now)
+            }
+            Ok(Unsealed::Already) => Ok(Unsealed::Already),
+            Err(VaultError::WrongPassphrase) => {
+                let event = AuditEvent::unseal(Some("wrong_passphrase"), ctx);
+                if let Err(e) = self.audit.append(event).await {
+                    tracing::error!(error = %e, "cannot record a failed unseal in the audit trail");
+                }
+                Err(VaultError::WrongPassphrase.into())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Seals; admin only (checked by the caller's extractor). The seal
+    /// event is awaited first, but sealing never waits on the audit trail
+    /// failing: a failure is logged and the vault is sealed anyway.
+    pub async fn seal(&self, by: &Principal, ctx: &RequestContext) -> bool {
+        if let Err(e) = self.audit.append(AuditEvent::seal(by, ctx)).await {
+            tracing::error!(error = %e, "cannot record the seal in the audit trail; sealing anyway");
+        }
+        self.audit.deactivate().await;
         self.broker.forget_all();
         self.vault.seal()
+    }
+
+    /// Records an admin action that already happened. Its effect cannot be
+    /// undone (a code spent at Zoho, a token revoked), so a failure to record
+    /// it is logged loudly instead of being reported as a failed action.
+    async fn record_done(&self, event: AuditEvent) {
+        if let Err(e) = self.audit.append(event).await {
+            tracing::error!(error = %e, "an admin action succeeded but its audit event could not be written");
+        }
     }
 
     /// Uploads a connection (admin).
     pub async fn create_connection(
         &self,
+        by: &Principal,
         name: &str,
         req: UploadRequest,
+        ctx: &RequestContext,
     ) -> Result<ConnectionView, ServiceError> {
         let keyring = self.vault.keyring()?;
-        Ok(self.connections.create(&keyring, name, req).await?)
+        let view = self.connections.create(&keyring, name, req).await?;
+        let method = match view.source {
+            Source::SelfClient => CreateMethod::Exchange,
+            Source::RefreshToken => CreateMethod::Import,
+        };
+        let dc = view.data_center.map_or("custom", |dc| dc.code());
+        self.record_done(AuditEvent::connection_created(by, name, method, dc, ctx))
+            .await;
+        Ok(view)
     }
 
     /// One connection's metadata (admin).
@@ -147,17 +232,29 @@ impl VaultService {
     }
 
     /// Revokes upstream (unless told not to) and forgets a connection.
-    pub async fn delete_connection(&self, name: &str, revoke: bool) -> Result<bool, ServiceError> {
+    pub async fn delete_connection(
+        &self,
+        by: &Principal,
+        name: &str,
+        revoke: bool,
+        ctx: &RequestContext,
+    ) -> Result<bool, ServiceError> {
         let keyring = self.vault.keyring()?;
-        Ok(self.connections.delete(&keyring, name, revoke).await?)
+        let revoked = self.connections.delete(&keyring, name, revoke).await?;
+        self.record_done(AuditEvent::connection_deleted(by, name, revoked, ctx))
+            .await;
+        Ok(revoked)
     }
 
-    /// Issues the connection's shared access token to `caller`.
+    /// Issues the connection's shared access token to `caller`. Fails
+    /// closed: the token is returned only once its `token_issued` event
+    /// (carrying the token's fingerprint, never the token) is durable.
     pub async fn issue_token(
         &self,
         caller: &Principal,
         name: &str,
         min_valid_secs: Option<u64>,
+        ctx: &RequestContext,
     ) -> Result<Issued, ServiceError> {
         let keyring = self.vault.keyring()?;
         validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
@@ -167,68 +264,66 @@ impl VaultService {
             ))
             .into());
         }
-        let min_valid = match min_valid_secs {
-            Some(secs) => {
-                let d = std::time::Duration::from_secs(secs);
-                if d > self.broker.max_min_valid() {
-                    return Err(ConnectionError::Invalid(format!(
-                        "`min_valid_secs` may be at most {}",
-                        self.broker.max_min_valid().as_secs()
-                    ))
-                    .into());
+        let min_valid = self.broker.demand(min_valid_secs)?;
+        let issued = match self.broker.issue(&keyring, name, min_valid).await {
+            Ok(issued) => issued,
+            Err(e) => {
+                if let ConnectionError::NeedsReauth {
+                    fresh: true, code, ..
+                } = &e
+                {
+                    let event = AuditEvent::connection_needs_reauth(Some(caller), name, code, ctx);
+                    self.record_done(event).await;
                 }
-                d
+                return Err(e.into());
             }
-            None => self.broker.default_min_valid(),
         };
-        Ok(self.broker.issue(&keyring, name, min_valid).await?)
+        let source = if issued.refreshed {
+            let event = AuditEvent::connection_refreshed(
+                Some(caller),
+                name,
+                issued.expires_at,
+                issued.rotated,
+                ctx,
+            );
+            self.audit.append(event).await?;
+            TokenSource::Refreshed
+        } else {
+            TokenSource::Cached
+        };
+        let fingerprint = keyring.fingerprint(issued.access_token.expose_secret());
+        let event =
+            AuditEvent::token_issued(caller, name, source, issued.expires_at, &fingerprint, ctx);
+        self.audit.append(event).await?;
+        Ok(issued)
     }
 
-    /// Creates a service token (admin); the plain token is returned once.
+    /// Creates a service token (admin); the plain token is returned once,
+    /// and only after its creation is audited (else it is removed again).
     pub async fn create_service_token(
         &self,
+        by: &Principal,
         name: String,
         connections: Vec<String>,
         ttl_secs: Option<u64>,
+        ctx: &RequestContext,
     ) -> Result<(PlainToken, TokenRecord), ServiceError> {
         let keyring = self.vault.keyring()?;
-        let name = name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 128 {
-            return Err(
-                ConnectionError::Invalid("`name` must have 1 to 128 characters".into()).into(),
-            );
+        let new = NewToken::service(name, connections, ttl_secs).map_err(ServiceError::Invalid)?;
+        let (plain, record) = self.tokens.create(keyring.data_key(), new).await?;
+        let event = AuditEvent::service_token_created(
+            by,
+            &record.id,
+            &record.name,
+            &record.connections,
+            record.expires_at,
+            ctx,
+        );
+        if let Err(e) = self.audit.append(event).await {
+            self.tokens.revoke(keyring.data_key(), &record.id).await?;
+            return Err(e.into());
         }
-        if connections.is_empty() {
-            return Err(ConnectionError::Invalid(
-                "`connections` must name at least one connection, or be [\"*\"] for all".into(),
-            )
-            .into());
-        }
-        for c in &connections {
-            if c != ALL_CONNECTIONS {
-                validate_name(c)
-                    .map_err(|e| ConnectionError::Invalid(format!("`connections`: {e}")))?;
-            }
-        }
-        let ttl = match ttl_secs {
-            Some(0) => {
-                return Err(ConnectionError::Invalid("`ttl_secs` must be positive".into()).into())
-            }
-            Some(secs) if secs > 10 * 365 * 24 * 3600 => {
-                return Err(
-                    ConnectionError::Invalid("`ttl_secs` may be at most ten years".into()).into(),
-                )
-            }
-            Some(secs) => Some(time::Duration::seconds(secs as i64)),
-            None => None,
-        };
-        let new = NewToken {
-            kind: TokenKind::Service,
-            name,
-            connections,
-            ttl,
-        };
-        Ok(self.tokens.create(keyring.data_key(), new).await?)
+        Ok((plain, record))
     }
 
     /// Every service token's metadata (admin).
@@ -243,12 +338,17 @@ impl VaultService {
     /// Revokes a service token by id; `None` when there is no such token.
     pub async fn revoke_service_token(
         &self,
+        by: &Principal,
         id: &str,
+        ctx: &RequestContext,
     ) -> Result<Option<TokenRecord>, ServiceError> {
         let keyring = self.vault.keyring()?;
         match self.tokens.get_by_id(keyring.data_key(), id).await? {
             Some(r) if r.kind == TokenKind::Service => {
-                Ok(self.tokens.revoke(keyring.data_key(), id).await?)
+                let revoked = self.tokens.revoke(keyring.data_key(), id).await?;
+                self.record_done(AuditEvent::service_token_revoked(by, id, ctx))
+                    .await;
+                Ok(revoked)
             }
             _ => Ok(None),
         }
@@ -288,6 +388,12 @@ pub enum ServiceError {
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The request is malformed (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The audit trail cannot be written: nothing was handed out.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 /// The service could not be opened.
@@ -299,6 +405,18 @@ pub enum OpenError {
     /// The HTTP client for Zoho could not be built.
     #[error(transparent)]
     Zoho(#[from] ZohoError),
+}
+
+/// Unsealing can fail in the vault or, after the keys were loaded, because
+/// the unseal event could not be made durable (the vault is sealed again).
+#[derive(Debug, thiserror::Error)]
+pub enum UnsealError {
+    /// Wrong passphrase, not initialised, storage.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The audit trail is unavailable.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 /// Opens the embedded store under `data_dir`, creating the directory.

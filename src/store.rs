@@ -51,6 +51,11 @@ impl Tree {
         Tree::AuditPending,
     ];
 
+    /// The tree with this stable name.
+    pub fn from_name(name: &str) -> Option<Tree> {
+        Tree::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// The tree's stable name. WARNING: part of the on-disk format and of
     /// every sealed record's associated data; never rename.
     pub const fn name(self) -> &'static str {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::auth::{AuthError, Principal};
+use crate::connections::upload::validate_name;
 use crate::crypto::keys::DataKey;
 use crate::crypto::token::{parse_bearer, PlainToken, TokenKind};
 use crate::store::records::{open_value, seal_op, SealedRecord};
@@ -60,6 +61,45 @@ pub struct NewToken {
     pub connections: Vec<String>,
     /// Lifetime; `None` for no expiry.
     pub ttl: Option<time::Duration>,
+}
+
+impl NewToken {
+    /// Validates a service token request; the `Err` is a message for a 400.
+    pub fn service(
+        name: String,
+        connections: Vec<String>,
+        ttl_secs: Option<u64>,
+    ) -> Result<Self, String> {
+        const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
+        let name = name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 128 {
+            return Err("`name` must have 1 to 128 characters".into());
+        }
+        if connections.is_empty() {
+            return Err(
+                "`connections` must name at least one connection, or be [\"*\"] for all".into(),
+            );
+        }
+        for c in &connections {
+            if c != ALL_CONNECTIONS {
+                validate_name(c).map_err(|e| format!("`connections`: {e}"))?;
+            }
+        }
+        let ttl = match ttl_secs {
+            Some(0) => return Err("`ttl_secs` must be positive".into()),
+            Some(secs) if secs > TEN_YEARS => {
+                return Err("`ttl_secs` may be at most ten years".into())
+            }
+            Some(secs) => Some(time::Duration::seconds(secs as i64)),
+            None => None,
+        };
+        Ok(Self {
+            kind: TokenKind::Service,
+            name,
+            connections,
+            ttl,
+        })
+    }
 }
 
 fn make_id() -> String {

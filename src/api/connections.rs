@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::extract::{Admin, Caller};
+use super::extract::{Admin, Caller, Ctx};
 use super::{optional_json, resource, ApiError};
 use crate::connections::rfc3339;
 use crate::connections::upload::UploadRequest;
@@ -27,11 +27,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[tracing::instrument(skip_all, fields(connection = %name))]
 async fn upload(
     service: web::Data<VaultService>,
-    _admin: Admin,
+    admin: Admin,
+    ctx: Ctx,
     name: web::Path<String>,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = service.create_connection(&name, body.into_inner()).await?;
+    let view = service
+        .create_connection(&admin.0, &name, body.into_inner(), &ctx.0)
+        .await?;
     tracing::info!(source = ?view.source, "connection created");
     Ok(HttpResponse::Created().json(view))
 }
@@ -60,12 +63,15 @@ struct DeleteQuery {
 #[tracing::instrument(skip_all, fields(connection = %name))]
 async fn delete(
     service: web::Data<VaultService>,
-    _admin: Admin,
+    admin: Admin,
+    ctx: Ctx,
     name: web::Path<String>,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let revoke = query.revoke.unwrap_or(true);
-    let revoked = service.delete_connection(&name, revoke).await?;
+    let revoked = service
+        .delete_connection(&admin.0, &name, revoke, &ctx.0)
+        .await?;
     tracing::info!(revoked, "connection deleted");
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "deleted": name.as_str(),
@@ -92,12 +98,13 @@ struct TokenAnswer<'a> {
 async fn issue(
     service: web::Data<VaultService>,
     caller: Caller,
+    ctx: Ctx,
     name: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: IssueBody = optional_json(&body)?.unwrap_or_default();
     let issued = service
-        .issue_token(&caller.0, &name, body.min_valid_secs)
+        .issue_token(&caller.0, &name, body.min_valid_secs, &ctx.0)
         .await?;
     tracing::debug!(refreshed = issued.refreshed, "token issued");
     let expires_in = (issued.expires_at - OffsetDateTime::now_utc())

@@ -10,9 +10,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::audit::AuditError;
 use crate::auth::AuthError;
 use crate::connections::{ConnectionError, ZohoOp};
-use crate::service::{ServiceAuthError, ServiceError};
+use crate::service::{ServiceAuthError, ServiceError, UnsealError};
 use crate::store::StoreError;
 use crate::vault::VaultError;
 use crate::zoho::{ErrorClass, ZohoError};
@@ -197,6 +198,27 @@ impl From<ServiceError> for ApiError {
             ServiceError::Auth(a) => a.into(),
             ServiceError::Connection(c) => c.into(),
             ServiceError::Store(s) => s.into(),
+            ServiceError::Invalid(msg) => Self::bad_request("invalid_request", msg),
+            ServiceError::Audit(a) => a.into(),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Unavailable(_) => {
+                tracing::error!(error = %e, "refusing: the audit trail cannot be written");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the audit trail cannot be written, so nothing was done",
+                )
+                .with_hint("retry shortly; the server log says why the audit write failed")
+            }
+            AuditError::InvalidQuery(msg) => Self::bad_request("invalid_query", msg),
+            AuditError::InvalidPrune(msg) => Self::new(StatusCode::CONFLICT, "invalid_prune", msg),
+            AuditError::Store(_) => Self::internal(&e),
         }
     }
 }
@@ -229,6 +251,15 @@ impl From<ConnectionError> for ApiError {
                     .with_retry_after(retry_after)
             }
             ConnectionError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<UnsealError> for ApiError {
+    fn from(e: UnsealError) -> Self {
+        match e {
+            UnsealError::Vault(v) => v.into(),
+            UnsealError::Audit(a) => a.into(),
         }
     }
 }
@@ -369,6 +400,16 @@ mod tests {
             (AuthError::Unknown.into(), 401, "invalid_token"),
             (AuthError::Expired.into(), 401, "token_expired"),
             (AuthError::Forbidden("no".into()).into(), 403, "forbidden"),
+            (
+                AuditError::Unavailable("disk on fire").into(),
+                503,
+                "audit_unavailable",
+            ),
+            (
+                AuditError::InvalidQuery("bad".into()).into(),
+                400,
+                "invalid_query",
+            ),
             (
                 StoreError::Backend("disk on fire".into()).into(),
                 500,

@@ -7,7 +7,9 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use super::audit::request_context;
 use super::ApiError;
+use crate::audit::AuditEvent;
 use crate::auth::{AuthError, Principal};
 use crate::service::VaultService;
 
@@ -41,8 +43,33 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
     // Sealed first: without keys no token can be checked, and the caller
     // should learn that rather than "unknown token".
     service.vault().keyring()?;
-    let token = bearer(&req)?;
-    Ok(service.authenticate(&token).await?)
+    let result = match bearer(&req) {
+        Ok(token) => service.authenticate(&token).await.map_err(ApiError::from),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = &result {
+        record_denial(&req, &service, e, None).await;
+    }
+    result
+}
+
+/// Audits a 401/403 (other errors are not denials). Best effort: a denial
+/// stays a denial even when its event cannot be written; that is logged.
+async fn record_denial(
+    req: &HttpRequest,
+    service: &VaultService,
+    err: &ApiError,
+    who: Option<&Principal>,
+) {
+    let status = actix_web::ResponseError::status_code(err).as_u16();
+    if status != 401 && status != 403 {
+        return;
+    }
+    let event =
+        AuditEvent::access_denied(status, err.code(), who, req.path(), &request_context(req));
+    if let Err(e) = service.audit().append(event).await {
+        tracing::error!(error = %e, status, "cannot record an access denial in the audit trail");
+    }
 }
 
 impl FromRequest for Caller {
@@ -62,11 +89,28 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let principal = authenticate(req).await?;
+            let principal = authenticate(req.clone()).await?;
             if !principal.is_admin() {
-                return Err(AuthError::Forbidden("this route needs an admin token".into()).into());
+                let err: ApiError =
+                    AuthError::Forbidden("this route needs an admin token".into()).into();
+                if let Some(service) = req.app_data::<web::Data<VaultService>>() {
+                    record_denial(&req, service, &err, Some(&principal)).await;
+                }
+                return Err(err);
             }
             Ok(Admin(principal))
         })
+    }
+}
+
+/// The request's audit context (request id, client address).
+pub struct Ctx(pub crate::audit::RequestContext);
+
+impl FromRequest for Ctx {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Ctx(request_context(req))))
     }
 }

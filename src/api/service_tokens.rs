@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::extract::Admin;
+use super::extract::{Admin, Ctx};
 use super::{resource, ApiError};
 use crate::service::VaultService;
 use crate::tokens::TokenRecord;
@@ -37,11 +37,12 @@ struct Created<'a> {
 async fn create(
     service: web::Data<VaultService>,
     admin: Admin,
+    ctx: Ctx,
     body: web::Json<CreateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (plain, record) = service
-        .create_service_token(body.name, body.connections, body.ttl_secs)
+        .create_service_token(&admin.0, body.name, body.connections, body.ttl_secs, &ctx.0)
         .await?;
     tracing::info!(id = %record.id, "service token created");
     Ok(HttpResponse::Created().json(Created {
@@ -59,10 +60,11 @@ async fn list(service: web::Data<VaultService>, _admin: Admin) -> Result<HttpRes
 #[tracing::instrument(skip_all, fields(id = %id))]
 async fn revoke(
     service: web::Data<VaultService>,
-    _admin: Admin,
+    admin: Admin,
+    ctx: Ctx,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    match service.revoke_service_token(&id).await? {
+    match service.revoke_service_token(&admin.0, &id, &ctx.0).await? {
         Some(record) => {
             tracing::info!("service token revoked");
             Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": record.id })))

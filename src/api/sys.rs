@@ -1,9 +1,10 @@
 //! `/v1/sys`: health, unseal, seal.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::audit::request_context;
 use super::extract::Admin;
 use super::{resource, ApiError};
 use crate::service::VaultService;
@@ -32,10 +33,13 @@ pub fn unseal() -> actix_web::Resource {
 
 #[tracing::instrument(skip_all)]
 async fn unseal_handler(
+    req: HttpRequest,
     service: web::Data<VaultService>,
     body: web::Json<UnsealBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = service.unseal(body.into_inner().passphrase).await?;
+    let outcome = service
+        .unseal_from(body.into_inner().passphrase, &request_context(&req))
+        .await?;
     tracing::info!(already = outcome == Unsealed::Already, "vault unsealed");
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "sealed": false,
@@ -49,8 +53,12 @@ pub fn seal() -> actix_web::Resource {
 }
 
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
-async fn seal_handler(service: web::Data<VaultService>, admin: Admin) -> HttpResponse {
-    service.seal(&admin.0);
+async fn seal_handler(
+    req: HttpRequest,
+    service: web::Data<VaultService>,
+    admin: Admin,
+) -> HttpResponse {
+    service.seal(&admin.0, &request_context(&req)).await;
     tracing::warn!("vault sealed by admin request");
     HttpResponse::Ok().json(serde_json::json!({ "sealed": true }))
 }

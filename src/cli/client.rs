@@ -7,7 +7,11 @@ use serde_json::Value;
 use super::passphrase::{self, Purpose};
 use super::{ClientArgs, PassphraseArgs};
 
-fn request(args: &ClientArgs, method: Method, path: &str) -> anyhow::Result<RequestBuilder> {
+pub(super) fn request(
+    args: &ClientArgs,
+    method: Method,
+    path: &str,
+) -> anyhow::Result<RequestBuilder> {
     let base = args.addr.trim_end_matches('/');
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
@@ -20,7 +24,7 @@ fn request(args: &ClientArgs, method: Method, path: &str) -> anyhow::Result<Requ
 }
 
 /// Sends, and turns the JSON error shape into a readable error.
-async fn send(req: RequestBuilder) -> anyhow::Result<Value> {
+pub(super) async fn send(req: RequestBuilder) -> anyhow::Result<Value> {
     let resp = req.send().await.context("cannot reach the vault")?;
     let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);

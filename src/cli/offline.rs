@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 
 use super::passphrase::{self, Purpose};
 use super::PassphraseArgs;
+use crate::audit::{AuditEvent, RequestContext};
 use crate::config::Settings;
 use crate::service::VaultService;
 use crate::startup::Application;
@@ -79,12 +80,13 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
         }
     }
     let app = Application::build(Arc::clone(&service)).context("cannot bind the listen address")?;
+    // Logged before the stdout line, which scripts wait for.
+    tracing::info!(addr = %app.addr(), "serving");
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "zoho-vault listening on http://{}", app.addr())?;
         out.flush()?;
     }
-    tracing::info!(addr = %app.addr(), "serving");
     app.run_until_stopped().await?;
     service.vault().store().flush().await?;
     tracing::info!("stopped; store flushed");
@@ -114,7 +116,19 @@ pub async fn rekey(
         Purpose::New,
     )?;
     let kdf = service.settings().kdf;
-    service.vault().rekey(old, new, kdf).await?;
+    let result = service.vault().rekey(old, new, kdf).await;
+    // Sealed here: the event goes to the pending tree and is chained at the
+    // next unseal.
+    let failure = match &result {
+        Ok(()) => None,
+        Err(VaultError::WrongPassphrase) => Some("wrong_passphrase"),
+        Err(_) => Some("error"),
+    };
+    let event = AuditEvent::rekey(failure, &RequestContext::local());
+    if let Err(e) = service.audit().append(event).await {
+        eprintln!("warning: the rekey could not be recorded in the audit trail: {e}");
+    }
+    result?;
     eprintln!("The data key is now wrapped by the new passphrase; the old one no longer unseals this vault.");
     Ok(())
 }

@@ -1,0 +1,565 @@
+//! Unit tests of the audit trail over a real `SledStore` in a temp dir.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::chain::{verify_lines, verify_store};
+use super::keys::{index_prefix, seq_key, Field};
+use super::*;
+use crate::auth::Principal;
+use crate::crypto::keys::{DataKey, SubKey};
+use crate::crypto::token::TokenKind;
+use crate::store::sled::SledStore;
+use crate::store::{AsyncStore, Entries, Op, Scan, Store, Tree};
+
+fn admin() -> Principal {
+    Principal {
+        token_id: "adm1".into(),
+        name: "ops".into(),
+        kind: TokenKind::Admin,
+        connections: vec![],
+    }
+}
+
+fn service(id: &str) -> Principal {
+    Principal {
+        token_id: id.into(),
+        name: format!("svc {id}"),
+        kind: TokenKind::Service,
+        connections: vec!["*".into()],
+    }
+}
+
+fn key() -> Arc<SubKey> {
+    Arc::new(DataKey::make().derive_subkey("audit-chain"))
+}
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: Some("req-1".into()),
+        source: Some("127.0.0.1".into()),
+    }
+}
+
+fn issued(conn: &str, who: &Principal, fp: &str) -> AuditEvent {
+    AuditEvent::token_issued(
+        who,
+        conn,
+        TokenSource::Cached,
+        time::OffsetDateTime::now_utc(),
+        fp,
+        &ctx(),
+    )
+}
+
+/// A store wrapper that counts reads and can get stuck in `apply`.
+struct Probe {
+    inner: SledStore,
+    gets: AtomicUsize,
+    audit_scanned: AtomicUsize,
+    stuck: AtomicBool,
+}
+
+impl Store for Probe {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        if tree == Tree::Audit {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.get(tree, key)
+    }
+    fn scan(&self, scan: &Scan) -> Result<Entries, crate::store::StoreError> {
+        let out = self.inner.scan(scan)?;
+        if scan.tree == Tree::Audit {
+            self.audit_scanned.fetch_add(out.len(), Ordering::SeqCst);
+        }
+        Ok(out)
+    }
+    fn apply(&self, ops: Vec<Op>) -> Result<(), crate::store::StoreError> {
+        if self.stuck.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        self.inner.apply(ops)
+    }
+    fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), crate::store::Conflict>, crate::store::StoreError> {
+        self.inner.compare_and_swap(tree, key, expected, new)
+    }
+    fn flush(&self) -> Result<(), crate::store::StoreError> {
+        self.inner.flush()
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    probe: Arc<Probe>,
+    store: AsyncStore,
+    log: AuditLog,
+    key: Arc<SubKey>,
+}
+
+async fn fixture(timeout_ms: u64) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let probe = Arc::new(Probe {
+        inner: SledStore::open(dir.path()).expect("open"),
+        gets: AtomicUsize::new(0),
+        audit_scanned: AtomicUsize::new(0),
+        stuck: AtomicBool::new(false),
+    });
+    let store = AsyncStore::new(probe.clone());
+    let log = AuditLog::new(store.clone(), Duration::from_millis(timeout_ms));
+    let key = key();
+    log.activate(key.clone()).await.expect("activate");
+    Fixture {
+        _dir: dir,
+        probe,
+        store,
+        log,
+        key,
+    }
+}
+
+impl Fixture {
+    fn verify(&self) -> VerifyReport {
+        verify_store(self.probe.as_ref(), self.key.as_ref()).expect("verify")
+    }
+
+    async fn fill(&self, n: usize) {
+        for i in 0..n {
+            let e = AuditEvent::seal(&service(&format!("s{i}")), &ctx());
+            self.log.append(e).await.expect("append");
+        }
+    }
+
+    fn raw(&self, seq: u64) -> Vec<u8> {
+        self.probe
+            .get(Tree::Audit, &seq_key(seq))
+            .expect("get")
+            .expect("present")
+    }
+
+    fn put(&self, seq: u64, value: Vec<u8>) {
+        self.probe
+            .apply(vec![Op::Put {
+                tree: Tree::Audit,
+                key: seq_key(seq),
+                value,
+            }])
+            .expect("put");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_share_flushes_and_form_one_chain() {
+    let f = Arc::new(fixture(5000).await);
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let f = Arc::clone(&f);
+        tasks.push(tokio::spawn(async move {
+            f.log
+                .append(issued(
+                    "acme",
+                    &service(&format!("s{i}")),
+                    "fp_0123456789abcdef0123456789abcdef",
+                ))
+                .await
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        match t.await.expect("join").expect("append") {
+            Appended::Chained(s) => seqs.push(s),
+            Appended::Pending => panic!("active log must chain"),
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=64).collect::<Vec<_>>());
+    let stats = f.log.stats();
+    assert_eq!(stats.events, 64);
+    assert!(stats.batches < 64, "no group commit: {stats:?}");
+    let report = f.verify();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.count, 64);
+    assert_eq!(report.head_seq, 64);
+}
+
+#[tokio::test]
+async fn events_while_sealed_are_pending_then_chained_first_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = AsyncStore::new(Arc::new(SledStore::open(dir.path()).expect("open")));
+    let log = AuditLog::new(store.clone(), Duration::from_secs(5));
+    for reason in ["one", "two", "three"] {
+        let at = log
+            .append(AuditEvent::unseal(Some(reason), &ctx()))
+            .await
+            .expect("pending append");
+        assert_eq!(at, Appended::Pending);
+    }
+    let key = key();
+    log.activate(key.clone()).await.expect("activate");
+    let at = log
+        .append(AuditEvent::unseal(None, &ctx()))
+        .await
+        .expect("append");
+    assert_eq!(at, Appended::Chained(4));
+    let page = log
+        .query(Query {
+            order: Order::Asc,
+            ..Query::default()
+        })
+        .await
+        .expect("query");
+    let reasons: Vec<_> = page
+        .events
+        .iter()
+        .map(|e| e.details.get("reason").cloned())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            Some(Detail::Text("one".into())),
+            Some(Detail::Text("two".into())),
+            Some(Detail::Text("three".into())),
+            None
+        ]
+    );
+    assert_eq!(page.events[0].outcome, Outcome::Failure);
+    let pending = store
+        .scan(Scan::prefix(Tree::AuditPending, &[], 10))
+        .await
+        .expect("scan");
+    assert!(pending.is_empty());
+    // Seal again: pending once more, chained after the head at reactivation.
+    log.deactivate().await;
+    assert_eq!(
+        log.append(AuditEvent::unseal(Some("four"), &ctx()))
+            .await
+            .expect("pending"),
+        Appended::Pending
+    );
+    log.activate(key.clone()).await.expect("activate");
+    let report = log.verify(key).await.expect("verify");
+    assert!(report.ok && report.head_seq == 5, "{report:?}");
+}
+
+#[tokio::test]
+async fn injected_failures_answer_unavailable_and_the_chain_continues() {
+    let f = fixture(5000).await;
+    f.fill(1).await;
+    f.log.inject_write_failures(2);
+    for _ in 0..2 {
+        let err = f
+            .log
+            .append(AuditEvent::seal(&admin(), &ctx()))
+            .await
+            .expect_err("must fail");
+        assert!(matches!(err, AuditError::Unavailable(_)), "{err}");
+    }
+    let at = f
+        .log
+        .append(AuditEvent::seal(&admin(), &ctx()))
+        .await
+        .expect("recovers");
+    assert_eq!(at, Appended::Chained(2));
+    let report = f.verify();
+    assert!(report.ok && report.count == 2, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_stuck_writer_hits_the_deadline_instead_of_hanging() {
+    let f = fixture(150).await;
+    f.probe.stuck.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let err = f
+        .log
+        .append(AuditEvent::seal(&admin(), &ctx()))
+        .await
+        .expect_err("deadline");
+    assert!(matches!(err, AuditError::Unavailable(_)));
+    assert!(started.elapsed() < Duration::from_millis(700));
+    f.probe.stuck.store(false, Ordering::SeqCst);
+}
+
+#[tokio::test]
+async fn an_edited_record_is_named() {
+    let f = fixture(5000).await;
+    f.fill(5).await;
+    assert!(f.verify().ok);
+    let mut record: AuditRecord = serde_json::from_slice(&f.raw(3)).expect("json");
+    record.actor = "admin:someone-else".into();
+    f.put(3, serde_json::to_vec(&record).expect("json"));
+    let report = f.verify();
+    let broken = report.broken.expect("broken");
+    assert_eq!((broken.seq, broken.problem), (Some(3), Problem::Edited));
+    assert_eq!(report.count, 2);
+}
+
+#[tokio::test]
+async fn a_dropped_record_is_named() {
+    let f = fixture(5000).await;
+    f.fill(5).await;
+    f.probe
+        .apply(vec![Op::Delete {
+            tree: Tree::Audit,
+            key: seq_key(3),
+        }])
+        .expect("delete");
+    let broken = f.verify().broken.expect("broken");
+    assert_eq!((broken.seq, broken.problem), (Some(3), Problem::Missing));
+}
+
+#[tokio::test]
+async fn swapped_records_are_named() {
+    let f = fixture(5000).await;
+    f.fill(5).await;
+    let (two, four) = (f.raw(2), f.raw(4));
+    f.put(2, four);
+    f.put(4, two);
+    let broken = f.verify().broken.expect("broken");
+    assert_eq!((broken.seq, broken.problem), (Some(2), Problem::Reordered));
+}
+
+#[tokio::test]
+async fn a_record_forged_without_the_key_is_named() {
+    let f = fixture(5000).await;
+    f.fill(3).await;
+    let original: AuditRecord = serde_json::from_slice(&f.raw(2)).expect("json");
+    let event = AuditEvent::seal(&admin(), &ctx());
+    let forged = chain::chain_event(key().as_ref(), 2, event, original.prev);
+    f.put(2, serde_json::to_vec(&forged).expect("json"));
+    let broken = f.verify().broken.expect("broken");
+    assert_eq!((broken.seq, broken.problem), (Some(2), Problem::Edited));
+}
+
+async fn export_lines(f: &Fixture) -> Vec<String> {
+    let (records, _) = f.log.export_page(None, None, 100).await.expect("export");
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("json"))
+        .collect()
+}
+
+#[tokio::test]
+async fn export_files_are_verified_line_by_line() {
+    let f = fixture(5000).await;
+    f.fill(5).await;
+    let lines = export_lines(&f).await;
+    let key = f.key.as_ref();
+    let ok = verify_lines(&lines.join("\n"), key);
+    assert!(ok.ok && ok.count == 5, "{ok:?}");
+
+    let mut edited = lines.clone();
+    edited[1] = edited[1].replace("svc s1", "svc zz");
+    let b = verify_lines(&edited.join("\n"), key)
+        .broken
+        .expect("broken");
+    assert_eq!(
+        (b.seq, b.line, b.problem),
+        (Some(2), Some(2), Problem::Edited)
+    );
+
+    let mut dropped = lines.clone();
+    dropped.remove(2);
+    let b = verify_lines(&dropped.join("\n"), key)
+        .broken
+        .expect("broken");
+    assert_eq!(
+        (b.seq, b.line, b.problem),
+        (Some(3), Some(3), Problem::Missing)
+    );
+
+    let mut swapped = lines.clone();
+    swapped.swap(1, 3);
+    let b = verify_lines(&swapped.join("\n"), key)
+        .broken
+        .expect("broken");
+    assert_eq!((b.line, b.problem), (Some(2), Problem::Reordered));
+
+    let garbage = format!("{}\nnot json\n", lines[0]);
+    let b = verify_lines(&garbage, key).broken.expect("broken");
+    assert_eq!((b.line, b.problem), (Some(2), Problem::Unreadable));
+
+    // A genuine record of another trail under the same key: valid hash,
+    // wrong link.
+    let event = AuditEvent::seal(&admin(), &ctx());
+    let alien = chain::chain_event(key, 3, event, "ab".repeat(32));
+    let mut spliced = lines[..2].to_vec();
+    spliced.push(serde_json::to_string(&alien).expect("json"));
+    let b = verify_lines(&spliced.join("\n"), key)
+        .broken
+        .expect("broken");
+    assert_eq!((b.seq, b.problem), (Some(3), Problem::BadLink));
+}
+
+#[tokio::test]
+async fn a_query_for_one_connection_reads_only_its_events() {
+    let f = fixture(5000).await;
+    let fp = "fp_ffffffffffffffffffffffffffffffff";
+    for i in 0..120 {
+        let conn = if i % 10 == 0 { "acme" } else { "other" };
+        let print = if i == 55 {
+            fp
+        } else {
+            "fp_0123456789abcdef0123456789abcdef"
+        };
+        f.log
+            .append(issued(conn, &service("s1"), print))
+            .await
+            .expect("append");
+    }
+    f.probe.gets.store(0, Ordering::SeqCst);
+    f.probe.audit_scanned.store(0, Ordering::SeqCst);
+    let page = f
+        .log
+        .query(Query {
+            connection: Some("acme".into()),
+            limit: 1000,
+            ..Query::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(page.events.len(), 12);
+    assert!(page
+        .events
+        .iter()
+        .all(|e| e.connection.as_deref() == Some("acme")));
+    assert!(
+        page.events.windows(2).all(|w| w[0].seq > w[1].seq),
+        "newest first"
+    );
+    assert_eq!(f.probe.gets.load(Ordering::SeqCst), 12);
+    assert_eq!(f.probe.audit_scanned.load(Ordering::SeqCst), 0);
+
+    let page = f
+        .log
+        .query(Query {
+            fingerprint: Some(fp.into()),
+            ..Query::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].seq, 56);
+}
+
+#[tokio::test]
+async fn cursor_paging_walks_every_event_once_in_both_orders() {
+    let f = fixture(5000).await;
+    f.fill(25).await;
+    for order in [Order::Asc, Order::Desc] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = f
+                .log
+                .query(Query {
+                    action: Some(AuditAction::Seal),
+                    limit: 10,
+                    after,
+                    order,
+                    ..Query::default()
+                })
+                .await
+                .expect("query");
+            seen.extend(page.events.iter().map(|e| e.seq));
+            match page.next {
+                Some(n) => after = Some(n.parse().expect("cursor")),
+                None => break,
+            }
+        }
+        let mut expected: Vec<u64> = (1..=25).collect();
+        if order == Order::Desc {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected);
+    }
+}
+
+#[tokio::test]
+async fn prune_keeps_the_rest_verifiable_and_survives_a_restart() {
+    let f = fixture(5000).await;
+    f.fill(10).await;
+    let cp = f.log.prune(4).await.expect("prune");
+    assert_eq!(cp.seq, 4);
+    let report = f.verify();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(
+        (report.anchor.seq, report.count, report.head_seq),
+        (4, 6, 10)
+    );
+    assert!(f
+        .probe
+        .get(Tree::Audit, &seq_key(4))
+        .expect("get")
+        .is_none());
+    let leftover = f
+        .probe
+        .scan(&Scan::prefix(
+            Tree::AuditIndex,
+            &index_prefix(Field::Actor, "service:s0"),
+            10,
+        ))
+        .expect("scan");
+    assert!(leftover.is_empty(), "index entries of pruned events remain");
+    assert!(matches!(
+        f.log.prune(3).await,
+        Err(AuditError::InvalidPrune(_))
+    ));
+    assert!(matches!(
+        f.log.prune(99).await,
+        Err(AuditError::InvalidPrune(_))
+    ));
+
+    // A fresh log over the same store (a restart) continues the chain.
+    let again = AuditLog::new(f.store.clone(), Duration::from_secs(5));
+    again.activate(f.key.clone()).await.expect("activate");
+    assert_eq!(
+        again
+            .append(AuditEvent::seal(&admin(), &ctx()))
+            .await
+            .expect("append"),
+        Appended::Chained(11)
+    );
+    // Prune everything: the checkpoint alone anchors the next event.
+    again.prune(11).await.expect("prune all");
+    let third = AuditLog::new(f.store.clone(), Duration::from_secs(5));
+    third.activate(f.key.clone()).await.expect("activate");
+    third
+        .append(AuditEvent::seal(&admin(), &ctx()))
+        .await
+        .expect("append");
+    let report = f.verify();
+    assert!(
+        report.ok && report.count == 1 && report.head_seq == 12,
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn records_are_compact_and_carry_no_secret() {
+    let f = fixture(5000).await;
+    f.log
+        .append(issued(
+            "acme",
+            &service("s1"),
+            "fp_0123456789abcdef0123456789abcdef",
+        ))
+        .await
+        .expect("append");
+    let raw = f.raw(1);
+    assert!(raw.len() < 600, "{} bytes", raw.len());
+    let text = String::from_utf8(raw).expect("utf8");
+    for field in [
+        "\"seq\":1",
+        "\"prev\":\"0000",
+        "\"hash\":",
+        "\"fingerprint\":\"fp_",
+    ] {
+        assert!(text.contains(field), "{text}");
+    }
+}

@@ -1,0 +1,429 @@
+//! The group-commit writer: one task owns the chain head, takes events from
+//! a channel, drains everything queued into one batch, chains it and writes
+//! it with one [`crate::store::Store::apply`] (which flushes), then answers
+//! every waiter. [`AuditLog::append`] gives up after the configured
+//! deadline and reports [`AuditError::Unavailable`]; it never hangs.
+//!
+//! Caveat: a write that outlives the deadline may still land afterwards, so
+//! the trail can hold an event for an action that was refused with 503. It
+//! never misses an event for an action that was acknowledged.
+//!
+//! While no key is installed (sealed, or offline commands) events go to the
+//! `audit_pending` tree unchained; [`AuditLog::activate`] chains them, in
+//! order, before any later event.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::chain::{chain_event, load_checkpoint, ChainKey};
+use super::event::{AuditEvent, AuditRecord};
+use super::keys::{index_keys, seq_key, Checkpoint};
+use super::AuditError;
+use crate::store::{AsyncStore, Op, Scan, Tree};
+
+/// Most events in one batch.
+const MAX_BATCH: usize = 1024;
+/// Queue length before appenders wait (within their deadline).
+const QUEUE: usize = 4096;
+
+/// Where an appended event went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Chained at this sequence number.
+    Chained(u64),
+    /// Stored unchained while sealed; chained at the next unseal.
+    Pending,
+}
+
+/// Counters, for tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Successful batch writes.
+    pub batches: u64,
+    /// Events written (chained or pending).
+    pub events: u64,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, AuditError>>;
+
+enum Msg {
+    Append(AuditEvent, Reply<Appended>),
+    Activate(Arc<dyn ChainKey>, Reply<()>),
+    Deactivate(oneshot::Sender<()>),
+}
+
+#[derive(Default)]
+struct Shared {
+    faults: AtomicU64,
+    batches: AtomicU64,
+    events: AtomicU64,
+}
+
+/// The durable, append-only audit trail.
+pub struct AuditLog {
+    tx: mpsc::Sender<Msg>,
+    idle: Mutex<Option<Writer>>,
+    shared: Arc<Shared>,
+    timeout: Duration,
+    store: AsyncStore,
+    prune_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// A log over `store` whose appends give up after `write_timeout`. The
+    /// writer task starts on the current tokio runtime (or at first use).
+    pub fn new(store: AsyncStore, write_timeout: Duration) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let shared = Arc::new(Shared::default());
+        let writer = Writer {
+            store: store.clone(),
+            rx,
+            shared: Arc::clone(&shared),
+            key: None,
+            head: None,
+            drained: false,
+            pending_next: None,
+        };
+        let log = Self {
+            tx,
+            idle: Mutex::new(Some(writer)),
+            shared,
+            timeout: write_timeout,
+            store,
+            prune_lock: tokio::sync::Mutex::new(()),
+        };
+        log.ensure_started();
+        log
+    }
+
+    fn ensure_started(&self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let writer = self.idle.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(writer) = writer {
+            tokio::spawn(writer.run());
+        }
+    }
+
+    /// The store the trail lives in.
+    pub fn store(&self) -> &AsyncStore {
+        &self.store
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Msg) -> Result<T, AuditError> {
+        self.ensure_started();
+        let (reply, answer) = oneshot::channel();
+        let round_trip = async {
+            self.tx
+                .send(make(reply))
+                .await
+                .map_err(|_| AuditError::Unavailable("the audit writer has stopped"))?;
+            answer
+                .await
+                .map_err(|_| AuditError::Unavailable("the audit writer has stopped"))?
+        };
+        match tokio::time::timeout(self.timeout, round_trip).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::error!(
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "audit write timed out"
+                );
+                Err(AuditError::Unavailable("the audit write timed out"))
+            }
+        }
+    }
+
+    /// Appends `event` and returns once it is durable (chained, or pending
+    /// while sealed). Fails with [`AuditError::Unavailable`] when the write
+    /// fails or misses the deadline: the caller must then refuse what it was
+    /// about to do (HTTP 503).
+    pub async fn append(&self, event: AuditEvent) -> Result<Appended, AuditError> {
+        self.call(|reply| Msg::Append(event, reply)).await
+    }
+
+    /// Installs the chain key (at unseal or init) and chains every pending
+    /// event, in order, before anything appended later. If that write fails
+    /// the events stay pending and are chained with the next batch.
+    pub async fn activate(&self, key: Arc<dyn ChainKey>) -> Result<(), AuditError> {
+        self.call(|reply| Msg::Activate(key, reply)).await
+    }
+
+    /// Drops the chain key (at seal): later events go to the pending tree.
+    pub async fn deactivate(&self) {
+        self.ensure_started();
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Msg::Deactivate(reply)).await.is_ok() {
+            let _ = tokio::time::timeout(self.timeout, answer).await;
+        }
+    }
+
+    /// Test knob: the next `n` batch writes fail as if the disk had.
+    pub fn inject_write_failures(&self, n: u64) {
+        self.shared.faults.store(n, Ordering::SeqCst);
+    }
+
+    /// Batch and event counters.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.shared.batches.load(Ordering::SeqCst),
+            events: self.shared.events.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Deletes every event up to `until_seq` and leaves a checkpoint so the
+    /// rest still verifies. Crash-safe: the checkpoint is written first and
+    /// verification ignores events it covers.
+    pub async fn prune(&self, until_seq: u64) -> Result<Checkpoint, AuditError> {
+        let _one_at_a_time = self.prune_lock.lock().await;
+        let store = Arc::clone(self.store.blocking());
+        tokio::task::spawn_blocking(move || super::query::prune(store.as_ref(), until_seq))
+            .await
+            .map_err(|_| AuditError::Store("the prune task failed".into()))?
+    }
+}
+
+struct Writer {
+    store: AsyncStore,
+    rx: mpsc::Receiver<Msg>,
+    shared: Arc<Shared>,
+    key: Option<Arc<dyn ChainKey>>,
+    /// The chain head, loaded from the store on first use after activation.
+    head: Option<Checkpoint>,
+    /// Whether the pending tree was chained since the key was installed.
+    drained: bool,
+    pending_next: Option<u64>,
+}
+
+type Waiter = (AuditEvent, Reply<Appended>);
+
+impl Writer {
+    async fn run(mut self) {
+        while let Some(first) = self.rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match self.rx.try_recv() {
+                    Ok(msg) => batch.push(msg),
+                    Err(_) => break,
+                }
+            }
+            let mut appends: Vec<Waiter> = Vec::new();
+            for msg in batch {
+                match msg {
+                    Msg::Append(event, reply) => appends.push((event, reply)),
+                    Msg::Activate(key, reply) => {
+                        let _ = self.commit(std::mem::take(&mut appends)).await;
+                        self.key = Some(key);
+                        self.head = None;
+                        self.drained = false;
+                        let _ = reply.send(self.commit(Vec::new()).await);
+                    }
+                    Msg::Deactivate(reply) => {
+                        let _ = self.commit(std::mem::take(&mut appends)).await;
+                        self.key = None;
+                        self.head = None;
+                        self.drained = false;
+                        self.pending_next = None;
+                        let _ = reply.send(());
+                    }
+                }
+            }
+            let _ = self.commit(appends).await;
+        }
+    }
+
+    /// Writes one batch and answers its waiters; returns the batch result.
+    async fn commit(&mut self, waiters: Vec<Waiter>) -> Result<(), AuditError> {
+        let needs_drain = self.key.is_some() && !self.drained;
+        if waiters.is_empty() && !needs_drain {
+            return Ok(());
+        }
+        let (events, replies): (Vec<_>, Vec<_>) = waiters.into_iter().unzip();
+        let outcome = match self.key.clone() {
+            Some(key) => self.write_chained(key.as_ref(), events).await,
+            None => self.write_pending(events).await,
+        };
+        match outcome {
+            Ok(placed) => {
+                for (reply, at) in replies.into_iter().zip(placed) {
+                    let _ = reply.send(Ok(at));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = replies.len(), "audit batch not written");
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply(&self, ops: Vec<Op>, events: usize) -> Result<(), AuditError> {
+        let injected = self
+            .shared
+            .faults
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if injected {
+            return Err(AuditError::Unavailable("injected audit write failure"));
+        }
+        self.store.apply(ops).await.map_err(|e| {
+            tracing::error!(error = %e, "audit store write failed");
+            AuditError::Unavailable("the audit store write failed")
+        })?;
+        self.shared.batches.fetch_add(1, Ordering::SeqCst);
+        self.shared
+            .events
+            .fetch_add(events as u64, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn load_head(&self) -> Result<Checkpoint, AuditError> {
+        let store = Arc::clone(self.store.blocking());
+        let unavailable = |e: crate::store::StoreError| {
+            tracing::error!(error = %e, "cannot read the audit chain head");
+            AuditError::Unavailable("the audit chain head cannot be read")
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut last = Scan::prefix(Tree::Audit, &[], 1);
+            last.reverse = true;
+            match store.scan(&last)?.into_iter().next() {
+                Some((_, value)) => {
+                    let record: AuditRecord = serde_json::from_slice(&value).map_err(|e| {
+                        crate::store::StoreError::Corrupt {
+                            tree: Tree::Audit.name(),
+                            key: "last".into(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    Ok(Checkpoint {
+                        seq: record.seq,
+                        hash: record.hash,
+                    })
+                }
+                None => load_checkpoint(store.as_ref()),
+            }
+        })
+        .await
+        .map_err(|_| AuditError::Unavailable("the audit store task failed"))?
+        .map_err(unavailable)
+    }
+
+    async fn write_chained(
+        &mut self,
+        key: &dyn ChainKey,
+        events: Vec<AuditEvent>,
+    ) -> Result<Vec<Appended>, AuditError> {
+        let mut head = match &self.head {
+            Some(h) => h.clone(),
+            None => self.load_head().await?,
+        };
+        let mut ops = Vec::new();
+        let mut queue = Vec::new();
+        if !self.drained {
+            let pending = self
+                .store
+                .scan(Scan::prefix(Tree::AuditPending, &[], usize::MAX))
+                .await
+                .map_err(|_| AuditError::Unavailable("the pending audit events cannot be read"))?;
+            for (k, v) in pending {
+                match serde_json::from_slice::<AuditEvent>(&v) {
+                    Ok(event) => queue.push(event),
+                    Err(e) => {
+                        tracing::error!(error = %e, "dropping an unreadable pending audit event")
+                    }
+                }
+                ops.push(Op::Delete {
+                    tree: Tree::AuditPending,
+                    key: k,
+                });
+            }
+        }
+        let drained = queue.len();
+        queue.extend(events);
+        let mut placed = Vec::with_capacity(queue.len());
+        for event in queue {
+            let record = chain_event(key, head.seq + 1, event, head.hash.clone());
+            for index in index_keys(&record) {
+                ops.push(Op::Put {
+                    tree: Tree::AuditIndex,
+                    key: index,
+                    value: Vec::new(),
+                });
+            }
+            let value = serde_json::to_vec(&record)
+                .map_err(|_| AuditError::Unavailable("an audit record cannot be encoded"))?;
+            ops.push(Op::Put {
+                tree: Tree::Audit,
+                key: seq_key(record.seq),
+                value,
+            });
+            placed.push(Appended::Chained(record.seq));
+            head = Checkpoint {
+                seq: record.seq,
+                hash: record.hash,
+            };
+        }
+        let count = placed.len();
+        if !ops.is_empty() {
+            self.apply(ops, count).await?;
+        }
+        if drained > 0 {
+            tracing::info!(
+                events = drained,
+                "chained the audit events recorded while sealed"
+            );
+        }
+        self.head = Some(head);
+        self.drained = true;
+        Ok(placed.split_off(drained))
+    }
+
+    async fn write_pending(
+        &mut self,
+        events: Vec<AuditEvent>,
+    ) -> Result<Vec<Appended>, AuditError> {
+        let mut next = match self.pending_next {
+            Some(n) => n,
+            None => {
+                let mut last = Scan::prefix(Tree::AuditPending, &[], 1);
+                last.reverse = true;
+                let found = self.store.scan(last).await.map_err(|_| {
+                    AuditError::Unavailable("the pending audit events cannot be read")
+                })?;
+                found
+                    .first()
+                    .and_then(|(k, _)| super::keys::parse_seq(k))
+                    .map_or(1, |n| n + 1)
+            }
+        };
+        let mut ops = Vec::with_capacity(events.len());
+        for event in &events {
+            let value = serde_json::to_vec(event)
+                .map_err(|_| AuditError::Unavailable("an audit event cannot be encoded"))?;
+            ops.push(Op::Put {
+                tree: Tree::AuditPending,
+                key: seq_key(next),
+                value,
+            });
+            next += 1;
+        }
+        self.apply(ops, events.len()).await?;
+        self.pending_next = Some(next);
+        Ok(vec![Appended::Pending; events.len()])
+    }
+}
