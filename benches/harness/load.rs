@@ -30,6 +30,8 @@ pub struct Request {
 #[derive(Debug, Clone, Copy)]
 pub struct Step {
     pub conns: u32,
+    pub requests: u64,
+    pub secs: f64,
     pub rps: f64,
     pub p50_us: f64,
     pub p99_us: f64,
@@ -38,6 +40,29 @@ pub struct Step {
     pub errors: u64,
     /// Peak resident memory of the watched server during the step.
     pub rss_peak_kib: Option<u64>,
+}
+
+impl Step {
+    /// Rounds of one step: throughput over all of them, and for each
+    /// percentile the worst round (percentiles of separate runs cannot be
+    /// merged exactly; the worse one is the honest bound).
+    pub fn combine(rounds: &[Step]) -> Option<Step> {
+        let first = *rounds.first()?;
+        let requests: u64 = rounds.iter().map(|s| s.requests).sum();
+        let secs: f64 = rounds.iter().map(|s| s.secs).sum();
+        let worst = |f: fn(&Step) -> f64| rounds.iter().map(f).fold(0.0, f64::max);
+        Some(Step {
+            conns: first.conns,
+            requests,
+            secs,
+            rps: requests as f64 / secs,
+            p50_us: worst(|s| s.p50_us),
+            p99_us: worst(|s| s.p99_us),
+            p999_us: worst(|s| s.p999_us),
+            errors: rounds.iter().map(|s| s.errors).sum(),
+            rss_peak_kib: rounds.iter().filter_map(|s| s.rss_peak_kib).max(),
+        })
+    }
 }
 
 /// Lua string literal (the values are ASCII tokens and paths, but quote
@@ -191,6 +216,8 @@ fn parse(
         .sum::<anyhow::Result<f64>>()?;
     Ok(Step {
         conns,
+        requests: requests as u64,
+        secs,
         rps: requests / secs,
         p50_us: field("p50")?,
         p99_us: field("p99")?,

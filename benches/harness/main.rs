@@ -42,6 +42,7 @@ const BENCH_CONNECTIONS: usize = 8;
 /// Command-line options (after `cargo bench --bench harness --`).
 struct Options {
     duration: Duration,
+    rounds: u32,
     conns: Vec<u32>,
     openbao: OpenBaoMode,
     callers: usize,
@@ -62,6 +63,7 @@ impl Options {
     fn parse(args: &[String]) -> anyhow::Result<Options> {
         let mut o = Options {
             duration: Duration::from_secs(10),
+            rounds: 2,
             conns: vec![1, 16, 64],
             openbao: OpenBaoMode::Auto,
             callers: 1000,
@@ -78,6 +80,7 @@ impl Options {
             match arg.as_str() {
                 "--bench" => {}
                 "--duration-secs" => o.duration = Duration::from_secs(value(arg)?.parse()?),
+                "--rounds" => o.rounds = value(arg)?.parse::<u32>()?.max(1),
                 "--conns" => {
                     o.conns = value(arg)?
                         .split(',')
@@ -90,7 +93,7 @@ impl Options {
                 "--storm-latency-ms" => o.storm_latency_ms = value(arg)?.parse()?,
                 "--stored-connections" => o.stored = value(arg)?.parse()?,
                 other => bail!(
-                    "unknown option {other}; options: --duration-secs N, --conns 1,16,64, \
+                    "unknown option {other}; options: --duration-secs N, --rounds N, --conns 1,16,64, \
                      --openbao, --no-openbao, --callers N, --storm-latency-ms N, \
                      --stored-connections N"
                 ),
@@ -192,6 +195,14 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     note("starting fake-zoho and zoho-vault (release builds)");
     let fake = Fake::start(env!("CARGO_BIN_EXE_fake-zoho"), dir).await?;
     let (vault, init) = Vault::init_and_serve_sealed(env!("CARGO_BIN_EXE_zoho-vault"), dir).await?;
+    note(&format!(
+        "zoho-vault pid {} on {}, fake-zoho pid {} on {}, files in {}",
+        vault.proc.pid(),
+        vault.base,
+        fake.proc.pid(),
+        fake.base,
+        dir.display()
+    ));
 
     note("unseal x3");
     let mut unseal = Vec::new();
@@ -290,17 +301,31 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     for t in &targets {
         load::run(dir, t, 16, Duration::from_secs(2)).await?;
     }
-    // Steps are interleaved per concurrency, so a burst of noise from
-    // other work on the machine hits all targets of a step alike.
+    // Each step is split into rounds, and the targets take turns within a
+    // concurrency (in reverse order every other round), so a burst of
+    // noise from other work on the machine hits every target alike.
+    let round = Duration::from_secs((o.duration.as_secs() / o.rounds as u64).max(1));
     let mut steps: Vec<Vec<Step>> = vec![Vec::new(); targets.len()];
     for &conns in &o.conns {
-        for (i, t) in targets.iter().enumerate() {
-            note(&format!(
-                "{} at {conns} connections, {} s",
-                t.label,
-                o.duration.as_secs()
-            ));
-            steps[i].push(load::run(dir, t, conns, o.duration).await?);
+        let mut rounds: Vec<Vec<Step>> = vec![Vec::new(); targets.len()];
+        for r in 0..o.rounds {
+            let mut order: Vec<usize> = (0..targets.len()).collect();
+            if r % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                note(&format!(
+                    "{} at {conns} connections, round {} of {}, {} s",
+                    targets[i].label,
+                    r + 1,
+                    o.rounds,
+                    round.as_secs()
+                ));
+                rounds[i].push(load::run(dir, targets[i], conns, round).await?);
+            }
+        }
+        for (i, r) in rounds.iter().enumerate() {
+            steps[i].push(Step::combine(r).context("no rounds")?);
         }
     }
     let mut steps = steps.into_iter();
@@ -336,6 +361,7 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     Ok(Results {
         machine,
         duration: o.duration,
+        rounds: o.rounds,
         audit_on,
         token: token_steps,
         bare: bare_steps,

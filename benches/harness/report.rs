@@ -14,6 +14,7 @@ use crate::storm::Storm;
 pub struct Results {
     pub machine: Machine,
     pub duration: Duration,
+    pub rounds: u32,
     pub audit_on: bool,
     pub token: Vec<Step>,
     pub bare: Vec<Step>,
@@ -142,8 +143,9 @@ impl Results {
         );
         let _ = writeln!(
             o,
-            "- load: wrk, closed loop, {} s per step after a 2 s warm-up, load generator on the same cores\n",
-            self.duration.as_secs()
+            "- load: wrk, closed loop, load generator on the same cores; {} s per step in {} interleaved rounds after a 2 s warm-up; req/s over all rounds, percentiles of the worst round\n",
+            self.duration.as_secs(),
+            self.rounds
         );
 
         let _ = writeln!(
@@ -317,7 +319,7 @@ impl Results {
             Some(Audit::Measured {
                 events,
                 verify,
-                export_bytes_per_event,
+                token_issued_bytes,
             }) => {
                 let rate = *events as f64 / verify.as_secs_f64().max(1e-9);
                 let _ = writeln!(
@@ -325,11 +327,17 @@ impl Results {
                     "| audit verify (`GET /v1/audit/verify`) | {events} events in {} ({rate:.0} events/s) | | |",
                     dur(*verify)
                 );
-                let size = export_bytes_per_event
-                    .map_or("export not available".into(), |b| format!("{b:.0} bytes"));
+                let size = token_issued_bytes.map_or("export not available".into(), |b| {
+                    format!("{b:.0} bytes of JSON")
+                });
                 let _ = writeln!(
                     o,
-                    "| audit event size (export JSON line, mean of up to 1000) | {size} | | |"
+                    "| audit event size (`token_issued`, export line, newest 1000 events) | {size} | | |"
+                );
+                let _ = writeln!(
+                    o,
+                    "| data directory per audit event (everything stored / events) | {:.2} KB | | |",
+                    self.data_dir_bytes as f64 / 1000.0 / (*events).max(1) as f64
                 );
             }
             Some(Audit::Pending) | None => {
