@@ -244,7 +244,9 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     let bao = match &bao_bin {
         Some(bin) => {
             note("starting OpenBao");
-            Some(openbao::OpenBao::start(bin, dir).await?)
+            let bao = openbao::OpenBao::start(bin, dir).await?;
+            note(&format!("OpenBao pid {} on {}", bao.proc.pid(), bao.base));
+            Some(bao)
         }
         None => None,
     };
