@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint fmt fmt-check clippy build release fake-zoho doc clean help bench bench-openbao
+.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho doc clean help bench bench-openbao
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,6 +14,13 @@ run: ## Build (release) and start the vault on ./data; the first start initialis
 
 test: ## Run the whole test suite (unit, integration, real HTTP)
 	$(CARGO) test --locked --all-targets
+
+test-browser: ## Browser connect flow in headless Chromium (installs chromium + chromium-driver with apt if missing)
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "== installing chromium and chromium-driver (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	fi
+	$(CARGO) test --locked --test browser -- --ignored
 
 lint: fmt-check clippy ## Formatting and clippy gates
 

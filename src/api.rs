@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connections;
 pub mod error;
 pub mod extract;
+pub mod oauth;
 pub mod service_tokens;
 pub mod sys;
 
@@ -24,6 +25,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(sys::unseal())
                     .service(sys::seal())
                     .configure(connections::routes)
+                    .configure(oauth::routes)
                     .configure(service_tokens::routes)
                     .configure(audit::configure),
             );

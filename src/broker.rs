@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::config::BrokerSettings;
 use crate::connections::model::{CachedToken, ConnectionRecord, Health, HealthState, LastError};
-use crate::connections::{ConnectionError, ZohoOp, FIX_REAUTH};
+use crate::connections::{fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH};
 use crate::store::records::{seal_op, SealedSecret};
 use crate::store::{AsyncStore, Op, Tree};
 use crate::vault::Keyring;
@@ -149,6 +149,24 @@ impl Broker {
             .remove(name);
     }
 
+    /// Runs `f` while no refresh of `name` is in flight or can start, then
+    /// drops the in-memory token so the next caller reloads it from the
+    /// store. For writers that replace a connection's refresh token (the
+    /// browser flow): a refresh that started earlier finishes first, so it
+    /// cannot overwrite the new token with the old one.
+    pub async fn exclusive<T, F, Fut>(&self, name: &str, f: F) -> T
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let slot = self.slot(name);
+        let mut loaded = slot.refresh.lock().await;
+        let out = f().await;
+        slot.set(None);
+        *loaded = false;
+        out
+    }
+
     /// Drops every cached token from memory (on seal).
     pub fn forget_all(&self) {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -217,7 +235,14 @@ impl Broker {
     ) -> Result<Issued, ConnectionError> {
         let name = record.name.clone();
         let now = OffsetDateTime::now_utc();
+        let Some(refresh_token) = record.refresh_token.as_ref().map(|rt| rt.secret().clone())
+        else {
+            return Err(ConnectionError::PendingAuthorization { name });
+        };
         match record.health.state {
+            HealthState::PendingAuthorization => {
+                return Err(ConnectionError::PendingAuthorization { name });
+            }
             HealthState::NeedsReauth => {
                 return Err(ConnectionError::NeedsReauth {
                     name,
@@ -226,7 +251,10 @@ impl Broker {
                         .last_error
                         .map(|e| e.message)
                         .unwrap_or_else(|| "the refresh token no longer works".into()),
-                    fix: record.health.fix.unwrap_or_else(|| FIX_REAUTH.into()),
+                    fix: record
+                        .health
+                        .fix
+                        .unwrap_or_else(|| reauth_fix(&record.name, &record.redirect_uri)),
                     code: "needs_reauth".into(),
                     fresh: false,
                 });
@@ -257,7 +285,7 @@ impl Broker {
         };
         let result = self
             .zoho
-            .refresh(&accounts_url, &creds, record.refresh_token.secret())
+            .refresh(&accounts_url, &creds, &refresh_token)
             .await;
         let dk = keyring.data_key();
         match result {
@@ -265,7 +293,7 @@ impl Broker {
                 let done = OffsetDateTime::now_utc();
                 let rotated = grant.refresh_token.is_some();
                 if let Some(new_token) = grant.refresh_token.clone() {
-                    record.refresh_token = SealedSecret::new(new_token);
+                    record.refresh_token = Some(SealedSecret::new(new_token));
                 }
                 let api_domain = grant
                     .api_domain
@@ -313,7 +341,7 @@ impl Broker {
         let (state, code, fix) = match class {
             ErrorClass::Transient => (HealthState::Degraded, "upstream_unavailable", None),
             ErrorClass::Throttled => (HealthState::Throttled, "upstream_throttled", None),
-            ErrorClass::NeedsReauth => (HealthState::NeedsReauth, "needs_reauth", Some(FIX_REAUTH.to_string())),
+            ErrorClass::NeedsReauth => (HealthState::NeedsReauth, "needs_reauth", Some(reauth_fix(&name, &record.redirect_uri))),
             ErrorClass::Config => (
                 HealthState::NeedsReauth,
                 "needs_reauth",
@@ -360,11 +388,20 @@ impl Broker {
             ErrorClass::NeedsReauth | ErrorClass::Config => Err(ConnectionError::NeedsReauth {
                 name,
                 reason: err.to_string(),
-                fix: fix.unwrap_or_else(|| FIX_REAUTH.into()),
+                fix: fix.unwrap_or_else(|| reauth_fix(&record.name, &record.redirect_uri)),
                 code: zoho_code(&err).into(),
                 fresh: true,
             }),
         }
+    }
+}
+
+/// How to revive a connection whose refresh token died: the browser flow
+/// when the connection has a redirect URI, a new self-client code otherwise.
+fn reauth_fix(name: &str, redirect_uri: &Option<String>) -> String {
+    match redirect_uri {
+        Some(_) => fix_reauth_browser(name),
+        None => FIX_REAUTH.into(),
     }
 }
 

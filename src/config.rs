@@ -52,6 +52,8 @@ pub struct Settings {
     pub broker: BrokerSettings,
     /// Audit trail.
     pub audit: AuditSettings,
+    /// The browser redirect flow.
+    pub oauth: OAuthSettings,
 }
 
 impl Default for Settings {
@@ -66,6 +68,7 @@ impl Default for Settings {
             unseal: UnsealSettings::default(),
             broker: BrokerSettings::default(),
             audit: AuditSettings::default(),
+            oauth: OAuthSettings::default(),
         }
     }
 }
@@ -228,6 +231,25 @@ impl Default for AuditSettings {
     }
 }
 
+/// The browser redirect flow (see docs/browser-flow.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthSettings {
+    /// How long an authorization link (its `state`) stays usable, in seconds
+    /// (`oauth.state_ttl_secs`, `ZOHO_VAULT_OAUTH__STATE_TTL_SECS`). Zoho's
+    /// own codes live 2 minutes; the link only needs to outlive a person
+    /// finding the tab and signing in. At least 1.
+    pub state_ttl_secs: u64,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        Self {
+            state_ttl_secs: 600,
+        }
+    }
+}
+
 /// Settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -289,6 +311,7 @@ mod tests {
         assert!(!s.zoho.allow_custom_accounts_url);
         assert!(s.kdf.memory_kib >= 65536 && s.kdf.passes >= 3);
         assert_eq!(s.audit.write_timeout_ms, 2000);
+        assert_eq!(s.oauth.state_ttl_secs, 600);
         assert!(
             !s.audit.fault_injection,
             "the audit fault hook is a test knob"

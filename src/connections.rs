@@ -1,7 +1,9 @@
-//! Zoho connections: upload (code exchange or refresh-token import), list,
-//! show and delete. Token issue lives in [`crate::broker`].
+//! Zoho connections: upload (code exchange, refresh-token import, or a
+//! pending browser-flow client), list, show and delete. The browser redirect
+//! flow lives in [`redirect`], token issue in [`crate::broker`].
 
 pub mod model;
+pub mod redirect;
 pub mod upload;
 
 use std::sync::Arc;
@@ -89,6 +91,17 @@ pub enum ConnectionError {
         /// Seconds until a mint fits.
         retry_after: u64,
     },
+    /// The connection waits for the browser redirect flow: no refresh
+    /// token yet.
+    #[error("connection `{name}` is not authorized yet")]
+    PendingAuthorization {
+        /// Connection.
+        name: String,
+    },
+    /// The browser flow needs a redirect URI and the connection has none
+    /// (self clients have none).
+    #[error("connection `{0}` has no redirect URI, so it cannot be authorized in a browser")]
+    NoRedirectUri(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,6 +109,16 @@ pub enum ConnectionError {
 
 /// The fix shown for a dead refresh token.
 pub const FIX_REAUTH: &str = "generate a new code in Zoho's API console (Self Client > Generate Code, same scopes) and upload the new self_client.json with PUT /v1/connections/{name} after deleting this connection, or import a fresh refresh token";
+
+/// The fix shown for a connection that waits for the browser flow.
+pub fn fix_pending(name: &str) -> String {
+    format!("authorize it in a browser: POST /v1/connections/{name}/authorize answers a link; open it, sign in to Zoho as the account to connect and press Accept")
+}
+
+/// The fix shown for a dead refresh token of a browser-flow connection.
+pub fn fix_reauth_browser(name: &str) -> String {
+    format!("authorize it again in a browser: POST /v1/connections/{name}/authorize answers a link; open it, sign in to Zoho and press Accept")
+}
 
 /// Connection administration.
 #[derive(Clone)]
@@ -106,6 +129,7 @@ pub struct ConnectionManager {
     allow_custom_url: bool,
     budget_limit: u32,
     budget_window: u64,
+    state_ttl: std::time::Duration,
     admin_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -119,6 +143,7 @@ impl ConnectionManager {
             allow_custom_url: settings.zoho.allow_custom_accounts_url,
             budget_limit: settings.broker.mint_budget,
             budget_window: settings.broker.mint_window_secs,
+            state_ttl: std::time::Duration::from_secs(settings.oauth.state_ttl_secs.max(1)),
             admin_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -172,6 +197,35 @@ impl ConnectionManager {
         };
         let now = OffsetDateTime::now_utc();
         let (source, outcome) = match grant {
+            Grant::Browser(redirect_uri) => {
+                let record = ConnectionRecord {
+                    name: name.to_string(),
+                    client_id: creds.client_id,
+                    client_secret: SealedSecret::new(creds.client_secret),
+                    refresh_token: None,
+                    redirect_uri: Some(redirect_uri.to_string()),
+                    scopes: req.scope.0.clone(),
+                    data_center: if req.accounts_url.is_some() {
+                        None
+                    } else {
+                        data_center
+                    },
+                    accounts_url: accounts_url.as_str().trim_end_matches('/').to_string(),
+                    api_domain: data_center
+                        .map(|dc| dc.api_domain().to_string())
+                        .unwrap_or_else(|| accounts_url.origin().ascii_serialization()),
+                    source: Source::Redirect,
+                    created_at: now,
+                    updated_at: now,
+                    health: Health::pending(fix_pending(name)),
+                    mints: Vec::new(),
+                };
+                self.store
+                    .put_sealed(keyring.data_key(), name.as_bytes(), &record)
+                    .await?;
+                self.broker.forget(name);
+                return Ok(self.view(record, None));
+            }
             Grant::Code(code) => {
                 if let Some(expires) = req.code_expires_at() {
                     if expires <= now {
@@ -231,7 +285,8 @@ impl ConnectionManager {
             name: name.to_string(),
             client_id: creds.client_id,
             client_secret: SealedSecret::new(creds.client_secret),
-            refresh_token: SealedSecret::new(refresh_token),
+            refresh_token: Some(SealedSecret::new(refresh_token)),
+            redirect_uri: req.redirect_uri().map(str::to_string),
             scopes,
             data_center: if req.accounts_url.is_some() {
                 None
@@ -320,10 +375,11 @@ impl ConnectionManager {
             .await?
             .ok_or_else(|| ConnectionError::NotFound(name.to_string()))?;
         let mut revoked = false;
-        if revoke {
+        // A pending connection has nothing to revoke.
+        if let (true, Some(refresh_token)) = (revoke, &record.refresh_token) {
             let url = Url::parse(&record.accounts_url)
                 .map_err(|_| ConnectionError::Invalid("stored accounts URL is invalid".into()))?;
-            match self.zoho.revoke(&url, record.refresh_token.secret()).await {
+            match self.zoho.revoke(&url, refresh_token.secret()).await {
                 Ok(()) => revoked = true,
                 // Already dead at Zoho: nothing left to revoke.
                 Err(ZohoError::RevokeRejected) => {}
@@ -374,6 +430,7 @@ impl ConnectionManager {
             accounts_url: record.accounts_url,
             api_domain: record.api_domain,
             source: record.source,
+            redirect_uri: record.redirect_uri,
             created_at: record.created_at,
             updated_at: record.updated_at,
             health: record.health,

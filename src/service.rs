@@ -13,7 +13,8 @@ use crate::audit::{AuditError, AuditEvent, AuditLog, CreateMethod, RequestContex
 use crate::auth::{AuthError, Principal};
 use crate::broker::{Broker, Issued};
 use crate::config::Settings;
-use crate::connections::model::{ConnectionView, Source};
+use crate::connections::model::{ConnectionView, HealthState, Source};
+use crate::connections::redirect::{Authorization, CallbackError, CallbackParams, Connected};
 use crate::connections::upload::{validate_name, UploadRequest};
 use crate::connections::{ConnectionError, ConnectionManager};
 use crate::crypto::token::{PlainToken, TokenKind};
@@ -209,14 +210,61 @@ impl VaultService {
     ) -> Result<ConnectionView, ServiceError> {
         let keyring = self.vault.keyring()?;
         let view = self.connections.create(&keyring, name, req).await?;
+        if view.health.state == HealthState::PendingAuthorization {
+            // Nothing is connected yet: `connection_created` (method
+            // `redirect`) is recorded when the browser flow finishes.
+            return Ok(view);
+        }
         let method = match view.source {
             Source::SelfClient => CreateMethod::Exchange,
             Source::RefreshToken => CreateMethod::Import,
+            Source::Redirect => CreateMethod::Redirect,
         };
         let dc = view.data_center.map_or("custom", |dc| dc.code());
         self.record_done(AuditEvent::connection_created(by, name, method, dc, ctx))
             .await;
         Ok(view)
+    }
+
+    /// Starts the browser redirect flow for a connection (admin): answers
+    /// Zoho's consent URL with a fresh single-use state.
+    pub async fn authorize_connection(
+        &self,
+        by: &Principal,
+        name: &str,
+    ) -> Result<Authorization, ServiceError> {
+        let keyring = self.vault.keyring()?;
+        Ok(self
+            .connections
+            .start_authorization(&keyring, name, by)
+            .await?)
+    }
+
+    /// Finishes the browser redirect flow from Zoho's callback (no bearer:
+    /// the state is the credential). On success the connection is active
+    /// and `connection_created` (method `redirect`, actor: the admin who
+    /// asked for the link) is recorded after the fact, like other admin
+    /// actions whose effect cannot be undone.
+    pub async fn finish_authorization(
+        &self,
+        params: CallbackParams,
+        ctx: &RequestContext,
+    ) -> Result<Connected, CallbackError> {
+        let keyring = self.vault.keyring().map_err(|_| CallbackError::Sealed)?;
+        let connected = self
+            .connections
+            .finish_authorization(&keyring, params)
+            .await?;
+        let dc = connected.data_center.map_or("custom", |dc| dc.code());
+        let event = AuditEvent::connection_created(
+            &connected.by,
+            &connected.name,
+            CreateMethod::Redirect,
+            dc,
+            ctx,
+        );
+        self.record_done(event).await;
+        Ok(connected)
     }
 
     /// One connection's metadata (admin).

@@ -1,4 +1,5 @@
-//! `/v1/connections`: upload, list, show, delete, and token issue.
+//! `/v1/connections`: upload, list, show, delete, token issue, and the
+//! start of the browser redirect flow (`authorize`).
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -21,7 +22,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(show))
                 .route(web::delete().to(delete)),
         )
-        .service(resource("/connections/{name}/token").route(web::post().to(issue)));
+        .service(resource("/connections/{name}/token").route(web::post().to(issue)))
+        .service(resource("/connections/{name}/authorize").route(web::post().to(authorize)));
+}
+
+/// `authorize` takes no parameters; an empty body or `{}`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuthorizeBody {}
+
+#[tracing::instrument(skip_all, fields(connection = %name))]
+async fn authorize(
+    service: web::Data<VaultService>,
+    admin: Admin,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let _: Option<AuthorizeBody> = optional_json(&body)?;
+    let auth = service.authorize_connection(&admin.0, &name).await?;
+    tracing::info!("authorization link made");
+    // The URL carries the state, the callback's only credential.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "url": auth.url.as_str(),
+            "state_expires_at": rfc3339(auth.state_expires_at),
+        })))
 }
 
 #[tracing::instrument(skip_all, fields(connection = %name))]

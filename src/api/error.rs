@@ -250,6 +250,12 @@ impl From<ConnectionError> for ApiError {
                     .with_hint("ask without `min_valid_secs` to get the cached token, or retry after the Retry-After delay")
                     .with_retry_after(retry_after)
             }
+            ConnectionError::PendingAuthorization { ref name } => {
+                let fix = crate::connections::fix_pending(name);
+                Self::new(S::CONFLICT, "pending_authorization", e.to_string()).with_hint(fix)
+            }
+            ConnectionError::NoRedirectUri(_) => Self::new(S::CONFLICT, "redirect_uri_missing", e.to_string())
+                .with_hint("the browser flow needs a server-based client: register one in Zoho's API console with the vault's callback URL (https://<vault>/v1/oauth/callback) as redirect URI, then create the connection with `client_id`, `client_secret`, `scope` and that `redirect_uri`"),
             ConnectionError::Store(s) => s.into(),
         }
     }
@@ -414,6 +420,19 @@ mod tests {
                 StoreError::Backend("disk on fire".into()).into(),
                 500,
                 "internal",
+            ),
+            (
+                ConnectionError::PendingAuthorization {
+                    name: "acme".into(),
+                }
+                .into(),
+                409,
+                "pending_authorization",
+            ),
+            (
+                ConnectionError::NoRedirectUri("acme".into()).into(),
+                409,
+                "redirect_uri_missing",
             ),
         ];
         for (err, status, code) in cases {

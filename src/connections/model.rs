@@ -21,6 +21,10 @@ pub enum HealthState {
     /// The refresh token is dead or the client credentials are wrong: an
     /// admin must act (`fix` says how).
     NeedsReauth,
+    /// Created for the browser redirect flow and not authorized yet: there
+    /// is no refresh token until someone opens the authorization link and
+    /// accepts (`fix` says how).
+    PendingAuthorization,
 }
 
 /// The last failure seen for a connection.
@@ -65,6 +69,18 @@ impl Health {
             throttled_until: None,
         }
     }
+
+    /// Waiting for the browser redirect flow; `fix` tells the admin how to
+    /// finish it.
+    pub fn pending(fix: String) -> Self {
+        Self {
+            state: HealthState::PendingAuthorization,
+            last_success_at: None,
+            last_error: None,
+            fix: Some(fix),
+            throttled_until: None,
+        }
+    }
 }
 
 /// How the connection was created.
@@ -75,9 +91,19 @@ pub enum Source {
     SelfClient,
     /// An imported refresh token.
     RefreshToken,
+    /// The browser redirect flow (server-based client); pending until the
+    /// authorization link is accepted.
+    Redirect,
 }
 
 /// A stored connection. Sealed as a whole; secrets also typed as such.
+///
+/// Schema 1 throughout: `refresh_token` became optional (absent while a
+/// browser-flow connection is pending) and `redirect_uri` was added, both
+/// with serde defaults, so records written before read unchanged.
+/// `redirect_uri` is left out of the encoding when unset, so records of
+/// self-client and imported connections stay byte-compatible with older
+/// binaries; a pending record is not readable by them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionRecord {
@@ -87,8 +113,14 @@ pub struct ConnectionRecord {
     pub client_id: String,
     /// Zoho client secret.
     pub client_secret: SealedSecret,
-    /// The refresh token.
-    pub refresh_token: SealedSecret,
+    /// The refresh token; `None` while the connection is pending
+    /// authorization.
+    #[serde(default)]
+    pub refresh_token: Option<SealedSecret>,
+    /// The redirect URI registered for a server-based client, used by the
+    /// browser flow (authorize and code exchange). Absent for self clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
     /// Scopes the code was generated for.
     pub scopes: Vec<String>,
     /// The data center, unless a custom accounts URL is used.
@@ -179,6 +211,9 @@ pub struct ConnectionView {
     pub api_domain: String,
     /// How it was created.
     pub source: Source,
+    /// The redirect URI of the browser flow, when the connection has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -191,4 +226,36 @@ pub struct ConnectionView {
     pub token: Option<TokenView>,
     /// Refresh budget use.
     pub budget: BudgetView,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as the first release wrote it (no `redirect_uri`, a plain
+    /// refresh token) must still read.
+    #[test]
+    fn records_written_before_the_browser_flow_still_read() {
+        let old = r#"{"name":"acme","client_id":"1000.X","client_secret":"s","refresh_token":"1000.r.t",
+            "scopes":["A.b.READ"],"data_center":"eu","accounts_url":"https://accounts.zoho.eu",
+            "api_domain":"https://www.zohoapis.eu","source":"self_client",
+            "created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z",
+            "health":{"state":"active","last_success_at":"2026-01-01T00:00:00Z"},"mints":[1]}"#;
+        let rec: ConnectionRecord = serde_json::from_str(old).expect("old record");
+        assert!(rec.refresh_token.is_some());
+        assert_eq!(rec.redirect_uri, None);
+        let again = serde_json::to_string(&rec).expect("encode");
+        assert!(!again.contains("redirect_uri"), "{again}");
+    }
+
+    #[test]
+    fn pending_health_serializes_in_snake_case() {
+        let h = Health::pending("open the link".into());
+        let json = serde_json::to_value(&h).expect("json");
+        assert_eq!(json["state"], "pending_authorization");
+        assert_eq!(
+            serde_json::to_value(Source::Redirect).expect("json"),
+            "redirect"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The body of `PUT /v1/connections/{name}`: Zoho's `self_client.json` as
 //! the console writes it, plus where to send it, or a refresh token to
-//! import. Parsing is strict (unknown fields are refused by name) and
+//! import, or (no code, no refresh token, a `redirect_uri`) a server-based
+//! client to connect through the browser later. Parsing is strict (unknown fields are refused by name) and
 //! validation happens before any request to Zoho.
 
 use secrecy::SecretString;
@@ -28,6 +29,36 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         return Err("a connection name may only hold letters, digits, `.`, `_` and `-`".into());
     }
     Ok(())
+}
+
+/// Longest accepted redirect URI.
+pub const MAX_REDIRECT_URI_LEN: usize = 2048;
+
+/// Checks a redirect URI: an absolute `http(s)` URL with a host and no
+/// fragment, as Zoho's console accepts them. The text itself is kept as
+/// given (trimmed): Zoho compares it with the registered one exactly.
+pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
+    let bad = || {
+        Err(
+            "`redirect_uri` must be the absolute http(s) URL registered for the client in Zoho's API console, e.g. https://vault.example.com/v1/oauth/callback"
+                .to_string(),
+        )
+    };
+    if uri.is_empty() || uri.len() > MAX_REDIRECT_URI_LEN {
+        return bad();
+    }
+    match url::Url::parse(uri) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.fragment().is_none()
+                && url.username().is_empty()
+                && url.password().is_none() =>
+        {
+            Ok(())
+        }
+        _ => bad(),
+    }
 }
 
 /// Scopes as Zoho's file writes them (an array) or as people type them (a
@@ -90,6 +121,9 @@ pub enum Grant<'a> {
     Code(&'a SecretString),
     /// Validate and import a refresh token.
     RefreshToken(&'a SecretString),
+    /// Nothing to trade yet: store the client, pending until the browser
+    /// redirect flow brings a code (to this redirect URI).
+    Browser(&'a str),
 }
 
 impl UploadRequest {
@@ -112,6 +146,9 @@ impl UploadRequest {
         if self.data_center.is_some() && self.accounts_url.is_some() {
             return Err("give either `data_center` or `accounts_url`, not both".into());
         }
+        if let Some(uri) = self.redirect_uri() {
+            validate_redirect_uri(uri)?;
+        }
         match (&self.code, &self.refresh_token) {
             (Some(code), None) => Ok(Grant::Code(code)),
             (None, Some(rt)) if self.grant_type.is_none() => Ok(Grant::RefreshToken(rt)),
@@ -119,11 +156,29 @@ impl UploadRequest {
                 Err("`grant_type` goes with `code`, not with `refresh_token`".into())
             }
             (Some(_), Some(_)) => Err("give either `code` or `refresh_token`, not both".into()),
-            (None, None) => Err(
-                "the body needs `code` (from self_client.json) or `refresh_token` (to import one)"
-                    .into(),
-            ),
+            (None, None) => match self.redirect_uri() {
+                Some(_) if self.grant_type.is_some() => {
+                    Err("`grant_type` goes with `code`; leave it out to connect through the browser".into())
+                }
+                Some(_) if self.scope.0.is_empty() => Err(
+                    "connecting through the browser needs `scope` (the scopes to ask the user for)"
+                        .into(),
+                ),
+                Some(uri) => Ok(Grant::Browser(uri)),
+                None => Err(
+                    "the body needs `code` (from self_client.json), `refresh_token` (to import one), or `redirect_uri` (to connect a server-based client through the browser)"
+                        .into(),
+                ),
+            },
         }
+    }
+
+    /// The redirect URI, trimmed; `None` when absent or blank.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     /// When the code expires, from `expiry_time` (epoch ms).
@@ -168,12 +223,53 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_uri_without_code_means_the_browser_flow() {
+        let body = r#"{"client_id":"1000.W","client_secret":"s","scope":"A.b.READ,A.b.CREATE",
+            "redirect_uri":" https://vault.example.com/v1/oauth/callback ","data_center":"eu"}"#;
+        let req: UploadRequest = serde_json::from_str(body).expect("parse");
+        assert!(matches!(
+            req.grant(),
+            Ok(Grant::Browser(
+                "https://vault.example.com/v1/oauth/callback"
+            ))
+        ));
+    }
+
+    #[test]
+    fn redirect_uris_must_be_absolute_http_urls() {
+        for ok in [
+            "https://vault.example.com/v1/oauth/callback",
+            "http://127.0.0.1:8700/v1/oauth/callback",
+        ] {
+            assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/v1/oauth/callback",
+            "ftp://x.example/cb",
+            "https://x.example/cb#frag",
+            "https://u:p@x.example/cb",
+            "javascript:alert(1)",
+        ] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn inconsistent_bodies_are_refused_with_a_reason() {
         let both = r#"{"client_id":"1","client_secret":"s","code":"c","refresh_token":"r"}"#;
         let req: UploadRequest = serde_json::from_str(both).expect("parse");
         assert!(req.grant().is_err());
         let neither = r#"{"client_id":"1","client_secret":"s"}"#;
         let req: UploadRequest = serde_json::from_str(neither).expect("parse");
+        assert!(req.grant().is_err());
+        let no_scope =
+            r#"{"client_id":"1","client_secret":"s","redirect_uri":"https://v.example/cb"}"#;
+        let req: UploadRequest = serde_json::from_str(no_scope).expect("parse");
+        assert!(req.grant().is_err());
+        let bad_uri =
+            r#"{"client_id":"1","client_secret":"s","scope":"A.b.READ","redirect_uri":"vault/cb"}"#;
+        let req: UploadRequest = serde_json::from_str(bad_uri).expect("parse");
         assert!(req.grant().is_err());
         let unknown = r#"{"client_id":"1","client_secret":"s","code":"c","colour":"red"}"#;
         let err = serde_json::from_str::<UploadRequest>(unknown)

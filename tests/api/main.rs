@@ -6,4 +6,6 @@ mod errors;
 mod example;
 mod helpers;
 mod lifecycle;
+mod oauth;
+mod oauth_flow;
 mod token_issue;

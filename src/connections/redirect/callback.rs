@@ -1,0 +1,419 @@
+//! The callback half of the browser flow: state checks, the accounts-server
+//! allowlist, the single-use swap, the code exchange and storing the result.
+//! See the parent module for the rules.
+
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+use url::Url;
+
+use super::{clip, state_key, CallbackError, CallbackParams, StateRecord};
+use crate::auth::Principal;
+use crate::connections::model::{CachedToken, ConnectionRecord, Health, Source};
+use crate::connections::ConnectionManager;
+use crate::store::records::{open_value, seal_op, SealedSecret};
+use crate::store::{Op, StoreError, Tree};
+use crate::vault::Keyring;
+use crate::zoho::{ClientCredentials, DataCenter, ErrorClass, Grant, ZohoError};
+
+/// A finished browser flow.
+#[derive(Debug)]
+pub struct Connected {
+    /// Connection.
+    pub name: String,
+    /// Its data center now (`None`: a custom accounts server).
+    pub data_center: Option<DataCenter>,
+    /// Its accounts server now.
+    pub accounts_url: String,
+    /// Whether a refresh token was replaced (re-authorization).
+    pub replaced: bool,
+    /// The admin who asked for the link.
+    pub by: Principal,
+}
+
+/// What the allowlist decided: where to exchange, and the data center.
+struct Target {
+    accounts_url: Url,
+    data_center: Option<DataCenter>,
+}
+
+impl ConnectionManager {
+    /// Finishes the browser flow for the callback's `params`.
+    pub async fn finish_authorization(
+        &self,
+        keyring: &Keyring,
+        params: CallbackParams,
+    ) -> Result<Connected, CallbackError> {
+        let dk = keyring.data_key();
+        let state = params
+            .state
+            .as_deref()
+            .ok_or(CallbackError::Malformed("no state"))?;
+        let key = state_key(state);
+        let sealed = self
+            .store
+            .get(Tree::OAuthStates, key.clone())
+            .await?
+            .ok_or(CallbackError::UnknownState)?;
+        let link: StateRecord = open_value(dk, &key, &sealed)?;
+        let name = link.connection.clone();
+        if link.used_at.is_some() {
+            return Err(CallbackError::Used { name });
+        }
+        let now = OffsetDateTime::now_utc();
+        if now >= link.expires_at {
+            return Err(CallbackError::Expired { name });
+        }
+        if let Some(error) = &params.error {
+            if error == "access_denied" {
+                return Err(CallbackError::Declined {
+                    name,
+                    expires_at: link.expires_at,
+                });
+            }
+            return Err(CallbackError::ZohoReported {
+                name,
+                error: clip(error, 64),
+            });
+        }
+        let code = params
+            .code
+            .clone()
+            .ok_or_else(|| CallbackError::MissingCode { name: name.clone() })?;
+
+        // Serialises with create and delete: the connection cannot vanish
+        // or be replaced between the checks below and the write.
+        let _guard = self.admin_lock.lock().await;
+        let record = self.bound_record(keyring, &link).await?;
+        let target = allowlisted(self.allow_custom_url, &record, &params)?;
+
+        // Single use: only the caller whose swap wins sends the code.
+        let mut used = link;
+        used.used_at = Some(now);
+        let Op::Put { value, .. } = seal_op(dk, &key, &used)? else {
+            return Err(StoreError::Backend("sealing a state did not yield a write".into()).into());
+        };
+        if self
+            .store
+            .compare_and_swap(Tree::OAuthStates, key, Some(sealed), Some(value))
+            .await?
+            .is_err()
+        {
+            return Err(CallbackError::Used { name });
+        }
+
+        let creds = ClientCredentials {
+            client_id: record.client_id.clone(),
+            client_secret: record.client_secret.secret().clone(),
+        };
+        let sent_at = OffsetDateTime::now_utc();
+        let granted = self
+            .zoho
+            .exchange_code(
+                &target.accounts_url,
+                &creds,
+                &code,
+                Some(&used.redirect_uri),
+            )
+            .await
+            .map_err(|err| match err.class() {
+                ErrorClass::Transient => CallbackError::Upstream {
+                    name: name.clone(),
+                    err,
+                },
+                _ => CallbackError::Refused {
+                    name: name.clone(),
+                    err,
+                },
+            })?;
+        let Some(refresh_token) = granted.refresh_token.clone() else {
+            return Err(CallbackError::Refused {
+                name,
+                err: ZohoError::InvalidResponse(
+                    "Zoho answered without a refresh token (was access_type=offline dropped?)"
+                        .into(),
+                ),
+            });
+        };
+
+        let stored = self
+            .broker
+            .exclusive(&name, || {
+                self.store_grant(keyring, &used, &target, granted, refresh_token, sent_at)
+            })
+            .await?;
+        if let Some((old_token, old_url)) = stored {
+            self.revoke_in_background(&name, old_token, old_url);
+        }
+        Ok(Connected {
+            name,
+            data_center: target.data_center,
+            accounts_url: target
+                .accounts_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_string(),
+            replaced: record.refresh_token.is_some(),
+            by: used.principal(),
+        })
+    }
+
+    /// The connection the link was made for, if it is still that one.
+    async fn bound_record(
+        &self,
+        keyring: &Keyring,
+        link: &StateRecord,
+    ) -> Result<ConnectionRecord, CallbackError> {
+        let changed = || CallbackError::ConnectionChanged {
+            name: link.connection.clone(),
+        };
+        let record: ConnectionRecord = self
+            .store
+            .get_sealed(keyring.data_key(), link.connection.as_bytes())
+            .await?
+            .ok_or_else(changed)?;
+        if record.client_id != link.client_id
+            || record.created_at != link.connection_created_at
+            || record.redirect_uri.as_deref() != Some(link.redirect_uri.as_str())
+        {
+            return Err(changed());
+        }
+        Ok(record)
+    }
+
+    /// Stores the new refresh token and access token (runs with the
+    /// connection's refresh lock held). Answers the replaced refresh token
+    /// and its accounts server, for revocation.
+    async fn store_grant(
+        &self,
+        keyring: &Keyring,
+        link: &StateRecord,
+        target: &Target,
+        granted: Grant,
+        refresh_token: secrecy::SecretString,
+        sent_at: OffsetDateTime,
+    ) -> Result<Option<(secrecy::SecretString, String)>, CallbackError> {
+        let dk = keyring.data_key();
+        // Read again: a refresh that finished meanwhile may have changed it.
+        let mut record = self.bound_record(keyring, link).await?;
+        let old = record.refresh_token.take().and_then(|old| {
+            let old = old.secret().clone();
+            (old.expose_secret() != refresh_token.expose_secret())
+                .then(|| (old, record.accounts_url.clone()))
+        });
+        let done = OffsetDateTime::now_utc();
+        let api_domain = granted
+            .api_domain
+            .clone()
+            .or_else(|| target.data_center.map(|dc| dc.api_domain().to_string()))
+            .unwrap_or_else(|| record.api_domain.clone());
+        record.refresh_token = Some(SealedSecret::new(refresh_token));
+        if let Some(dc) = target.data_center {
+            record.data_center = Some(dc);
+            record.accounts_url = dc.accounts_url_str().to_string();
+        }
+        if record.scopes.is_empty() {
+            record.scopes = granted.scope.clone().unwrap_or_default();
+        }
+        record.api_domain = api_domain.clone();
+        record.source = Source::Redirect;
+        record.updated_at = done;
+        record.health = Health::active(done);
+        // Zoho's mint limit is per refresh token: the new one starts afresh
+        // with this exchange.
+        record.mints = vec![sent_at.unix_timestamp()];
+        let cached = CachedToken {
+            access_token: SealedSecret::new(granted.access_token.clone()),
+            api_domain,
+            expires_at: granted.expires_at,
+            minted_at: sent_at,
+        };
+        let name = record.name.clone();
+        self.store
+            .apply(vec![
+                seal_op(dk, name.as_bytes(), &record)?,
+                seal_op(dk, name.as_bytes(), &cached)?,
+            ])
+            .await?;
+        Ok(old)
+    }
+
+    /// Revokes a replaced refresh token at its accounts server, without
+    /// holding up the person waiting for the page; the outcome is logged.
+    fn revoke_in_background(&self, name: &str, token: secrecy::SecretString, accounts_url: String) {
+        let zoho = self.zoho.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let Ok(url) = Url::parse(&accounts_url) else {
+                return;
+            };
+            match zoho.revoke(&url, &token).await {
+                Ok(()) | Err(ZohoError::RevokeRejected) => {
+                    tracing::info!(connection = %name, "revoked the replaced refresh token");
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %name, error = %e, "could not revoke the replaced refresh token; it stays valid at Zoho until revoked there");
+                }
+            }
+        });
+    }
+}
+
+/// The allowlist. `accounts-server` decides when present: a known data
+/// center's accounts server, or exactly the connection's own custom
+/// accounts URL while custom URLs are allowed. Without it, `location`
+/// names a known data center; with neither, the connection's own
+/// accounts server is used.
+fn allowlisted(
+    allow_custom_url: bool,
+    record: &ConnectionRecord,
+    params: &CallbackParams,
+) -> Result<Target, CallbackError> {
+    let refused = |given: &str| CallbackError::UnknownAccountsServer {
+        name: record.name.clone(),
+        given: clip(given, 100),
+    };
+    let own = || Url::parse(&record.accounts_url).map_err(|_| refused(&record.accounts_url));
+    if let Some(given) = &params.accounts_server {
+        let url = Url::parse(given.trim()).map_err(|_| refused(given))?;
+        if let Some(dc) = DataCenter::from_accounts_url(&url) {
+            if let Some(loc) = params.location.as_deref() {
+                if DataCenter::from_location(loc) != Some(dc) {
+                    tracing::warn!(connection = %record.name, location = %clip(loc, 16), data_center = dc.code(), "the callback's location and accounts-server disagree; using accounts-server");
+                }
+            }
+            return Ok(Target {
+                accounts_url: dc.accounts_url(),
+                data_center: Some(dc),
+            });
+        }
+        if allow_custom_url && same_custom_url(&url, &record.accounts_url) {
+            return Ok(Target {
+                accounts_url: own()?,
+                data_center: record.data_center,
+            });
+        }
+        tracing::warn!(connection = %record.name, given = %clip(given, 100), "refused a callback naming an accounts server off the allowlist; nothing was sent to it");
+        return Err(refused(given));
+    }
+    if let Some(loc) = &params.location {
+        let dc = DataCenter::from_location(loc).ok_or_else(|| refused(loc))?;
+        return Ok(Target {
+            accounts_url: dc.accounts_url(),
+            data_center: Some(dc),
+        });
+    }
+    if record.data_center.is_none() && !allow_custom_url {
+        return Err(refused(&record.accounts_url));
+    }
+    Ok(Target {
+        accounts_url: own()?,
+        data_center: record.data_center,
+    })
+}
+
+/// Whether `given` is exactly the configured custom accounts URL: same
+/// scheme, host, port and path (a trailing `/` aside), and nothing else.
+fn same_custom_url(given: &Url, configured: &str) -> bool {
+    if !given.username().is_empty()
+        || given.password().is_some()
+        || given.query().is_some()
+        || given.fragment().is_some()
+    {
+        return false;
+    }
+    let Ok(configured) = Url::parse(configured) else {
+        return false;
+    };
+    given.as_str().trim_end_matches('/') == configured.as_str().trim_end_matches('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("url")
+    }
+
+    fn record(data_center: Option<DataCenter>, accounts_url: &str) -> ConnectionRecord {
+        let now = OffsetDateTime::now_utc();
+        ConnectionRecord {
+            name: "acme".into(),
+            client_id: "1000.X".into(),
+            client_secret: SealedSecret::new("s".to_string().into()),
+            refresh_token: None,
+            redirect_uri: Some("https://v.example/cb".into()),
+            scopes: vec!["A.b.READ".into()],
+            data_center,
+            accounts_url: accounts_url.into(),
+            api_domain: "https://www.zohoapis.com".into(),
+            source: Source::Redirect,
+            created_at: now,
+            updated_at: now,
+            health: Health::pending("x".into()),
+            mints: Vec::new(),
+        }
+    }
+
+    fn params(query: &str) -> CallbackParams {
+        CallbackParams::parse(query).expect("params")
+    }
+
+    #[test]
+    fn the_allowlist_takes_known_data_centers_and_the_own_custom_url_only() {
+        let com = record(Some(DataCenter::Com), "https://accounts.zoho.com");
+        let eu = allowlisted(
+            false,
+            &com,
+            &params("location=eu&accounts-server=https%3A%2F%2Faccounts.zoho.eu"),
+        )
+        .expect("EU is a data center");
+        assert_eq!(eu.data_center, Some(DataCenter::Eu));
+        assert_eq!(eu.accounts_url.as_str(), "https://accounts.zoho.eu/");
+        let india = allowlisted(false, &com, &params("location=in")).expect("location");
+        assert_eq!(india.data_center, Some(DataCenter::In));
+        let own = allowlisted(false, &com, &params("")).expect("own");
+        assert_eq!(own.data_center, Some(DataCenter::Com));
+        for bad in [
+            "accounts-server=https%3A%2F%2Fevil.example",
+            "accounts-server=http%3A%2F%2Faccounts.zoho.eu",
+            "accounts-server=https%3A%2F%2Faccounts.zoho.eu%3A444",
+            "accounts-server=not%20a%20url",
+            "location=ae",
+        ] {
+            assert!(
+                matches!(
+                    allowlisted(true, &com, &params(bad)),
+                    Err(CallbackError::UnknownAccountsServer { .. })
+                ),
+                "{bad}"
+            );
+        }
+
+        let custom = record(None, "http://127.0.0.1:4100");
+        let q = params("accounts-server=http%3A%2F%2F127.0.0.1%3A4100");
+        let t = allowlisted(true, &custom, &q).expect("own custom URL");
+        assert_eq!(t.data_center, None);
+        assert!(allowlisted(false, &custom, &q).is_err(), "custom URLs off");
+        assert!(allowlisted(false, &custom, &params("")).is_err());
+        let other = params("accounts-server=http%3A%2F%2F127.0.0.1%3A4101");
+        assert!(allowlisted(true, &custom, &other).is_err());
+    }
+
+    #[test]
+    fn custom_urls_must_match_exactly() {
+        let own = "http://127.0.0.1:4100";
+        assert!(same_custom_url(&url("http://127.0.0.1:4100"), own));
+        assert!(same_custom_url(&url("http://127.0.0.1:4100/"), own));
+        for bad in [
+            "http://127.0.0.1:4101",
+            "https://127.0.0.1:4100",
+            "http://127.0.0.1:4100/x",
+            "http://127.0.0.1:4100/?a=1",
+            "http://u@127.0.0.1:4100",
+            "http://127.0.0.2:4100",
+        ] {
+            assert!(!same_custom_url(&url(bad), own), "{bad}");
+        }
+    }
+}
