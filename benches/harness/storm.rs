@@ -1,0 +1,103 @@
+//! The refresh storm: many callers at once ask for a token whose cached copy
+//! cannot meet their demand, while Zoho (the fake) answers slowly. The vault
+//! must refresh once and answer everyone with that one token.
+//!
+//! The stale cache is made honestly: the connection is uploaded while the
+//! fake mints 3000-second tokens (cached for 3000 s minus the vault's 60 s
+//! margin), then the fake goes back to 3600 s and the callers demand
+//! `min_valid_secs: 3000`, which only a refresh can meet.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use serde_json::json;
+
+use crate::vault::{call, Fake, Vault};
+
+/// What the storm measured.
+#[derive(Debug, Clone)]
+pub struct Storm {
+    pub callers: usize,
+    pub fake_latency_ms: u64,
+    /// Successful upstream refreshes during the storm.
+    pub refreshes: u64,
+    /// From the first request sent to the last answer received.
+    pub last_answer: Duration,
+    /// Median caller's wait.
+    pub median_answer: Duration,
+    /// Callers that got anything but 200.
+    pub failures: usize,
+    /// Distinct access tokens handed out (1 when all share the refresh).
+    pub distinct_tokens: usize,
+}
+
+pub async fn run(
+    vault: &Vault,
+    fake: &Fake,
+    callers: usize,
+    latency_ms: u64,
+) -> anyhow::Result<Storm> {
+    fake.config(json!({"access_token_ttl_secs": 3000})).await?;
+    vault
+        .put_connection("storm", &fake.code_upload().await?)
+        .await?;
+    fake.config(json!({"access_token_ttl_secs": 3600, "latency_ms": latency_ms}))
+        .await?;
+    let token = vault.service_token("storm callers", &["storm"]).await?;
+
+    // One client, one connection per caller: open them all first (a cheap
+    // GET each, all at once) so the storm measures the vault, not TCP
+    // handshakes. Actix keeps idle connections for 5 s; the storm follows
+    // at once.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(callers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("storm client")?;
+    let health = vault.url("/v1/sys/health");
+    let warm = (0..callers).map(|_| call(client.get(&health)));
+    for answer in futures_util::future::join_all(warm).await {
+        ensure!(answer?.0 == 200, "warm-up health call failed");
+    }
+
+    let before = fake.counters().await?["refreshes"].as_u64().unwrap_or(0);
+    let url = vault.url("/v1/connections/storm/token");
+    let started = Instant::now();
+    let calls = (0..callers).map(|_| {
+        let req = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({"min_valid_secs": 3000}));
+        async move {
+            let answer = call(req).await;
+            (answer, started.elapsed())
+        }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let after = fake.counters().await?["refreshes"].as_u64().unwrap_or(0);
+    fake.config(json!({"latency_ms": 0})).await?;
+
+    let mut waits: Vec<Duration> = answers.iter().map(|(_, at)| *at).collect();
+    waits.sort();
+    let mut tokens = HashSet::new();
+    let mut failures = 0;
+    for (answer, _) in &answers {
+        match answer {
+            Ok((200, body)) => {
+                tokens.insert(body["access_token"].as_str().unwrap_or("").to_string());
+            }
+            _ => failures += 1,
+        }
+    }
+    Ok(Storm {
+        callers,
+        fake_latency_ms: latency_ms,
+        refreshes: after.saturating_sub(before),
+        last_answer: waits.last().copied().unwrap_or_default(),
+        median_answer: waits.get(waits.len() / 2).copied().unwrap_or_default(),
+        failures,
+        distinct_tokens: tokens.len(),
+    })
+}
