@@ -38,6 +38,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Logging.
     pub log: LogSettings,
+    /// The embedded store.
+    pub store: StoreSettings,
     /// Argon2id parameters used by `init` and `rekey` (`kdf.*`,
     /// `ZOHO_VAULT_KDF__MEMORY_KIB`, `__PASSES`, `__LANES`). An existing
     /// vault keeps the parameters stored in its header.
@@ -66,6 +68,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8700".into(),
             data_dir: PathBuf::from("./data"),
             log: LogSettings::default(),
+            store: StoreSettings::default(),
             kdf: KdfParams::default(),
             zoho: ZohoSettings::default(),
             http: HttpSettings::default(),
@@ -76,6 +79,22 @@ impl Default for Settings {
             refresh_ahead: RefreshAheadSettings::default(),
             oauth: OAuthSettings::default(),
         }
+    }
+}
+
+/// The embedded store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Page cache in MiB (`store.cache_mib`, `ZOHO_VAULT_STORE__CACHE_MIB`).
+    /// The working set is small; a larger cache mostly speeds up audit
+    /// queries over old events.
+    pub cache_mib: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { cache_mib: 32 }
     }
 }
 

@@ -53,7 +53,7 @@ pub struct VaultService {
 impl VaultService {
     /// Opens the store in the configured data directory (sealed).
     pub fn open(settings: Settings) -> Result<Arc<Self>, OpenError> {
-        let store = open_store(&settings.data_dir)?;
+        let store = open_store(&settings.data_dir, settings.store.cache_mib)?;
         Ok(Arc::new(Self::with_store(settings, store)?))
     }
 
@@ -587,12 +587,15 @@ pub enum UnsealError {
 }
 
 /// Opens the embedded store under `data_dir`, creating the directory.
-pub fn open_store(data_dir: &Path) -> Result<AsyncStore, VaultError> {
+pub fn open_store(data_dir: &Path, cache_mib: u64) -> Result<AsyncStore, VaultError> {
     std::fs::create_dir_all(data_dir).map_err(|e| {
         VaultError::Store(crate::store::StoreError::Backend(format!(
             "cannot create data directory {}: {e}",
             data_dir.display()
         )))
     })?;
-    Ok(AsyncStore::new(Arc::new(SledStore::open(data_dir)?)))
+    Ok(AsyncStore::new(Arc::new(SledStore::open_with_cache(
+        data_dir,
+        cache_mib.saturating_mul(1024 * 1024),
+    )?)))
 }

@@ -51,6 +51,22 @@ impl Tree {
         Tree::AuditPending,
     ];
 
+    /// The kind's stable one-byte id, the key prefix in single-keyspace
+    /// backends. WARNING: part of the on-disk format; never renumber.
+    pub const fn id(self) -> u8 {
+        match self {
+            Tree::Meta => 1,
+            Tree::Tokens => 2,
+            Tree::TokenIds => 3,
+            Tree::Connections => 4,
+            Tree::AccessTokens => 5,
+            Tree::OAuthStates => 6,
+            Tree::Audit => 7,
+            Tree::AuditIndex => 8,
+            Tree::AuditPending => 9,
+        }
+    }
+
     /// The tree with this stable name.
     pub fn from_name(name: &str) -> Option<Tree> {
         Tree::ALL.into_iter().find(|t| t.name() == name)
@@ -256,6 +272,15 @@ mod tests {
         assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
         assert_eq!(prefix_end(&[1, 255]), Some(vec![2]));
         assert_eq!(prefix_end(&[255, 255]), None);
+    }
+
+    #[test]
+    fn tree_ids_are_unique_and_below_255() {
+        let mut ids: Vec<u8> = Tree::ALL.iter().map(|t| t.id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), Tree::ALL.len());
+        assert!(ids.iter().all(|id| *id < u8::MAX));
     }
 
     #[test]

@@ -169,6 +169,7 @@ pub struct Vault {
     keyring: RwLock<Option<Arc<Keyring>>>,
     failures: tokio::sync::Mutex<u32>,
     unseal: UnsealSettings,
+    initialized: std::sync::atomic::AtomicBool,
 }
 
 impl Vault {
@@ -179,6 +180,7 @@ impl Vault {
             keyring: RwLock::new(None),
             failures: tokio::sync::Mutex::new(0),
             unseal,
+            initialized: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -198,7 +200,15 @@ impl Vault {
 
     /// Whether a header exists.
     pub async fn is_initialized(&self) -> Result<bool, VaultError> {
-        Ok(self.header().await?.is_some())
+        // Once a header exists it never goes away, so a positive answer is
+        // remembered: health checks then never touch the store.
+        if self.initialized.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let found = self.header().await?.is_some();
+        self.initialized
+            .store(found, std::sync::atomic::Ordering::Relaxed);
+        Ok(found)
     }
 
     /// Whether the keys are absent from memory.

@@ -1,10 +1,14 @@
-//! The embedded backend: one sled tree per record kind, in
-//! `<data_dir>/store-v1`. Every write is flushed to disk before it is
-//! acknowledged; multi-tree batches are sled transactions.
+//! The embedded backend, in `<data_dir>/store-v1`.
+//!
+//! Every record kind lives in one sled tree (`kv`), its keys prefixed with
+//! the kind's one-byte [`Tree::id`]. One keyspace makes every batch, however
+//! many kinds it touches, a single-tree `apply_batch`, which sled applies
+//! atomically without the cost of a multi-tree transaction (the audit
+//! trail writes its events and their indexes in one batch per flush).
+//! Every write is flushed to disk before it is acknowledged.
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
-
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::{Conflict, Entries, Op, Scan, Store, StoreError, Tree};
 
@@ -12,36 +16,58 @@ use super::{Conflict, Entries, Op, Scan, Store, StoreError, Tree};
 /// on-disk format version, so a future format can live beside this one
 /// during a migration.
 pub const STORE_DIR: &str = "store-v1";
+/// Name of the one sled tree holding every record kind.
+const KEYSPACE: &str = "kv";
+/// Default page cache: small, since the working set (connections, tokens,
+/// the audit head) is small; sled's own default is 1 GiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// A sled database with every tree opened up front.
+/// The sled database.
 pub struct SledStore {
     db: sled::Db,
-    /// Indexed by `Tree as usize`; `Tree::ALL` is in declaration order.
-    trees: Vec<sled::Tree>,
+    kv: sled::Tree,
 }
 
 impl SledStore {
-    /// Opens (creating if needed) the store under `data_dir`.
+    /// Opens (creating if needed) the store under `data_dir` with the
+    /// default page cache.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(data_dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens with a page cache of `cache_bytes`.
+    pub fn open_with_cache(data_dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let path: PathBuf = data_dir.join(STORE_DIR);
         let db = sled::Config::new()
             .path(&path)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|e| open_error(&path, e))?;
-        let trees = Tree::ALL
-            .iter()
-            .map(|t| db.open_tree(t.name()).map_err(backend))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { db, trees })
+        let kv = db.open_tree(KEYSPACE).map_err(backend)?;
+        Ok(Self { db, kv })
     }
 
     /// Whether a store exists under `data_dir`, without opening it.
     pub fn exists(data_dir: &Path) -> bool {
         data_dir.join(STORE_DIR).join("db").exists()
     }
+}
 
-    fn tree(&self, tree: Tree) -> &sled::Tree {
-        &self.trees[tree as usize]
+/// The physical key of `key` in `tree`.
+fn physical(tree: Tree, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 1);
+    out.push(tree.id());
+    out.extend_from_slice(key);
+    out
+}
+
+fn physical_bound(tree: Tree, bound: &Bound<Vec<u8>>, is_start: bool) -> Bound<Vec<u8>> {
+    match bound {
+        Bound::Included(k) => Bound::Included(physical(tree, k)),
+        Bound::Excluded(k) => Bound::Excluded(physical(tree, k)),
+        // The whole kind: from its prefix up to the next kind's prefix.
+        Bound::Unbounded if is_start => Bound::Included(vec![tree.id()]),
+        Bound::Unbounded => Bound::Excluded(vec![tree.id() + 1]),
     }
 }
 
@@ -64,24 +90,27 @@ fn open_error(path: &Path, e: sled::Error) -> StoreError {
 impl Store for SledStore {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
-            .tree(tree)
-            .get(key)
+            .kv
+            .get(physical(tree, key))
             .map_err(backend)?
             .map(|v| v.to_vec()))
     }
 
     fn scan(&self, scan: &Scan) -> Result<Entries, StoreError> {
-        let range = self
-            .tree(scan.tree)
-            .range((scan.start.clone(), scan.end.clone()));
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if scan.reverse
-        {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
+        let start = physical_bound(scan.tree, &scan.start, true);
+        let end = physical_bound(scan.tree, &scan.end, false);
+        let range = self.kv.range((start, end));
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            if scan.reverse {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
         iter.take(scan.limit)
-            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
+            .map(|item| {
+                item.map(|(k, v)| (k[1..].to_vec(), v.to_vec()))
+                    .map_err(backend)
+            })
             .collect()
     }
 
@@ -89,38 +118,14 @@ impl Store for SledStore {
         if ops.is_empty() {
             return Ok(());
         }
-        let mut involved: Vec<Tree> = Vec::new();
-        for op in &ops {
-            let t = match op {
-                Op::Put { tree, .. } | Op::Delete { tree, .. } => *tree,
-            };
-            if !involved.contains(&t) {
-                involved.push(t);
+        let mut batch = sled::Batch::default();
+        for op in ops {
+            match op {
+                Op::Put { tree, key, value } => batch.insert(physical(tree, &key), value),
+                Op::Delete { tree, key } => batch.remove(physical(tree, &key)),
             }
         }
-        let trees: Vec<sled::Tree> = involved.iter().map(|t| self.tree(*t).clone()).collect();
-        let result: Result<(), TransactionError<()>> = {
-            use sled::Transactional;
-            trees.as_slice().transaction(|tx| {
-                for op in &ops {
-                    match op {
-                        Op::Put { tree, key, value } => {
-                            let i = index_of(&involved, *tree)?;
-                            tx[i].insert(key.as_slice(), value.as_slice())?;
-                        }
-                        Op::Delete { tree, key } => {
-                            let i = index_of(&involved, *tree)?;
-                            tx[i].remove(key.as_slice())?;
-                        }
-                    }
-                }
-                Ok(())
-            })
-        };
-        result.map_err(|e| match e {
-            TransactionError::Abort(()) => StoreError::Backend("transaction aborted".into()),
-            TransactionError::Storage(e) => backend(e),
-        })?;
+        self.kv.apply_batch(batch).map_err(backend)?;
         self.flush()
     }
 
@@ -132,8 +137,8 @@ impl Store for SledStore {
         new: Option<Vec<u8>>,
     ) -> Result<Result<(), Conflict>, StoreError> {
         let outcome = self
-            .tree(tree)
-            .compare_and_swap(key, expected, new)
+            .kv
+            .compare_and_swap(physical(tree, key), expected, new)
             .map_err(backend)?;
         match outcome {
             Ok(()) => {
@@ -147,13 +152,6 @@ impl Store for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(backend)
     }
-}
-
-fn index_of(involved: &[Tree], tree: Tree) -> Result<usize, ConflictableTransactionError<()>> {
-    involved
-        .iter()
-        .position(|t| *t == tree)
-        .ok_or(ConflictableTransactionError::Abort(()))
 }
 
 impl Drop for SledStore {
@@ -176,10 +174,17 @@ mod tests {
     }
 
     #[test]
-    fn tree_all_is_in_declaration_order() {
-        for (i, t) in Tree::ALL.iter().enumerate() {
-            assert_eq!(*t as usize, i);
-        }
+    fn kinds_do_not_see_each_others_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SledStore::open(dir.path()).expect("open");
+        store
+            .apply(vec![put(Tree::Audit, b"k", b"a"), put(Tree::AuditIndex, b"k", b"i")])
+            .expect("apply");
+        let all = store.scan(&Scan::prefix(Tree::Audit, &[], 10)).expect("scan");
+        assert_eq!(all, vec![(b"k".to_vec(), b"a".to_vec())]);
+        let mut rev = Scan::prefix(Tree::AuditIndex, &[], 10);
+        rev.reverse = true;
+        assert_eq!(store.scan(&rev).expect("scan"), vec![(b"k".to_vec(), b"i".to_vec())]);
     }
 
     #[test]
