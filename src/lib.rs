@@ -9,6 +9,7 @@ pub mod config;
 pub mod connections;
 pub mod crypto;
 pub mod fake_zoho;
+pub mod ratelimit;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -6,7 +6,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::extract::{Admin, Caller, Ctx};
+use super::extract::{Admin, Caller, ConnectionName, Ctx};
 use super::{optional_json, resource, ApiError};
 use crate::connections::rfc3339;
 use crate::connections::upload::UploadRequest;
@@ -29,7 +29,7 @@ async fn upload(
     service: web::Data<VaultService>,
     admin: Admin,
     ctx: Ctx,
-    name: web::Path<String>,
+    name: ConnectionName,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let view = service
@@ -49,7 +49,7 @@ async fn list(service: web::Data<VaultService>, _admin: Admin) -> Result<HttpRes
 async fn show(
     service: web::Data<VaultService>,
     _admin: Admin,
-    name: web::Path<String>,
+    name: ConnectionName,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(service.connection(&name).await?))
 }
@@ -65,7 +65,7 @@ async fn delete(
     service: web::Data<VaultService>,
     admin: Admin,
     ctx: Ctx,
-    name: web::Path<String>,
+    name: ConnectionName,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let revoke = query.revoke.unwrap_or(true);
@@ -99,7 +99,7 @@ async fn issue(
     service: web::Data<VaultService>,
     caller: Caller,
     ctx: Ctx,
-    name: web::Path<String>,
+    name: ConnectionName,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: IssueBody = optional_json(&body)?.unwrap_or_default();

@@ -1,9 +1,15 @@
 //! HTTP-level tests: every test starts the real `zoho-vault` binary on a
 //! free port in a temporary directory and talks to it over real HTTP.
 
+mod access;
 mod connections;
 mod errors;
 mod example;
 mod helpers;
+mod leaks;
 mod lifecycle;
+mod malformed;
+mod ratelimit;
+mod support;
+mod tls;
 mod token_issue;
