@@ -9,8 +9,10 @@
 //! [`guard`], around the whole app:
 //! - every error answer is in the one JSON shape, including the ones actix
 //!   makes itself (payload errors, its own 404/405, plain-text errors of
-//!   extractors we did not configure); their messages are generic and never
-//!   echo the request;
+//!   extractors we did not configure: answers with no body type or
+//!   `text/plain`); their messages are generic and never echo the request.
+//!   An error a route answers on purpose in another type (e.g. an HTML page
+//!   for a browser) is left alone;
 //! - a 401 or 403 that no extractor audited (e.g. a service token asking
 //!   for a connection it was not granted, decided in the service layer) is
 //!   audited here, with the caller's identity when it is known;
@@ -97,12 +99,14 @@ fn json_error_shape(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let is_json = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if is_json {
+    // Only bodies actix makes by itself are reshaped: none, or plain text.
+    // A route that deliberately answers something else (JSON, or an HTML
+    // page for a browser) keeps its answer.
+    let from_actix = match res.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => v.to_str().is_ok_and(|ct| ct.starts_with("text/plain")),
+    };
+    if !from_actix {
         return res;
     }
     if let Some(err) = res.response().error() {
@@ -192,6 +196,12 @@ mod tests {
         panic!("boom")
     }
 
+    async fn html_error() -> HttpResponse {
+        HttpResponse::BadRequest()
+            .content_type("text/html; charset=utf-8")
+            .body("<p>sign-in failed</p>")
+    }
+
     async fn plain_text_error() -> HttpResponse {
         HttpResponse::BadRequest()
             .insert_header((header::RETRY_AFTER, "3"))
@@ -224,6 +234,7 @@ mod tests {
         let app = test::init_service(
             App::new()
                 .route("/e", web::get().to(plain_text_error))
+                .route("/h", web::get().to(html_error))
                 .wrap(from_fn(guard)),
         )
         .await;
@@ -244,5 +255,9 @@ mod tests {
         assert_eq!(resp.status(), 404);
         let body: serde_json::Value = test::read_body_json(resp).await;
         assert_eq!(body["error"]["code"], "not_found");
+        // A page made on purpose for a browser is left alone.
+        let resp = test::call_service(&app, test::TestRequest::get().uri("/h").to_request()).await;
+        assert_eq!(resp.status(), 400);
+        assert_eq!(test::read_body(resp).await, "<p>sign-in failed</p>");
     }
 }
