@@ -1,11 +1,13 @@
 //! The HTTP interface (v1). Routes translate HTTP to calls on
 //! [`crate::service::VaultService`] and back; no business logic lives here.
 
+pub mod admin_tokens;
 pub mod audit;
 pub mod connections;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod middleware;
 pub mod oauth;
 pub mod service_tokens;
 pub mod sys;
@@ -20,6 +22,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.app_data(error::json_config(body_limit))
             .app_data(error::path_config())
             .app_data(error::query_config())
+            .app_data(web::PayloadConfig::new(body_limit))
             .service(
                 web::scope("/v1")
                     .service(sys::health())
@@ -28,15 +31,31 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(connections::routes)
                     .configure(oauth::routes)
                     .configure(service_tokens::routes)
+                    .configure(admin_tokens::routes)
                     .configure(audit::configure),
             )
             .configure(metrics::routes);
     }
 }
 
-/// A resource whose unmatched methods answer 405 in the JSON error shape.
-pub(crate) fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(error::method_not_allowed))
+/// A resource whose unmatched methods answer 405 in the JSON error shape
+/// and whose handlers' panics answer 500 ([`middleware::catch_panics`]).
+/// Do not give these resources their own `app_data`: the panic guard holds
+/// the request, and actix adds resource data after it.
+pub(crate) fn resource(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+> {
+    web::resource(path)
+        .default_service(web::to(error::method_not_allowed))
+        .wrap(actix_web::middleware::from_fn(middleware::catch_panics))
 }
 
 /// Parses an optional JSON body: empty means `None`; anything else must be

@@ -60,6 +60,10 @@ pub struct Settings {
     pub refresh_ahead: RefreshAheadSettings,
     /// The browser redirect flow.
     pub oauth: OAuthSettings,
+    /// Per-token request rate limit.
+    pub ratelimit: RateLimitSettings,
+    /// Optional TLS for the listener.
+    pub tls: TlsSettings,
 }
 
 impl Default for Settings {
@@ -78,6 +82,8 @@ impl Default for Settings {
             metrics: MetricsSettings::default(),
             refresh_ahead: RefreshAheadSettings::default(),
             oauth: OAuthSettings::default(),
+            ratelimit: RateLimitSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -275,6 +281,34 @@ impl Default for OAuthSettings {
     }
 }
 
+/// Per-token request rate limit: a token bucket per bearer token, in memory
+/// (see docs/security.md). Requests over the limit get `429 rate_limited`
+/// with `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Sustained requests per second per token
+    /// (`ratelimit.per_token_per_sec`, `ZOHO_VAULT_RATELIMIT__PER_TOKEN_PER_SEC`);
+    /// 0 turns the limit off. The default (20000) is far above what one
+    /// backend needs (access tokens live an hour and are shared) and above
+    /// what the vault serves on a 2-core machine (docs/security.md, "Rate-
+    /// limit defaults"), so a benchmark never meets it; only a runaway or
+    /// abused token on a large machine does.
+    pub per_token_per_sec: u32,
+    /// Requests a token may send in a burst above the sustained rate
+    /// (`ratelimit.burst`, `ZOHO_VAULT_RATELIMIT__BURST`); at least 1.
+    pub burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_token_per_sec: 20_000,
+            burst: 40_000,
+        }
+    }
+}
+
 /// Background refresh ahead of expiry, and the keep-alive of idle connections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -336,6 +370,20 @@ impl Default for MetricsSettings {
             access: MetricsAccess::Auto,
         }
     }
+}
+
+/// TLS for the HTTP listener (rustls). Both files set: HTTPS; neither:
+/// plain HTTP (with a loud warning on non-loopback addresses); one alone is
+/// refused at start.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM file with the certificate chain, leaf first (`tls.cert_file`,
+    /// `ZOHO_VAULT_TLS__CERT_FILE`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1)
+    /// (`tls.key_file`, `ZOHO_VAULT_TLS__KEY_FILE`).
+    pub key_file: Option<PathBuf>,
 }
 
 /// Settings could not be loaded.
@@ -404,6 +452,24 @@ mod tests {
             !s.audit.fault_injection,
             "the audit fault hook is a test knob"
         );
+        assert_eq!(s.ratelimit.per_token_per_sec, 20_000);
+        assert_eq!(s.ratelimit.burst, 40_000);
+        assert_eq!(s.tls, TlsSettings::default());
+    }
+
+    #[test]
+    fn ratelimit_and_tls_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ZOHO_VAULT_RATELIMIT__PER_TOKEN_PER_SEC", "5");
+            jail.set_env("ZOHO_VAULT_RATELIMIT__BURST", "7");
+            jail.set_env("ZOHO_VAULT_TLS__CERT_FILE", "/etc/vault/cert.pem");
+            let s = Settings::load_from(Path::new("none.toml"), None).map_err(|e| e.to_string())?;
+            assert_eq!(s.ratelimit.per_token_per_sec, 5);
+            assert_eq!(s.ratelimit.burst, 7);
+            assert_eq!(s.tls.cert_file, Some(PathBuf::from("/etc/vault/cert.pem")));
+            assert_eq!(s.tls.key_file, None);
+            Ok(())
+        });
     }
 
     #[test]

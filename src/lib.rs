@@ -11,6 +11,7 @@ pub mod connections;
 pub mod crypto;
 pub mod fake_zoho;
 pub mod metrics;
+pub mod ratelimit;
 pub mod refresh_ahead;
 pub mod service;
 pub mod startup;

@@ -2,6 +2,10 @@
 //! that owns the vault, the token registry and (as they land) the broker
 //! and audit trail, and answers in domain terms.
 
+mod admin_tokens;
+
+pub use admin_tokens::AdminTokenError;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

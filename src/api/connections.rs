@@ -2,12 +2,12 @@
 //! start of the browser redirect flow (`authorize`).
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::extract::{record_denial, Admin, Caller, Ctx};
+use super::extract::{Admin, Caller, ConnectionName, Ctx};
 use super::{optional_json, resource, ApiError};
 use crate::connections::rfc3339;
 use crate::connections::upload::UploadRequest;
@@ -35,7 +35,7 @@ struct AuthorizeBody {}
 async fn authorize(
     service: web::Data<VaultService>,
     admin: Admin,
-    name: web::Path<String>,
+    name: ConnectionName,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let _: Option<AuthorizeBody> = optional_json(&body)?;
@@ -55,7 +55,7 @@ async fn upload(
     service: web::Data<VaultService>,
     admin: Admin,
     ctx: Ctx,
-    name: web::Path<String>,
+    name: ConnectionName,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let view = service
@@ -75,7 +75,7 @@ async fn list(service: web::Data<VaultService>, _admin: Admin) -> Result<HttpRes
 async fn show(
     service: web::Data<VaultService>,
     _admin: Admin,
-    name: web::Path<String>,
+    name: ConnectionName,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(service.connection(&name).await?))
 }
@@ -91,7 +91,7 @@ async fn delete(
     service: web::Data<VaultService>,
     admin: Admin,
     ctx: Ctx,
-    name: web::Path<String>,
+    name: ConnectionName,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let revoke = query.revoke.unwrap_or(true);
@@ -122,27 +122,18 @@ struct TokenAnswer<'a> {
 
 #[tracing::instrument(skip_all, fields(connection = %name, actor = %caller.0.actor()))]
 async fn issue(
-    req: HttpRequest,
     service: web::Data<VaultService>,
     caller: Caller,
     ctx: Ctx,
-    name: web::Path<String>,
+    name: ConnectionName,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: IssueBody = optional_json(&body)?.unwrap_or_default();
-    let issued = match service
+    // A 403 decided in the service (connection not granted) is audited by
+    // the guard middleware, like every refusal past the extractors.
+    let issued = service
         .issue_token(&caller.0, &name, body.min_valid_secs, &ctx.0)
-        .await
-    {
-        Ok(issued) => issued,
-        Err(e) => {
-            // A connection the token was not granted is a 403 decided here,
-            // past the extractors: audit it like theirs.
-            let err = ApiError::from(e);
-            record_denial(&req, &service, &err, Some(&caller.0)).await;
-            return Err(err);
-        }
-    };
+        .await?;
     tracing::debug!(refreshed = issued.refreshed, "token issued");
     let expires_in = (issued.expires_at - OffsetDateTime::now_utc())
         .whole_seconds()

@@ -1,17 +1,30 @@
-//! Bearer-token extractors: [`Caller`] (any valid token) and [`Admin`].
-//! A sealed vault cannot check tokens, so both answer 503 while sealed.
+//! Request extractors: bearer tokens ([`Caller`]: any valid token,
+//! [`Admin`]), validated path parameters ([`ConnectionName`], [`TokenId`])
+//! and the audit context ([`Ctx`]).
+//!
+//! A sealed vault cannot check tokens, so the token extractors answer 503
+//! while sealed. Every refusal they make (401, 403) is audited here; an
+//! authenticated caller's [`Principal`] is left in the request's extensions
+//! so that a 401/403 decided later (e.g. a connection the token was not
+//! granted) is audited by [`super::middleware`] with the caller's identity.
+//! A valid token over its rate limit gets `429 rate_limited`.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use serde::Deserialize;
 
 use super::audit::request_context;
 use super::ApiError;
 use crate::audit::AuditEvent;
 use crate::auth::{AuthError, Principal};
+use crate::connections::upload::validate_name;
+use crate::crypto::token::parse_bearer;
+use crate::ratelimit::RateLimiter;
 use crate::service::VaultService;
+use crate::tokens::is_token_id;
 
 /// Any authenticated caller.
 pub struct Caller(pub Principal);
@@ -47,28 +60,61 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
         Ok(token) => service.authenticate(&token).await.map_err(ApiError::from),
         Err(e) => Err(e.into()),
     };
-    if let Err(e) = &result {
-        record_denial(&req, &service, e, None).await;
+    let principal = match result {
+        Ok(p) => p,
+        Err(e) => {
+            record_denial(&req, &service, &e, None).await;
+            return Err(e);
+        }
+    };
+    req.extensions_mut().insert(principal.clone());
+    if let Some(limiter) = req.app_data::<web::Data<RateLimiter>>() {
+        if let Err(retry_after) = limiter.check(&principal.token_id) {
+            tracing::warn!(token_id = %principal.token_id, "request over the token's rate limit");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "this token sent more requests than its rate limit allows",
+            )
+            .with_hint("slow down and retry after the Retry-After delay; access tokens are valid for up to an hour, so cache them")
+            .with_retry_after(retry_after));
+        }
     }
-    result
+    Ok(principal)
 }
+
+/// Marks a request whose denial was already audited, so that
+/// [`super::middleware`] does not record it twice.
+pub(crate) struct DenialRecorded;
 
 /// Audits a 401/403 (other errors are not denials). Best effort: a denial
 /// stays a denial even when its event cannot be written; that is logged.
 /// Routes call it for refusals decided past the extractors (a service token
 /// asking for a connection it was not granted).
-pub(super) async fn record_denial(
+pub(crate) async fn record_denial(
     req: &HttpRequest,
     service: &VaultService,
     err: &ApiError,
     who: Option<&Principal>,
 ) {
     let status = actix_web::ResponseError::status_code(err).as_u16();
+    record_denial_status(req, service, status, err.code(), who).await;
+}
+
+/// [`record_denial`] from a status and code.
+pub(crate) async fn record_denial_status(
+    req: &HttpRequest,
+    service: &VaultService,
+    status: u16,
+    code: &str,
+    who: Option<&Principal>,
+) {
     if status != 401 && status != 403 {
         return;
     }
-    let event =
-        AuditEvent::access_denied(status, err.code(), who, req.path(), &request_context(req));
+    req.extensions_mut().insert(DenialRecorded);
+    let route = redact_path(req.path());
+    let event = AuditEvent::access_denied(status, code, who, &route, &request_context(req));
     if let Err(e) = service.audit().append(event).await {
         tracing::error!(error = %e, status, "cannot record an access denial in the audit trail");
     }
@@ -114,5 +160,158 @@ impl FromRequest for Ctx {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         std::future::ready(Ok(Ctx(request_context(req))))
+    }
+}
+
+/// The path with every segment that is shaped like one of our bearer
+/// tokens replaced by `[redacted]`: a token pasted into a URL by mistake
+/// must not reach the logs or the audit trail.
+pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains("zva_") && !path.contains("zvs_") {
+        return path.into();
+    }
+    path.split('/')
+        .map(|seg| {
+            if parse_bearer(seg).is_some() {
+                "[redacted]"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+        .into()
+}
+
+#[derive(Deserialize)]
+struct NameParam {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct IdParam {
+    id: String,
+}
+
+/// The `{name}` path segment, checked against the connection-name rules
+/// (`[A-Za-z0-9._-]`, 1 to 128 characters, not `.` or `..`) after
+/// percent-decoding; anything else is `400 invalid_name`, before any
+/// lookup and without echoing the input.
+#[derive(Debug, Clone)]
+pub struct ConnectionName(String);
+
+impl ConnectionName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name, owned.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ConnectionName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ConnectionName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromRequest for ConnectionName {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let result = web::Path::<NameParam>::extract(req)
+            .into_inner()
+            .and_then(|p| {
+                let name = p.into_inner().name;
+                if parse_bearer(&name).is_some() {
+                    return Err(ApiError::bad_request(
+                        "invalid_name",
+                        "this looks like a bearer token, not a connection name",
+                    )
+                    .with_hint("never put tokens in URLs; send them in the Authorization header")
+                    .into());
+                }
+                match validate_name(&name) {
+                    Ok(()) => Ok(ConnectionName(name)),
+                    Err(msg) => Err(ApiError::bad_request("invalid_name", msg)
+                        .with_hint(
+                            "a connection name is 1 to 128 of `A-Z a-z 0-9 . _ -`, not `.` or `..`",
+                        )
+                        .into()),
+                }
+            });
+        std::future::ready(result)
+    }
+}
+
+/// The `{id}` path segment of a bearer token (`tok_` + 16 hex digits);
+/// anything else is `400 invalid_id` without echoing the input.
+#[derive(Debug, Clone)]
+pub struct TokenId(String);
+
+impl std::ops::Deref for TokenId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TokenId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromRequest for TokenId {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let result = web::Path::<IdParam>::extract(req)
+            .into_inner()
+            .and_then(|p| {
+                let id = p.into_inner().id;
+                if is_token_id(&id) {
+                    Ok(TokenId(id))
+                } else {
+                    Err(ApiError::bad_request(
+                        "invalid_id",
+                        "a token id is `tok_` followed by 16 hexadecimal digits",
+                    )
+                    .into())
+                }
+            });
+        std::future::ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::token::{PlainToken, TokenKind};
+
+    #[test]
+    fn token_shaped_path_segments_are_redacted() {
+        let t = PlainToken::make(TokenKind::Service);
+        let path = format!("/v1/connections/{}/token", t.expose());
+        assert_eq!(redact_path(&path), "/v1/connections/[redacted]/token");
+        assert_eq!(
+            redact_path("/v1/connections/zvs_tenant"),
+            "/v1/connections/zvs_tenant"
+        );
+        assert_eq!(redact_path("/v1/sys/health"), "/v1/sys/health");
     }
 }

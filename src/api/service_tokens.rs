@@ -1,9 +1,10 @@
 //! `/v1/service-tokens`: create (the token is shown once), list, revoke.
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{Admin, Ctx};
+use super::extract::{Admin, Ctx, TokenId};
 use super::{resource, ApiError};
 use crate::service::VaultService;
 use crate::tokens::TokenRecord;
@@ -45,10 +46,12 @@ async fn create(
         .create_service_token(&admin.0, body.name, body.connections, body.ttl_secs, &ctx.0)
         .await?;
     tracing::info!(id = %record.id, "service token created");
-    Ok(HttpResponse::Created().json(Created {
-        token: plain.expose(),
-        record: &record,
-    }))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Created {
+            token: plain.expose(),
+            record: &record,
+        }))
 }
 
 #[tracing::instrument(skip_all)]
@@ -62,7 +65,7 @@ async fn revoke(
     service: web::Data<VaultService>,
     admin: Admin,
     ctx: Ctx,
-    id: web::Path<String>,
+    id: TokenId,
 ) -> Result<HttpResponse, ApiError> {
     match service.revoke_service_token(&admin.0, &id, &ctx.0).await? {
         Some(record) => {

@@ -11,7 +11,7 @@ use crate::service::VaultService;
 use crate::vault::Unsealed;
 
 /// `GET /v1/sys/health`: anyone, sealed or not.
-pub fn health() -> actix_web::Resource {
+pub fn health() -> impl actix_web::dev::HttpServiceFactory {
     resource("/sys/health").route(web::get().to(health_handler))
 }
 
@@ -27,7 +27,7 @@ struct UnsealBody {
 }
 
 /// `POST /v1/sys/unseal`: anyone; failed attempts are slowed down.
-pub fn unseal() -> actix_web::Resource {
+pub fn unseal() -> impl actix_web::dev::HttpServiceFactory {
     resource("/sys/unseal").route(web::post().to(unseal_handler))
 }
 
@@ -48,7 +48,7 @@ async fn unseal_handler(
 }
 
 /// `POST /v1/sys/seal`: admin.
-pub fn seal() -> actix_web::Resource {
+pub fn seal() -> impl actix_web::dev::HttpServiceFactory {
     resource("/sys/seal").route(web::post().to(seal_handler))
 }
 

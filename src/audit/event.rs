@@ -57,11 +57,15 @@ pub enum AuditAction {
     AuditRead,
     /// A prefix of the audit trail was pruned after an export.
     AuditPruned,
+    /// An admin token was created.
+    AdminTokenCreated,
+    /// An admin token was revoked.
+    AdminTokenRevoked,
 }
 
 impl AuditAction {
     /// Every action, for parsing and docs.
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::TokenIssued,
         AuditAction::AccessDenied,
         AuditAction::Unseal,
@@ -75,6 +79,8 @@ impl AuditAction {
         AuditAction::ServiceTokenRevoked,
         AuditAction::AuditRead,
         AuditAction::AuditPruned,
+        AuditAction::AdminTokenCreated,
+        AuditAction::AdminTokenRevoked,
     ];
 
     /// The stored name.
@@ -93,6 +99,8 @@ impl AuditAction {
             AuditAction::ServiceTokenRevoked => "service_token_revoked",
             AuditAction::AuditRead => "audit_read",
             AuditAction::AuditPruned => "audit_pruned",
+            AuditAction::AdminTokenCreated => "admin_token_created",
+            AuditAction::AdminTokenRevoked => "admin_token_revoked",
         }
     }
 
@@ -506,6 +514,42 @@ impl AuditEvent {
     pub fn service_token_revoked(actor: &Principal, token_id: &str, ctx: &RequestContext) -> Self {
         Self::new(
             AuditAction::ServiceTokenRevoked,
+            actor.actor(),
+            Outcome::Success,
+            ctx,
+        )
+        .by(actor)
+        .text("token_id", token_id)
+    }
+
+    /// `actor` created admin token `token_id` named `name` (never the
+    /// token itself).
+    pub fn admin_token_created(
+        actor: &Principal,
+        token_id: &str,
+        name: &str,
+        expires_at: Option<OffsetDateTime>,
+        ctx: &RequestContext,
+    ) -> Self {
+        let mut event = Self::new(
+            AuditAction::AdminTokenCreated,
+            actor.actor(),
+            Outcome::Success,
+            ctx,
+        )
+        .by(actor)
+        .text("token_id", token_id)
+        .text("token_name", name);
+        if let Some(t) = expires_at {
+            event = event.text("expires_at", &rfc3339(t));
+        }
+        event
+    }
+
+    /// `actor` revoked admin token `token_id`.
+    pub fn admin_token_revoked(actor: &Principal, token_id: &str, ctx: &RequestContext) -> Self {
+        Self::new(
+            AuditAction::AdminTokenRevoked,
             actor.actor(),
             Outcome::Success,
             ctx,

@@ -84,7 +84,7 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
     tracing::info!(addr = %app.addr(), "serving");
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "zoho-vault listening on http://{}", app.addr())?;
+        writeln!(out, "zoho-vault listening on {}", app.url())?;
         out.flush()?;
     }
     let background = tokio::spawn(crate::refresh_ahead::run(

@@ -100,12 +100,12 @@ impl Store for SledStore {
         let start = physical_bound(scan.tree, &scan.start, true);
         let end = physical_bound(scan.tree, &scan.end, false);
         let range = self.kv.range((start, end));
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            if scan.reverse {
-                Box::new(range.rev())
-            } else {
-                Box::new(range)
-            };
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if scan.reverse
+        {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
         iter.take(scan.limit)
             .map(|item| {
                 item.map(|(k, v)| (k[1..].to_vec(), v.to_vec()))
@@ -178,13 +178,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SledStore::open(dir.path()).expect("open");
         store
-            .apply(vec![put(Tree::Audit, b"k", b"a"), put(Tree::AuditIndex, b"k", b"i")])
+            .apply(vec![
+                put(Tree::Audit, b"k", b"a"),
+                put(Tree::AuditIndex, b"k", b"i"),
+            ])
             .expect("apply");
-        let all = store.scan(&Scan::prefix(Tree::Audit, &[], 10)).expect("scan");
+        let all = store
+            .scan(&Scan::prefix(Tree::Audit, &[], 10))
+            .expect("scan");
         assert_eq!(all, vec![(b"k".to_vec(), b"a".to_vec())]);
         let mut rev = Scan::prefix(Tree::AuditIndex, &[], 10);
         rev.reverse = true;
-        assert_eq!(store.scan(&rev).expect("scan"), vec![(b"k".to_vec(), b"i".to_vec())]);
+        assert_eq!(
+            store.scan(&rev).expect("scan"),
+            vec![(b"k".to_vec(), b"i".to_vec())]
+        );
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! HTTP-level tests: every test starts the real `zoho-vault` binary on a
 //! free port in a temporary directory and talks to it over real HTTP.
 
+mod access;
 mod audit;
 mod cli;
 mod connections;
 mod errors;
 mod example;
 mod helpers;
+mod leaks;
 mod lifecycle;
+mod malformed;
 mod metrics;
 mod oauth;
 mod oauth_flow;
+mod ratelimit;
 mod refresh_ahead;
+mod support;
+mod tls;
 mod token_issue;
