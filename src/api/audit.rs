@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::{guard, web, HttpRequest, HttpResponse};
+use actix_web::{guard, web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -28,17 +28,12 @@ pub const NEXT_HEADER: &str = "x-audit-next";
 /// Who and where, for audit events: the `X-Request-Id` header when it is a
 /// short token (else a fresh random id) and the TCP peer's IP.
 pub fn request_context(req: &HttpRequest) -> RequestContext {
+    // The guard middleware gives every request its id; the fallback only
+    // serves requests built without it (unit tests).
     let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
-        .map(str::to_string)
+        .extensions()
+        .get::<super::middleware::RequestId>()
+        .map(|id| id.0.clone())
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
     RequestContext {
         request_id: Some(request_id),

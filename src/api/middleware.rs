@@ -69,17 +69,55 @@ pub async fn catch_panics(
     }
 }
 
+/// The request's id: the caller's `X-Request-Id` when it is well formed
+/// (1 to 64 of `[A-Za-z0-9._-]`), else a fresh random one. It is in every
+/// log line of the request (the `request` span), in its audit events, and
+/// echoed in the answer's `X-Request-Id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    fn of(req: &ServiceRequest) -> Self {
+        let given = req
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| {
+                !s.is_empty()
+                    && s.len() <= 64
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            });
+        Self(given.map_or_else(
+            || format!("{:032x}", rand::random::<u128>()),
+            str::to_string,
+        ))
+    }
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
 /// See the module documentation.
 pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    use tracing::Instrument;
     let started = Instant::now();
     // Owned copies: holding the request itself across routing is not allowed.
     let method = req.method().clone();
     let path = redact_path(req.path()).into_owned();
-    let res = json_error_shape(next.call(req).await?.map_into_boxed_body());
-    audit_unrecorded_denial(&res).await;
+    let id = RequestId::of(&req);
+    req.extensions_mut().insert(id.clone());
+    let span = tracing::info_span!("request", request_id = %id.0);
+    let res = next.call(req).instrument(span.clone()).await?;
+    let mut res = json_error_shape(res.map_into_boxed_body());
+    audit_unrecorded_denial(&res).instrument(span.clone()).await;
+    if let Ok(value) = HeaderValue::from_str(&id.0) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static(REQUEST_ID), value);
+    }
+    let _entered = span.enter();
     let status = res.status().as_u16();
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::debug!(

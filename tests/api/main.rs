@@ -16,6 +16,7 @@ mod oauth;
 mod oauth_flow;
 mod ratelimit;
 mod refresh_ahead;
+mod request_ids;
 mod support;
 mod tls;
 mod token_issue;
