@@ -208,6 +208,7 @@ impl VaultService {
         }
         self.audit.deactivate().await;
         self.broker.forget_all();
+        self.tokens.forget_all_verified();
         self.vault.seal()
     }
 

@@ -199,6 +199,13 @@ pub fn make_token(
 #[derive(Clone)]
 pub struct TokenRegistry {
     store: AsyncStore,
+    /// Tokens verified within [`LAST_USE_EVERY`], by hash, so the hot path
+    /// of a request does not touch the store. Holds no secret. Only tokens
+    /// that verified are cached, so garbage cannot grow it.
+    verified: Arc<std::sync::RwLock<HashMap<[u8; 32], Verified>>>,
+    /// Bumped by every revocation: a verification read from the store
+    /// before a revocation is not cached after it.
+    revocations: Arc<std::sync::atomic::AtomicU64>,
     /// When each token's last use was last written (or scheduled).
     last_use: Arc<Mutex<HashMap<String, Instant>>>,
     /// Serialises admin revocations, so two racing ones cannot both see
@@ -206,11 +213,22 @@ pub struct TokenRegistry {
     admin_revoke: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// A cached verification.
+#[derive(Clone)]
+struct Verified {
+    kind: TokenKind,
+    principal: Principal,
+    expires_at: Option<OffsetDateTime>,
+    at: Instant,
+}
+
 impl TokenRegistry {
     /// A registry over `store`.
     pub fn new(store: AsyncStore) -> Self {
         Self {
             store,
+            verified: Arc::default(),
+            revocations: Arc::default(),
             last_use: Arc::new(Mutex::new(HashMap::new())),
             admin_revoke: Arc::new(tokio::sync::Mutex::new(())),
         }
@@ -234,6 +252,18 @@ impl TokenRegistry {
         presented: &str,
     ) -> Result<Principal, AuthError> {
         let (kind, hash) = parse_bearer(presented).ok_or(AuthError::Malformed)?;
+        let now = OffsetDateTime::now_utc();
+        if let Some(hit) = self.cached(hash.as_bytes()) {
+            if hit.kind != kind {
+                return Err(AuthError::Unknown);
+            }
+            if hit.expires_at.is_some_and(|at| at <= now) {
+                self.forget_verified(hash.as_bytes());
+                return Err(AuthError::Expired);
+            }
+            return Ok(hit.principal);
+        }
+        let generation = self.revocations.load(std::sync::atomic::Ordering::Acquire);
         let sealed = self
             .store
             .get(Tree::Tokens, hash.as_bytes().to_vec())
@@ -243,13 +273,61 @@ impl TokenRegistry {
         if record.kind != kind {
             return Err(AuthError::Unknown);
         }
-        let now = OffsetDateTime::now_utc();
         if record.is_expired(now) {
             return Err(AuthError::Expired);
         }
         let principal = Principal::from_record(&record);
+        self.remember(hash.as_bytes(), &record, &principal, generation);
         self.note_use(data_key, hash.as_bytes(), sealed, record, now);
         Ok(principal)
+    }
+
+    /// A verification younger than [`LAST_USE_EVERY`]; older ones are read
+    /// again from the store, which also writes the token's last use and
+    /// bounds how long a change made elsewhere takes to be seen.
+    fn cached(&self, hash: &[u8; 32]) -> Option<Verified> {
+        let map = self.verified.read().unwrap_or_else(|p| p.into_inner());
+        map.get(hash)
+            .filter(|v| v.at.elapsed() < LAST_USE_EVERY)
+            .cloned()
+    }
+
+    fn remember(
+        &self,
+        hash: &[u8; 32],
+        record: &TokenRecord,
+        principal: &Principal,
+        generation: u64,
+    ) {
+        let mut map = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        // Checked under the lock that revocations also take.
+        if self.revocations.load(std::sync::atomic::Ordering::Acquire) != generation {
+            return;
+        }
+        map.insert(
+            *hash,
+            Verified {
+                kind: record.kind,
+                principal: principal.clone(),
+                expires_at: record.expires_at,
+                at: Instant::now(),
+            },
+        );
+    }
+
+    fn forget_verified(&self, hash: &[u8]) {
+        let mut map = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        self.revocations
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        map.retain(|k, _| k.as_slice() != hash);
+    }
+
+    /// Drops every cached verification (on seal).
+    pub fn forget_all_verified(&self) {
+        self.verified
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Schedules the `last_used_at` write when this token's last one is
@@ -372,6 +450,10 @@ impl TokenRegistry {
             .store
             .get_sealed::<TokenRecord>(data_key, &hash)
             .await?;
+        // Forgotten before the delete, and a verification read before it is
+        // never cached after it (see `revocations`): once this returns, no
+        // request passes on the revoked token.
+        self.forget_verified(&hash);
         self.store
             .apply(vec![
                 Op::Delete {
@@ -534,5 +616,43 @@ mod tests {
             "created_at":"2026-01-01T00:00:00Z","expires_at":null}"#;
         let r: TokenRecord = serde_json::from_str(old).expect("old record");
         assert_eq!(r.last_used_at, None);
+    }
+
+    #[tokio::test]
+    async fn a_cached_verification_does_not_outlive_a_revocation() {
+        let (_dir, reg, dk) = registry();
+        let (plain, record) = reg
+            .create(
+                &dk,
+                NewToken::service("b".into(), vec!["*".into()], None).expect("new"),
+            )
+            .await
+            .expect("create");
+        // First use reads the store and caches; the second is served from memory.
+        reg.authenticate(&dk, plain.expose()).await.expect("first");
+        reg.authenticate(&dk, plain.expose()).await.expect("cached");
+        reg.revoke(&dk, &record.id).await.expect("revoke");
+        assert!(matches!(
+            reg.authenticate(&dk, plain.expose()).await,
+            Err(AuthError::Unknown)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_cached_verification_still_checks_expiry() {
+        let (_dir, reg, dk) = registry();
+        let (plain, _) = reg
+            .create(
+                &dk,
+                NewToken::service("b".into(), vec!["*".into()], Some(1)).expect("new"),
+            )
+            .await
+            .expect("create");
+        reg.authenticate(&dk, plain.expose()).await.expect("fresh");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert!(matches!(
+            reg.authenticate(&dk, plain.expose()).await,
+            Err(AuthError::Expired)
+        ));
     }
 }
