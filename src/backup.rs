@@ -145,7 +145,7 @@ pub fn write_backup<W: Write>(store: &dyn Store, out: &mut W) -> Result<Summary,
             }
         }
     }
-    let sha256 = hex(&w.hash.clone().finalize());
+    let sha256 = hex::encode(w.hash.clone().finalize());
     w.line(&Trailer {
         end: End { entries, sha256 },
     })?;
@@ -191,7 +191,7 @@ fn read_checked<R: BufRead>(input: R) -> Result<Vec<Op>, BackupError> {
                     "the entry count does not match the trailer (truncated file?)",
                 ));
             }
-            if trailer.end.sha256 != hex(&hash.finalize()) {
+            if trailer.end.sha256 != hex::encode(hash.finalize()) {
                 return Err(invalid(
                     "the checksum does not match (edited or corrupted file)",
                 ));
@@ -217,9 +217,6 @@ fn read_checked<R: BufRead>(input: R) -> Result<Vec<Op>, BackupError> {
     Err(invalid("the trailer is missing (truncated file?)"))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[cfg(test)]
 mod tests {

@@ -162,7 +162,7 @@ pub enum RevokeAdminError {
 fn make_id() -> String {
     let mut bytes = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(bytes);
     format!("tok_{hex}")
 }
 

@@ -64,7 +64,7 @@ impl Keyring {
     /// trail ever holding the token.
     pub fn fingerprint(&self, token: &str) -> String {
         let mac = self.fingerprint.mac(token.as_bytes());
-        let hex: String = mac[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(&mac[..16]);
         format!("fp_{hex}")
     }
 }

@@ -41,16 +41,13 @@ impl ChainKey for Keyring {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The hash a record must carry.
 pub fn compute_hash(key: &dyn ChainKey, record: &AuditRecord) -> String {
     let mut bytes = DOMAIN.to_vec();
     // Serialising plain strings, integers and a BTreeMap cannot fail.
     bytes.extend(serde_json::to_vec(&record.hashed_part()).unwrap_or_default());
-    hex(&key.chain_mac(&bytes))
+    hex::encode(key.chain_mac(&bytes))
 }
 
 /// Sequences and chains one event.
