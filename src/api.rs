@@ -9,12 +9,19 @@ pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod oauth;
+pub mod openapi;
 pub mod service_tokens;
 pub mod sys;
+
+use std::collections::BTreeSet;
+use std::sync::{Mutex, PoisonError};
 
 use actix_web::web;
 
 pub use error::ApiError;
+
+/// The prefix of the versioned API: every `resource()` is mounted under it.
+pub const V1: &str = "/v1";
 
 /// Registers every route and the JSON error handling of the extractors.
 pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -24,7 +31,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(error::query_config())
             .app_data(web::PayloadConfig::new(body_limit))
             .service(
-                web::scope("/v1")
+                web::scope(V1)
                     .service(sys::health())
                     .service(sys::unseal())
                     .service(sys::seal())
@@ -32,16 +39,37 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(oauth::routes)
                     .configure(service_tokens::routes)
                     .configure(admin_tokens::routes)
-                    .configure(audit::configure),
+                    .configure(audit::configure)
+                    .configure(openapi::routes),
             )
             .configure(metrics::routes);
     }
 }
 
-/// A resource whose unmatched methods answer 405 in the JSON error shape
-/// and whose handlers' panics answer 500 ([`middleware::catch_panics`]).
-/// Do not give these resources their own `app_data`: the panic guard holds
-/// the request, and actix adds resource data after it.
+/// Full path templates of every resource made by [`resource`] and
+/// [`root_resource`], as registered (see [`route_templates`]).
+static TEMPLATES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Every path template the server registers (e.g.
+/// `/v1/connections/{name}`), read from one run of [`configure`]: the
+/// list the OpenAPI coverage test probes. Routes must be made with
+/// `resource()` (under [`V1`]) or `root_resource()` (outside it) to be
+/// listed; a resource made with `web::resource` directly is invisible here.
+pub fn route_templates() -> BTreeSet<String> {
+    // Building the configuration records every template; nothing is served.
+    let _app = actix_web::App::new().configure(configure(1));
+    TEMPLATES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// A resource under [`V1`] (register it inside the `/v1` scope of
+/// [`configure`]) whose unmatched methods answer 405 in the JSON error
+/// shape and whose handlers' panics answer 500
+/// ([`middleware::catch_panics`]). Its full path is recorded for
+/// [`route_templates`]. Do not give these resources their own `app_data`:
+/// the panic guard holds the request, and actix adds resource data after it.
 pub(crate) fn resource(
     path: &str,
 ) -> actix_web::Resource<
@@ -53,6 +81,41 @@ pub(crate) fn resource(
             InitError = (),
         > + 'static,
 > {
+    mounted(V1, path)
+}
+
+/// Like [`resource`], for a route outside [`V1`] (registered at the root,
+/// like `/metrics`).
+pub(crate) fn root_resource(
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+> {
+    mounted("", path)
+}
+
+fn mounted(
+    prefix: &str,
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+> {
+    TEMPLATES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(format!("{prefix}{path}"));
     web::resource(path)
         .default_service(web::to(error::method_not_allowed))
         .wrap(actix_web::middleware::from_fn(middleware::catch_panics))

@@ -33,7 +33,8 @@ use crate::zoho::{CallObserver, ZohoClient, ZohoClientConfig, ZohoError};
 pub const FIRST_ADMIN_NAME: &str = "initial admin";
 
 /// `GET /v1/sys/health`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = VaultHealth)]
 pub struct Health {
     /// A vault header exists.
     pub initialized: bool,

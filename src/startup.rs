@@ -41,9 +41,13 @@ impl Application {
             tracing::warn!("the per-token rate limit is off (ratelimit.per_token_per_sec = 0)");
         }
         let body_limit = settings.http.body_limit_bytes;
+        // Rendered once, served as is by every worker.
+        let openapi = api::openapi::Document::build(&settings)
+            .map(web::Data::new)
+            .map_err(std::io::Error::other)?;
         let with_tls = tls.is_some();
         let server = HttpServer::new(move || {
-            let mut app = App::new().app_data(data.clone());
+            let mut app = App::new().app_data(data.clone()).app_data(openapi.clone());
             if let Some(limiter) = &limiter {
                 app = app.app_data(limiter.clone());
             }

@@ -33,7 +33,7 @@ pub const LAST_USE_EVERY: Duration = Duration::from_secs(60);
 const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
 
 /// A stored token's metadata. Never holds the token.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRecord {
     /// Public id (`tok_` + 16 hex), used to list and revoke.

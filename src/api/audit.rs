@@ -10,13 +10,16 @@ use actix_web::http::header;
 use actix_web::{guard, web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::error::ErrorBody;
 use super::extract::Admin;
 use super::{resource, ApiError};
-use crate::audit::query::{parse_time, MAX_EXPORT_LIMIT};
+use crate::audit::query::{parse_time, Page, MAX_EXPORT_LIMIT};
 use crate::audit::{
-    verify_export, AuditEvent, ChainKey, Query, QueryParams, ReadKind, RequestContext,
+    verify_export, AuditEvent, ChainKey, Checkpoint, Query, QueryParams, ReadKind, RequestContext,
+    VerifyReport,
 };
 use crate::service::VaultService;
 
@@ -52,7 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             // Exists only when the test knob is on; otherwise the path is
             // as unknown as any other (404).
-            web::resource("/sys/audit-faults")
+            resource("/sys/audit-faults")
                 .guard(guard::fn_guard(|ctx| {
                     ctx.app_data::<web::Data<VaultService>>()
                         .is_some_and(|s| s.settings().audit.fault_injection)
@@ -73,6 +76,22 @@ async fn audited_read(
     Ok(())
 }
 
+/// Query the audit trail
+///
+/// Filters combine; pages follow a cursor (`next` as `after`). The read is
+/// itself audited before it is answered.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "audit",
+    operation_id = "query_audit",
+    params(QueryParams),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "One page of events", body = Page),
+        (status = 400, description = "`invalid_query`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
 async fn list(
     req: HttpRequest,
@@ -92,6 +111,18 @@ async fn list(
     Ok(HttpResponse::Ok().json(service.audit().query(query).await?))
 }
 
+/// Verify the audit chain
+///
+/// Walks the whole chain from its anchor and reports the first broken
+/// event, if any (still `200`: check `ok`).
+#[utoipa::path(
+    get,
+    path = "/v1/audit/verify",
+    tag = "audit",
+    operation_id = "verify_audit",
+    security(("admin" = [])),
+    responses((status = 200, description = "The verification report", body = VerifyReport))
+)]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
 async fn verify(
     req: HttpRequest,
@@ -107,16 +138,36 @@ async fn verify(
     Ok(HttpResponse::Ok().json(report))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ExportParams {
+    /// Events after this sequence number (default 0: from the start).
     after: Option<u64>,
+    /// Stop at the first event after this RFC 3339 time.
     until: Option<String>,
+    /// Events per page, 1 to 10000 (default 1000).
     limit: Option<usize>,
 }
 
+/// Export the audit trail
+///
 /// `GET /v1/audit/export?after=&until=&limit=`: JSON lines in seq order;
 /// `X-Audit-Next` carries the `after` of the next page when more may follow.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/export",
+    tag = "audit",
+    operation_id = "export_audit",
+    params(ExportParams),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "JSON lines: one `AuditRecord` per line, in sequence order", body = String,
+            content_type = "application/x-ndjson",
+            headers(("X-Audit-Next" = u64, description = "The `after` of the next page, when more may follow"))),
+        (status = 400, description = "`invalid_query`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
 async fn export(
     req: HttpRequest,
@@ -156,7 +207,24 @@ async fn export(
     Ok(resp.body(body))
 }
 
+/// Verify an export
+///
 /// `POST /v1/audit/verify-export`: the body is an export (JSON lines).
+/// The vault checks it with its audit key; `broken.line` names the line.
+#[utoipa::path(
+    post,
+    path = "/v1/audit/verify-export",
+    tag = "audit",
+    operation_id = "verify_audit_export",
+    request_body(content = String, content_type = "application/x-ndjson",
+        description = "An export as `GET /v1/audit/export` wrote it (at most 64 MiB)"),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The verification report", body = VerifyReport),
+        (status = 400, description = "`invalid_body`: not UTF-8 text, or unreadable", body = ErrorBody<'_>),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
 async fn verify_uploaded(
     req: HttpRequest,
@@ -189,13 +257,33 @@ async fn verify_uploaded(
     Ok(HttpResponse::Ok().json(report))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FingerprintBody {
+    /// An access or bearer token.
+    #[schema(value_type = String, format = Password)]
     token: SecretString,
 }
 
+#[derive(Serialize, ToSchema)]
+struct FingerprintAnswer {
+    /// `fp_...`: what audit events carry instead of the token; filter with
+    /// `GET /v1/audit?fingerprint=`.
+    fingerprint: String,
+}
+
+/// Fingerprint a token
+///
 /// `POST /v1/audit/fingerprint` `{"token"}` → `{"fingerprint"}`.
+#[utoipa::path(
+    post,
+    path = "/v1/audit/fingerprint",
+    tag = "audit",
+    operation_id = "fingerprint_token",
+    request_body = FingerprintBody,
+    security(("admin" = [])),
+    responses((status = 200, description = "The fingerprint", body = FingerprintAnswer))
+)]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
 async fn fingerprint(
     req: HttpRequest,
@@ -206,16 +294,38 @@ async fn fingerprint(
     let keyring = service.vault().keyring()?;
     audited_read(&service, &req, &admin, ReadKind::Fingerprint, None).await?;
     let fp = keyring.fingerprint(body.token.expose_secret());
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "fingerprint": fp })))
+    Ok(HttpResponse::Ok().json(FingerprintAnswer { fingerprint: fp }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PruneBody {
+    /// Remove events up to and including this sequence number.
     until_seq: u64,
 }
 
+#[derive(Serialize, ToSchema)]
+struct PruneAnswer {
+    /// The new anchor of the chain.
+    checkpoint: Checkpoint,
+}
+
+/// Prune the audit trail
+///
 /// `POST /v1/audit/prune` `{"until_seq"}` → `{"checkpoint": {seq, hash}}`.
+/// Export first: the pruned events are gone. Audited before it happens.
+#[utoipa::path(
+    post,
+    path = "/v1/audit/prune",
+    tag = "audit",
+    operation_id = "prune_audit",
+    request_body = PruneBody,
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "Pruned", body = PruneAnswer),
+        (status = 409, description = "`invalid_prune`: already pruned, or no such event", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
 async fn prune(
     req: HttpRequest,
@@ -230,16 +340,30 @@ async fn prune(
     service.audit().append(event).await?;
     let checkpoint = service.audit().prune(until).await?;
     tracing::warn!(until_seq = until, "audit trail pruned");
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "checkpoint": checkpoint })))
+    Ok(HttpResponse::Ok().json(PruneAnswer { checkpoint }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FaultsBody {
+    /// How many of the next batch writes fail.
     fail_next: u64,
 }
 
-/// `POST /v1/sys/audit-faults` `{"fail_next": n}` (test knob).
+/// Arm audit write failures (test knob)
+///
+/// `POST /v1/sys/audit-faults` `{"fail_next": n}`: the next `n` batch
+/// writes of the audit trail fail as if the disk had. Exists only with
+/// `audit.fault_injection` on (never in production); otherwise `404`.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/audit-faults",
+    tag = "sys",
+    operation_id = "arm_audit_faults",
+    request_body = FaultsBody,
+    security(("admin" = [])),
+    responses((status = 200, description = "Armed; echoes the count", body = FaultsBody))
+)]
 #[tracing::instrument(skip_all, fields(actor = %_admin.0.actor()))]
 async fn faults(
     _admin: Admin,
@@ -250,5 +374,7 @@ async fn faults(
     tracing::warn!(fail_next = body.fail_next, "audit fault injection armed");
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "fail_next": body.fail_next }))
+        .json(FaultsBody {
+            fail_next: body.fail_next,
+        })
 }

@@ -6,9 +6,12 @@ use actix_web::{web, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
 
+use super::error::ErrorBody;
 use super::extract::{Admin, Caller, ConnectionName, Ctx};
 use super::{optional_json, resource, ApiError};
+use crate::connections::model::ConnectionView;
 use crate::connections::rfc3339;
 use crate::connections::upload::UploadRequest;
 use crate::service::VaultService;
@@ -27,10 +30,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// `authorize` takes no parameters; an empty body or `{}`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AuthorizeBody {}
 
+#[derive(Serialize, ToSchema)]
+struct AuthorizeAnswer<'a> {
+    /// Zoho's authorization page, to open in a browser; carries the
+    /// single-use `state`.
+    url: &'a str,
+    /// The link works until then (`oauth.state_ttl_secs`).
+    #[schema(format = DateTime)]
+    state_expires_at: String,
+}
+
+/// Start the browser flow
+///
+/// Makes a new authorization link for a connection with a `redirect_uri`
+/// (a server-based client). Works in every health state, so it also
+/// revives a browser-flow connection that needs re-authorization. Older
+/// unused links stay valid until they expire.
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{name}/authorize",
+    tag = "connections",
+    operation_id = "authorize_connection",
+    params(ConnectionName),
+    request_body(content = Option<AuthorizeBody>, description = "Empty, or `{}`"),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The link to open; `Cache-Control: no-store`", body = AuthorizeAnswer<'_>,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request` (the connection has no scopes) or `invalid_name`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`: no such connection", body = ErrorBody<'_>),
+        (status = 409, description = "`redirect_uri_missing`: a self-client connection cannot use the browser flow", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(connection = %name))]
 async fn authorize(
     service: web::Data<VaultService>,
@@ -44,12 +79,37 @@ async fn authorize(
     // The URL carries the state, the callback's only credential.
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({
-            "url": auth.url.as_str(),
-            "state_expires_at": rfc3339(auth.state_expires_at),
-        })))
+        .json(AuthorizeAnswer {
+            url: auth.url.as_str(),
+            state_expires_at: rfc3339(auth.state_expires_at),
+        }))
 }
 
+/// Create a connection
+///
+/// Uploads a `self_client.json` (the code is exchanged at once), imports a
+/// refresh token (validated with one refresh), or registers a server-based
+/// client for the browser flow (no request to Zoho). An existing name is
+/// refused: delete it first.
+#[utoipa::path(
+    put,
+    path = "/v1/connections/{name}",
+    tag = "connections",
+    operation_id = "create_connection",
+    params(ConnectionName),
+    request_body = UploadRequest,
+    security(("admin" = [])),
+    responses(
+        (status = 201, description = "Created; metadata and health, never a secret", body = ConnectionView),
+        (status = 400, description = "`invalid_request`, `invalid_body`, `invalid_name` or `custom_accounts_url_disabled`", body = ErrorBody<'_>),
+        (status = 409, description = "`connection_exists`", body = ErrorBody<'_>),
+        (status = 422, description = "Zoho refused: `code_expired` (refused before asking Zoho), `code_invalid`, `refresh_token_invalid`, `invalid_client`, `invalid_client_secret`, `invalid_redirect_uri`", body = ErrorBody<'_>),
+        (status = 429, description = "`upstream_throttled` (Zoho throttles; `Retry-After`), `rate_limited` (this token)", body = ErrorBody<'_>,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "`upstream_unavailable` or `upstream_error`: Zoho failed after retries", body = ErrorBody<'_>),
+        (status = 504, description = "`upstream_timeout`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(connection = %name))]
 async fn upload(
     service: web::Data<VaultService>,
@@ -65,12 +125,46 @@ async fn upload(
     Ok(HttpResponse::Created().json(view))
 }
 
+#[derive(Serialize, ToSchema)]
+struct ConnectionList {
+    /// Every connection, by name.
+    connections: Vec<ConnectionView>,
+}
+
+/// List connections
+///
+/// Metadata and health of every connection, never a secret.
+#[utoipa::path(
+    get,
+    path = "/v1/connections",
+    tag = "connections",
+    operation_id = "list_connections",
+    security(("admin" = [])),
+    responses((status = 200, description = "Every connection", body = ConnectionList))
+)]
 #[tracing::instrument(skip_all)]
 async fn list(service: web::Data<VaultService>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let connections = service.connections().await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "connections": connections })))
+    Ok(HttpResponse::Ok().json(ConnectionList { connections }))
 }
 
+/// Show a connection
+///
+/// Metadata and health (state, last success, last error, the fix), the
+/// cached token's timing and the refresh budget; never a secret.
+#[utoipa::path(
+    get,
+    path = "/v1/connections/{name}",
+    tag = "connections",
+    operation_id = "show_connection",
+    params(ConnectionName),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The connection", body = ConnectionView),
+        (status = 400, description = "`invalid_name`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(connection = %name))]
 async fn show(
     service: web::Data<VaultService>,
@@ -80,12 +174,40 @@ async fn show(
     Ok(HttpResponse::Ok().json(service.connection(&name).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DeleteQuery {
+    /// `false` forgets the connection without revoking its refresh token
+    /// at Zoho (default `true`).
     revoke: Option<bool>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct DeleteAnswer<'a> {
+    /// The name of the deleted connection.
+    deleted: &'a str,
+    /// Whether Zoho confirmed the refresh token's revocation.
+    revoked_upstream: bool,
+}
+
+/// Delete a connection
+///
+/// Revokes the refresh token at Zoho (unless `revoke=false`), then forgets
+/// the connection and its cached token.
+#[utoipa::path(
+    delete,
+    path = "/v1/connections/{name}",
+    tag = "connections",
+    operation_id = "delete_connection",
+    params(ConnectionName, DeleteQuery),
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = DeleteAnswer<'_>),
+        (status = 400, description = "`invalid_name` or `invalid_query`", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(connection = %name))]
 async fn delete(
     service: web::Data<VaultService>,
@@ -99,27 +221,64 @@ async fn delete(
         .delete_connection(&admin.0, &name, revoke, &ctx.0)
         .await?;
     tracing::info!(revoked, "connection deleted");
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "deleted": name.as_str(),
-        "revoked_upstream": revoked,
-    })))
+    Ok(HttpResponse::Ok().json(DeleteAnswer {
+        deleted: name.as_str(),
+        revoked_upstream: revoked,
+    }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct IssueBody {
+    /// The token must stay valid at least this long (default
+    /// `broker.default_min_valid_secs`, at most `broker.max_min_valid_secs`).
     min_valid_secs: Option<u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TokenAnswer<'a> {
+    /// The access token, for `Authorization: Zoho-oauthtoken ...`.
     access_token: &'a str,
+    /// Always `Zoho-oauthtoken`.
+    #[schema(example = "Zoho-oauthtoken")]
     token_type: &'static str,
+    /// The API host to call with it.
     api_domain: &'a str,
+    /// When the vault stops handing it out (Zoho's expiry minus a margin,
+    /// counted from when the refresh was sent).
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// Seconds until `expires_at`.
     expires_in: i64,
 }
 
+/// Issue an access token
+///
+/// The connection's shared, cached access token, refreshed first (once,
+/// however many callers ask at the same moment) when it would not stay
+/// valid for `min_valid_secs`. Handed out only after its audit event is
+/// durable.
+#[utoipa::path(
+    post,
+    path = "/v1/connections/{name}/token",
+    tag = "connections",
+    operation_id = "issue_token",
+    params(ConnectionName),
+    request_body(content = Option<IssueBody>, description = "Optional; empty means the defaults"),
+    security(("service" = []), ("admin" = [])),
+    responses(
+        (status = 200, description = "The token; `Cache-Control: no-store`", body = TokenAnswer<'_>,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_body` or `invalid_name`", body = ErrorBody<'_>),
+        (status = 403, description = "`forbidden`: the service token was not granted this connection", body = ErrorBody<'_>),
+        (status = 404, description = "`not_found`", body = ErrorBody<'_>),
+        (status = 409, description = "`needs_reauth` or `pending_authorization`; `hint` says how to fix it", body = ErrorBody<'_>),
+        (status = 429, description = "`refresh_budget_exhausted`, `upstream_throttled` or `rate_limited`", body = ErrorBody<'_>,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 502, description = "`upstream_unavailable`: no valid cached token and Zoho failed after retries", body = ErrorBody<'_>),
+        (status = 504, description = "`upstream_timeout`", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all, fields(connection = %name, actor = %caller.0.actor()))]
 async fn issue(
     service: web::Data<VaultService>,

@@ -28,15 +28,21 @@ pub struct ApiError {
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// The one error shape, as sent (and as the OpenAPI document describes it).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": "needs_reauth", "message": "connection acme needs re-authorization", "hint": "generate a new code in Zoho's API console and upload the self_client.json again"}}))]
+pub(crate) struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorDetail<'a> {
+    /// A stable snake_case code, e.g. `not_found`, `sealed`, `needs_reauth`.
     code: &'a str,
+    /// What happened, for people; never quotes the request or a secret.
     message: &'a str,
+    /// What to do about it, when there is something to do.
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<&'a str>,
 }
@@ -117,8 +123,8 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        builder.json(Body {
-            error: Inner {
+        builder.json(ErrorBody {
+            error: ErrorDetail {
                 code: self.code,
                 message: &self.message,
                 hint: self.hint.as_deref(),

@@ -2,14 +2,15 @@
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
+use super::error::ErrorBody;
 use super::extract::Admin;
-use super::{resource, ApiError};
+use super::{root_resource, ApiError};
 use crate::config::MetricsAccess;
 use crate::service::VaultService;
 
 /// The route (outside `/v1`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/metrics").route(web::get().to(metrics)));
+    cfg.service(root_resource("/metrics").route(web::get().to(metrics)));
 }
 
 /// Whether `access` lets anyone read, for a server listening on `listen`.
@@ -23,6 +24,23 @@ fn is_open(access: MetricsAccess, listen: &str) -> bool {
     }
 }
 
+/// Prometheus metrics
+///
+/// The text exposition format. Who may read depends on `metrics.access`:
+/// `open` anyone; `auto` (the default) anyone while the server listens on
+/// loopback, else admins; `admin` admins only; `off` nobody (`404`).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    operation_id = "metrics",
+    security((), ("admin" = [])),
+    responses(
+        (status = 200, description = "The metrics", body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 404, description = "`not_found`: metrics are turned off (`metrics.access = \"off\"`)", body = ErrorBody<'_>),
+    )
+)]
 async fn metrics(
     service: web::Data<VaultService>,
     req: HttpRequest,

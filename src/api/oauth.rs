@@ -26,6 +26,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/oauth/callback").route(web::get().to(callback)));
 }
 
+/// Finish the browser flow
+///
+/// Where Zoho sends the person's browser back after the consent page. No
+/// bearer token: the single-use `state` is the credential. Answers a small
+/// HTML page in every case, errors included (`Cache-Control: no-store`,
+/// `Referrer-Policy: no-referrer`, a CSP without scripts); `<body
+/// data-outcome="...">` names the case for scripts. Unknown parameters and
+/// a trailing `&` are ignored; a parameter given twice is refused.
+#[utoipa::path(
+    get,
+    path = "/v1/oauth/callback",
+    tag = "oauth",
+    operation_id = "oauth_callback",
+    params(
+        ("state" = Option<String>, Query, description = "The state from the authorization link (required to get anywhere)"),
+        ("code" = Option<String>, Query, description = "The one-time authorization code"),
+        ("error" = Option<String>, Query, description = "Zoho's error instead of a code (`access_denied` when the person chose Deny)"),
+        ("location" = Option<String>, Query, description = "The person's data center (`us`, `eu`, ...); used when `accounts-server` is absent"),
+        ("accounts-server" = Option<String>, Query, description = "The accounts server to exchange the code at; only known Zoho data centers (or the connection's own `accounts_url` while custom URLs are allowed)"),
+    ),
+    responses(
+        (status = 200, description = "`connected`, or `declined` (Deny; the link stays valid)", body = String, content_type = "text/html"),
+        (status = 400, description = "`incomplete`, `unknown`, `expired`, `used`, `zoho_error` or `unknown_accounts_server`", body = String, content_type = "text/html"),
+        (status = 409, description = "`changed`: the connection was deleted or created anew since the link was made", body = String, content_type = "text/html"),
+        (status = 422, description = "`refused`: Zoho refused the code", body = String, content_type = "text/html"),
+        (status = 429, description = "`refused`: Zoho throttled the exchange", body = String, content_type = "text/html"),
+        (status = 500, description = "`internal`", body = String, content_type = "text/html"),
+        (status = 502, description = "`upstream`: Zoho unreachable after retries", body = String, content_type = "text/html"),
+        (status = 503, description = "`sealed`: unseal, then open the link again", body = String, content_type = "text/html"),
+        (status = 504, description = "`upstream`: Zoho timed out", body = String, content_type = "text/html"),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn callback(service: web::Data<VaultService>, req: HttpRequest, ctx: Ctx) -> HttpResponse {
     let result = match CallbackParams::parse(req.query_string()) {

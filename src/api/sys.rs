@@ -2,12 +2,14 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::audit::request_context;
+use super::error::ErrorBody;
 use super::extract::Admin;
 use super::{resource, ApiError};
-use crate::service::VaultService;
+use crate::service::{Health, VaultService};
 use crate::vault::Unsealed;
 
 /// `GET /v1/sys/health`: anyone, sealed or not.
@@ -15,15 +17,36 @@ pub fn health() -> impl actix_web::dev::HttpServiceFactory {
     resource("/sys/health").route(web::get().to(health_handler))
 }
 
+/// The vault's state
+///
+/// Whether the vault is initialized and sealed, and the server's version.
+/// Anyone may ask, sealed or not.
+#[utoipa::path(
+    get,
+    path = "/v1/sys/health",
+    tag = "sys",
+    operation_id = "health",
+    responses((status = 200, description = "The vault's state", body = Health))
+)]
 #[tracing::instrument(skip_all)]
 async fn health_handler(service: web::Data<VaultService>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(service.health().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UnsealBody {
+    /// The operator's passphrase.
+    #[schema(value_type = String, format = Password)]
     passphrase: SecretString,
+}
+
+#[derive(Serialize, ToSchema)]
+struct UnsealAnswer {
+    /// Always `false`: the vault is unsealed.
+    sealed: bool,
+    /// It was unsealed already before this request.
+    already_unsealed: bool,
 }
 
 /// `POST /v1/sys/unseal`: anyone; failed attempts are slowed down.
@@ -31,6 +54,24 @@ pub fn unseal() -> impl actix_web::dev::HttpServiceFactory {
     resource("/sys/unseal").route(web::post().to(unseal_handler))
 }
 
+/// Unseal the vault
+///
+/// Derives the key from the passphrase and opens the data key. Anyone may
+/// try; after a wrong passphrase the next answer is delayed, the delay
+/// doubling with each consecutive failure. Every attempt is audited.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/unseal",
+    tag = "sys",
+    operation_id = "unseal",
+    request_body = UnsealBody,
+    responses(
+        (status = 200, description = "Unsealed (or already was)", body = UnsealAnswer),
+        (status = 401, description = "`wrong_passphrase`: nothing changed", body = ErrorBody<'_>),
+        (status = 409, description = "`not_initialized`: run `zoho-vault init` first", body = ErrorBody<'_>),
+        (status = 503, description = "`audit_unavailable`: the attempt could not be audited", body = ErrorBody<'_>),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn unseal_handler(
     req: HttpRequest,
@@ -41,10 +82,10 @@ async fn unseal_handler(
         .unseal_from(body.into_inner().passphrase, &request_context(&req))
         .await?;
     tracing::info!(already = outcome == Unsealed::Already, "vault unsealed");
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "sealed": false,
-        "already_unsealed": outcome == Unsealed::Already,
-    })))
+    Ok(HttpResponse::Ok().json(UnsealAnswer {
+        sealed: false,
+        already_unsealed: outcome == Unsealed::Already,
+    }))
 }
 
 /// `POST /v1/sys/seal`: admin.
@@ -52,6 +93,24 @@ pub fn seal() -> impl actix_web::dev::HttpServiceFactory {
     resource("/sys/seal").route(web::post().to(seal_handler))
 }
 
+#[derive(Serialize, ToSchema)]
+struct SealAnswer {
+    /// Always `true`.
+    sealed: bool,
+}
+
+/// Seal the vault
+///
+/// Drops the keys and cached tokens from memory; until the next unseal
+/// only health and unseal are answered.
+#[utoipa::path(
+    post,
+    path = "/v1/sys/seal",
+    tag = "sys",
+    operation_id = "seal",
+    security(("admin" = [])),
+    responses((status = 200, description = "Sealed", body = SealAnswer))
+)]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
 async fn seal_handler(
     req: HttpRequest,
@@ -60,5 +119,5 @@ async fn seal_handler(
 ) -> HttpResponse {
     service.seal(&admin.0, &request_context(&req)).await;
     tracing::warn!("vault sealed by admin request");
-    HttpResponse::Ok().json(serde_json::json!({ "sealed": true }))
+    HttpResponse::Ok().json(SealAnswer { sealed: true })
 }

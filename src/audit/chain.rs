@@ -58,7 +58,7 @@ pub fn chain_event(key: &dyn ChainKey, seq: u64, event: AuditEvent, prev: String
 }
 
 /// What is wrong with the first broken record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Problem {
     /// Its contents do not match its hash.
@@ -74,7 +74,7 @@ pub enum Problem {
 }
 
 /// The first broken record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Broken {
     /// The sequence number concerned (the missing one for `missing`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,7 +89,7 @@ pub struct Broken {
 }
 
 /// `GET /v1/audit/verify` and `POST /v1/audit/verify-export`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VerifyReport {
     /// Every record checked out.
     pub ok: bool,

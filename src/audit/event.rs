@@ -28,7 +28,7 @@ pub const SYSTEM: &str = "system";
 
 /// What happened. WARNING: the snake_case names are stored, indexed and
 /// hashed; never rename a variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     /// An access token was handed to a caller.
@@ -117,7 +117,7 @@ impl fmt::Display for AuditAction {
 }
 
 /// How it ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Done.
@@ -129,7 +129,7 @@ pub enum Outcome {
 }
 
 /// One detail value: small and typed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Detail {
     /// A flag.
@@ -598,7 +598,7 @@ impl AuditEvent {
 }
 
 /// A stored, chained event: the JSON line of exports and query answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRecord {
     /// Position in the trail, from 1, without gaps.
@@ -616,6 +616,7 @@ pub struct AuditRecord {
     pub outcome: Outcome,
     /// Action-specific details.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, Detail>)]
     pub details: Details,
     /// The request id, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]

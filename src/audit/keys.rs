@@ -44,7 +44,7 @@ impl Field {
 }
 
 /// The chain's anchor: the last pruned event (or seq 0 and 64 zeros).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Checkpoint {
     /// Sequence number of the last event covered.
     pub seq: u64,

@@ -30,7 +30,7 @@ pub const MAX_EXPORT_LIMIT: usize = 10_000;
 const PAGE: usize = 256;
 
 /// Sort order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Order {
     /// Newest first (the default).
@@ -41,8 +41,9 @@ pub enum Order {
 }
 
 /// The query string of `GET /v1/audit`, as sent.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct QueryParams {
     /// Connection name.
     pub connection: Option<String>,
@@ -61,6 +62,7 @@ pub struct QueryParams {
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<usize>,
     /// `desc` (default) or `asc`.
+    #[param(inline)]
     pub order: Option<Order>,
 }
 
@@ -217,7 +219,8 @@ impl Query {
 }
 
 /// One page of events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditPage)]
 pub struct Page {
     /// The events, in the requested order.
     pub events: Vec<AuditRecord>,

@@ -9,7 +9,7 @@ use crate::store::Tree;
 use crate::zoho::DataCenter;
 
 /// A connection's health, as shown to admins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthState {
     /// Refreshes work.
@@ -50,7 +50,7 @@ impl HealthState {
 }
 
 /// The last failure seen for a connection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LastError {
     /// When it happened.
     #[serde(with = "time::serde::rfc3339")]
@@ -62,7 +62,8 @@ pub struct LastError {
 }
 
 /// Health and its evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ConnectionHealth)]
 pub struct Health {
     /// Current state.
     pub state: HealthState,
@@ -106,7 +107,7 @@ impl Health {
 }
 
 /// How the connection was created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A self_client.json upload (code exchanged at once).
@@ -195,7 +196,7 @@ impl SealedRecord for CachedToken {
 }
 
 /// Budget figures for the view.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BudgetView {
     /// Mints in the current window.
     pub used: usize,
@@ -206,7 +207,7 @@ pub struct BudgetView {
 }
 
 /// Cached-token figures for the view.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     /// Expiry of the cached token.
     #[serde(with = "time::serde::rfc3339")]
@@ -217,7 +218,7 @@ pub struct TokenView {
 }
 
 /// What admins see of a connection: metadata and health, never a secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnectionView {
     /// Name.
     pub name: String,

@@ -66,6 +66,23 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
 #[derive(Debug, Clone, Default)]
 pub struct Scopes(pub Vec<String>);
 
+/// Either form [`Scopes`] accepts.
+impl utoipa::PartialSchema for Scopes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(
+                "Scopes: an array, or one string separated by commas or spaces",
+            ))
+            .examples([serde_json::json!(["ZohoInvoice.invoices.CREATE"])])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Scopes {}
+
 impl<'de> Deserialize<'de> for Scopes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -88,17 +105,24 @@ impl<'de> Deserialize<'de> for Scopes {
     }
 }
 
-/// The upload body.
-#[derive(Deserialize)]
+/// The upload body: Zoho's `self_client.json` as the API console writes
+/// it, plus where the client lives (`data_center` or `accounts_url`). With
+/// `refresh_token` instead of `code` an existing refresh token is imported;
+/// with neither but a `redirect_uri`, the connection waits for the browser
+/// flow.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadRequest {
     /// Zoho client id.
     pub client_id: String,
     /// Zoho client secret.
+    #[schema(value_type = String, format = Password)]
     pub client_secret: SecretString,
     /// The one-time code from the API console.
+    #[schema(value_type = Option<String>, format = Password)]
     pub code: Option<SecretString>,
     /// A refresh token to import instead of a code.
+    #[schema(value_type = Option<String>, format = Password)]
     pub refresh_token: Option<SecretString>,
     /// Scopes.
     #[serde(default)]

@@ -22,7 +22,9 @@ const RANDOM_BYTES: usize = 32;
 const ENCODED_LEN: usize = 43;
 
 /// Who a token speaks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenKind {
     /// Full administrative access.

@@ -182,6 +182,19 @@ impl Serialize for DataCenter {
     }
 }
 
+/// The codes, as serialized.
+impl utoipa::PartialSchema for DataCenter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(DataCenter::ALL.map(DataCenter::code)))
+            .description(Some("A Zoho data center"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DataCenter {}
+
 impl<'de> Deserialize<'de> for DataCenter {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let code = String::deserialize(deserializer)?;

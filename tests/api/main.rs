@@ -14,6 +14,7 @@ mod malformed;
 mod metrics;
 mod oauth;
 mod oauth_flow;
+mod openapi;
 mod ratelimit;
 mod refresh_ahead;
 mod request_ids;

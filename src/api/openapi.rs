@@ -1,0 +1,406 @@
+//! The OpenAPI 3.1 document of the HTTP API, served at
+//! `GET /v1/openapi.json` to anyone, also while sealed.
+//!
+//! Generated from the code: every handler carries `#[utoipa::path]`
+//! (method, full path, parameters, body, responses, security), request and
+//! response types derive `ToSchema` (schemas follow their serde attributes:
+//! renames, optional fields, `deny_unknown_fields`), and [`ApiDoc`] lists
+//! every path. Two things are added here rather than repeated on each
+//! handler (`CommonResponses`): the answers every authenticated route
+//! shares (401, 403, 429 and 503, in the one error shape) and a `default`
+//! response in the error shape for any other error (400 malformed input,
+//! 413, 415, 500...). The document is rendered once at startup
+//! ([`Document`]); the test knob `POST /v1/sys/audit-faults` is in it only
+//! when `audit.fault_injection` is on, as the route itself.
+//!
+//! `tests/api/openapi.rs` checks that the document's operations and the
+//! routes the server answers are the same set, both ways.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::schema::{Schema, SchemaType};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{
+    Content, ObjectBuilder, Ref, RefOr, Required, Response, ResponseBuilder, Type,
+};
+use utoipa::{IntoParams, Modify, OpenApi};
+
+use super::error::{ErrorBody, ErrorDetail};
+use super::extract::{ConnectionName, TokenId};
+use super::{admin_tokens, audit, connections, metrics, oauth, resource, service_tokens, sys};
+use crate::config::Settings;
+
+/// Path of the test knob, listed only when it exists.
+const AUDIT_FAULTS: &str = "/v1/sys/audit-faults";
+
+/// Security scheme names used in `security(...)` of the handlers.
+pub const ADMIN: &str = "admin";
+/// See [`ADMIN`].
+pub const SERVICE: &str = "service";
+
+/// The document: every path and schema of the HTTP API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "zoho-vault",
+        description = "Keeps Zoho OAuth credentials encrypted and hands short-lived access tokens to backend services. Every error answer is `{\"error\": {\"code\", \"message\", \"hint\"?}}` (schema `ErrorBody`), except the HTML pages of `GET /v1/oauth/callback`. While the vault is sealed, routes that need a bearer token answer `503 sealed`; `GET /v1/sys/health`, `POST /v1/sys/unseal` and this document stay available."
+    ),
+    paths(
+        sys::health_handler,
+        sys::unseal_handler,
+        sys::seal_handler,
+        connections::list,
+        connections::upload,
+        connections::show,
+        connections::delete,
+        connections::issue,
+        connections::authorize,
+        oauth::callback,
+        service_tokens::create,
+        service_tokens::list,
+        service_tokens::revoke,
+        admin_tokens::create,
+        admin_tokens::list,
+        admin_tokens::revoke,
+        audit::list,
+        audit::verify,
+        audit::export,
+        audit::verify_uploaded,
+        audit::fingerprint,
+        audit::prune,
+        audit::faults,
+        metrics::metrics,
+        serve,
+    ),
+    components(schemas(ErrorBody<'_>, ErrorDetail<'_>)),
+    modifiers(&BearerSchemes, &CommonResponses, &Tidy),
+    tags(
+        (name = "sys", description = "Health, unseal and seal"),
+        (name = "connections", description = "Zoho connections and token issue"),
+        (name = "oauth", description = "The browser redirect flow's callback"),
+        (name = "service-tokens", description = "Bearer tokens for backend services (`zvs_`)"),
+        (name = "admin-tokens", description = "Bearer tokens for admins (`zva_`)"),
+        (name = "audit", description = "The tamper-evident audit trail"),
+        (name = "meta", description = "Metrics and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The two bearer token kinds as security schemes.
+struct BearerSchemes;
+
+impl Modify for BearerSchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = |format: &str, what: &str| {
+            let mut http = Http::new(HttpAuthScheme::Bearer);
+            http.bearer_format = Some(format.into());
+            http.description = Some(what.into());
+            SecurityScheme::Http(http)
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            ADMIN,
+            scheme(
+                "zva_…",
+                "An admin token: `Authorization: Bearer zva_...` (printed once by `zoho-vault init`, or made with `POST /v1/admin-tokens`).",
+            ),
+        );
+        components.add_security_scheme(
+            SERVICE,
+            scheme(
+                "zvs_…",
+                "A service token: `Authorization: Bearer zvs_...` (made with `POST /v1/service-tokens`); reaches only the connections it was granted.",
+            ),
+        );
+    }
+}
+
+/// Adds the answers routes share; see the module documentation. A
+/// response a handler lists itself is kept.
+struct CommonResponses;
+
+impl CommonResponses {
+    fn error(description: &str) -> RefOr<Response> {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build()
+            .into()
+    }
+
+    /// Whether the operation takes a bearer token (admin or service).
+    fn authenticated(op: &Operation) -> bool {
+        op.security.iter().flatten().any(|req| {
+            serde_json::to_value(req).is_ok_and(|v| {
+                v.as_object()
+                    .is_some_and(|m| m.contains_key(ADMIN) || m.contains_key(SERVICE))
+            })
+        })
+    }
+
+    fn apply(op: &mut Operation, html: bool) {
+        let authenticated = Self::authenticated(op);
+        let responses = &mut op.responses.responses;
+        if authenticated {
+            let shared = [
+                ("401", "`missing_token`, `invalid_token` (malformed, unknown or revoked) or `token_expired`; `WWW-Authenticate: Bearer`"),
+                ("403", "`forbidden`: a service token on an admin route, or a connection it was not granted"),
+                ("429", "`rate_limited`: the token is over its rate limit (`ratelimit.*`); `Retry-After` in seconds"),
+                ("503", "`sealed`: the vault is sealed (unseal it first); or `audit_unavailable`: the audit trail cannot be written, so nothing was done"),
+            ];
+            for (status, description) in shared {
+                responses
+                    .entry(status.into())
+                    .or_insert_with(|| Self::error(description));
+            }
+        }
+        if !html {
+            responses.entry("default".into()).or_insert_with(|| {
+                Self::error("Any other error, in the one error shape: e.g. 400 `invalid_body` (malformed JSON or an unknown field, named), 413 `payload_too_large`, 415 `unsupported_media_type`, 500 `internal`")
+            });
+        }
+    }
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let html = path == "/v1/oauth/callback";
+            for op in operations(item) {
+                Self::apply(op, html);
+            }
+        }
+    }
+}
+
+/// Every operation of a path item.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Two corrections to what the derives produce, both to match what the
+/// server reads and writes:
+/// - an optional JSON body (`Option<T>` in `request_body`) is one the
+///   handler accepts empty ([`super::optional_json`]), not the JSON value
+///   `null` (which it refuses): its schema becomes `T`, still not required;
+/// - a struct with a `#[serde(flatten)]` member is one JSON object, but the
+///   derive describes it as `allOf` the member's schema and the other
+///   fields; when the member's schema is closed (`additionalProperties:
+///   false`, from `deny_unknown_fields`) that `allOf` would refuse every
+///   real answer, so the parts are merged into one object.
+struct Tidy;
+
+impl Tidy {
+    fn is_null(schema: &RefOr<Schema>) -> bool {
+        matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+    }
+
+    /// `oneOf: [T, null]` → `T`.
+    fn drop_null(schema: &mut RefOr<Schema>) {
+        if let RefOr::T(Schema::OneOf(one)) = schema {
+            if one.items.len() == 2 {
+                if let Some(pos) = one.items.iter().position(Self::is_null) {
+                    let kept = one.items.swap_remove(1 - pos);
+                    *schema = kept;
+                }
+            }
+        }
+    }
+
+    /// The `allOf` schema merged into one object, when every part is an
+    /// object (inline or a reference to one in `schemas`).
+    fn merged(
+        all: &utoipa::openapi::schema::AllOf,
+        schemas: &std::collections::BTreeMap<String, RefOr<Schema>>,
+    ) -> Option<Schema> {
+        let mut merged: Option<utoipa::openapi::schema::Object> = None;
+        for item in &all.items {
+            let part = match item {
+                RefOr::Ref(r) => {
+                    schemas.get(r.ref_location.strip_prefix("#/components/schemas/")?)?
+                }
+                inline => inline,
+            };
+            let RefOr::T(Schema::Object(obj)) = part else {
+                return None;
+            };
+            match &mut merged {
+                None => merged = Some(obj.clone()),
+                Some(m) => {
+                    m.properties.extend(obj.properties.clone());
+                    m.required.extend(obj.required.iter().cloned());
+                }
+            }
+        }
+        let mut merged = merged?;
+        merged.description = all.description.clone();
+        Some(Schema::Object(merged))
+    }
+}
+
+impl Modify for Tidy {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                let Some(RefOr::T(body)) = &mut op.request_body else {
+                    continue;
+                };
+                if body.required == Some(Required::True) {
+                    continue;
+                }
+                for content in body.content.values_mut() {
+                    if let RefOr::T(Content {
+                        schema: Some(schema),
+                        ..
+                    }) = content
+                    {
+                        Self::drop_null(schema);
+                    }
+                }
+            }
+        }
+        if let Some(components) = &mut openapi.components {
+            let snapshot = components.schemas.clone();
+            for schema in components.schemas.values_mut() {
+                if let RefOr::T(Schema::AllOf(all)) = schema {
+                    if let Some(merged) = Self::merged(all, &snapshot) {
+                        *schema = RefOr::T(merged);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `{name}` path parameter, as [`ConnectionName`] checks it.
+impl IntoParams for ConnectionName {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![ParameterBuilder::new()
+            .name("name")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .description(Some(
+                "The connection's name: 1 to 128 of `A-Z a-z 0-9 . _ -`, not `.` or `..` (else `400 invalid_name`)",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(128))
+                    .pattern(Some("^[A-Za-z0-9._-]+$")),
+            ))
+            .example(Some(serde_json::json!("acme")))
+            .build()]
+    }
+}
+
+/// The `{id}` path parameter, as [`TokenId`] checks it.
+impl IntoParams for TokenId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![ParameterBuilder::new()
+            .name("id")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .description(Some(
+                "The token's public id: `tok_` and 16 lowercase hex digits (else `400 invalid_id`)",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^tok_[0-9a-f]{16}$")),
+            ))
+            .example(Some(serde_json::json!("tok_0123456789abcdef")))
+            .build()]
+    }
+}
+
+/// The rendered document, made once at startup and shared by the workers.
+pub struct Document(web::Bytes);
+
+impl Document {
+    /// The document for a server with these settings: the test knob's path
+    /// only when `audit.fault_injection` is on.
+    pub fn build(settings: &Settings) -> Result<Self, serde_json::Error> {
+        let json = api_doc(settings.audit.fault_injection).to_json()?;
+        Ok(Self(web::Bytes::from(json)))
+    }
+
+    /// The JSON bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// [`ApiDoc`], with or without the test knob.
+pub fn api_doc(fault_injection: bool) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    if !fault_injection {
+        doc.paths.paths.remove(AUDIT_FAULTS);
+    }
+    doc
+}
+
+/// The route (inside the `/v1` scope).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/openapi.json").route(web::get().to(serve)));
+}
+
+/// This document
+///
+/// The OpenAPI 3.1 description of every route this server answers,
+/// generated from the code. Open to anyone, also while sealed.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "meta",
+    operation_id = "openapi",
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
+    )
+)]
+async fn serve(doc: web::Data<Document>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(doc.0.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_ids_are_unique_and_every_operation_has_one() {
+        let doc = serde_json::to_value(api_doc(true)).expect("json");
+        let mut seen = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("item") {
+                let id = op["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                assert!(seen.insert(id.to_string()), "operationId {id} twice");
+            }
+        }
+    }
+
+    #[test]
+    fn the_test_knob_is_listed_only_when_on() {
+        assert!(api_doc(true).paths.paths.contains_key(AUDIT_FAULTS));
+        assert!(!api_doc(false).paths.paths.contains_key(AUDIT_FAULTS));
+    }
+}
