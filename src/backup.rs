@@ -217,7 +217,6 @@ fn read_checked<R: BufRead>(input: R) -> Result<Vec<Op>, BackupError> {
     Err(invalid("the trailer is missing (truncated file?)"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,7 +41,6 @@ impl ChainKey for Keyring {
     }
 }
 
-
 /// The hash a record must carry.
 pub fn compute_hash(key: &dyn ChainKey, record: &AuditRecord) -> String {
     let mut bytes = DOMAIN.to_vec();

@@ -175,13 +175,7 @@ async fn list_and_show_answer_metadata_and_never_secrets() {
 #[tokio::test]
 async fn delete_revokes_the_refresh_token_at_zoho_then_forgets_it() {
     let z = ZohoApp::spawn();
-    let rt = z
-        .fake
-        .mint_refresh_token(&z.client, &crate::helpers::SCOPES)
-        .expect("rt");
-    let body = json!({"client_id": z.client.client_id, "client_secret": z.client.client_secret,
-        "refresh_token": rt, "accounts_url": z.fake.base_url()});
-    assert_eq!(z.put_connection("acme", &body).await.0, 201);
+    let rt = z.import("acme").await;
     let req = z
         .app
         .server
@@ -203,13 +197,7 @@ async fn delete_revokes_the_refresh_token_at_zoho_then_forgets_it() {
 #[tokio::test]
 async fn delete_with_revoke_false_leaves_zoho_alone() {
     let z = ZohoApp::spawn();
-    let rt = z
-        .fake
-        .mint_refresh_token(&z.client, &crate::helpers::SCOPES)
-        .expect("rt");
-    let body = json!({"client_id": z.client.client_id, "client_secret": z.client.client_secret,
-        "refresh_token": rt, "accounts_url": z.fake.base_url()});
-    assert_eq!(z.put_connection("acme", &body).await.0, 201);
+    let rt = z.import("acme").await;
     let req = z
         .app
         .server

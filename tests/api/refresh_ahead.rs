@@ -51,13 +51,7 @@ async fn an_idle_connection_is_kept_alive_and_a_dead_refresh_token_shows_up_earl
         ("ZOHO_VAULT_REFRESH_AHEAD__INTERVAL_SECS", "1"),
         ("ZOHO_VAULT_REFRESH_AHEAD__KEEPALIVE_SECS", "1"),
     ]);
-    let rt = z
-        .fake
-        .mint_refresh_token(&z.client, &crate::helpers::SCOPES)
-        .expect("rt");
-    let body = json!({"client_id": z.client.client_id, "client_secret": z.client.client_secret,
-        "refresh_token": rt, "accounts_url": z.fake.base_url()});
-    assert_eq!(z.put_connection("acme", &body).await.0, 201);
+    let rt = z.import("acme").await;
     assert!(
         eventually(|| z.fake.counters().refreshes >= 2).await,
         "import + keep-alive"

@@ -144,14 +144,8 @@ async fn zoho_throttle_with_http_400_marks_the_connection_throttled() {
 #[tokio::test]
 async fn a_revoked_refresh_token_makes_the_connection_need_reauth() {
     let z = ZohoApp::spawn();
-    let rt = z
-        .fake
-        .mint_refresh_token(&z.client, &crate::helpers::SCOPES)
-        .expect("rt");
     z.set_access_token_ttl(3000);
-    let body = json!({"client_id": z.client.client_id, "client_secret": z.client.client_secret,
-        "refresh_token": rt, "accounts_url": z.fake.base_url()});
-    assert_eq!(z.put_connection("acme", &body).await.0, 201);
+    let rt = z.import("acme").await;
     assert!(z.fake.revoke(&rt));
     let admin = z.app.admin.clone();
     let (status, err) = z
@@ -313,13 +307,7 @@ async fn a_restart_keeps_the_connection_and_its_cached_token() {
 #[tokio::test]
 async fn no_secret_reaches_the_data_directory() {
     let z = ZohoApp::spawn();
-    let rt = z
-        .fake
-        .mint_refresh_token(&z.client, &crate::helpers::SCOPES)
-        .expect("rt");
-    let body = json!({"client_id": z.client.client_id, "client_secret": z.client.client_secret,
-        "refresh_token": rt, "accounts_url": z.fake.base_url()});
-    assert_eq!(z.put_connection("acme", &body).await.0, 201);
+    let rt = z.import("acme").await;
     let svc = z.service_token(&["acme"]).await;
     let (_, issued) = z.issue("acme", &svc, json!({})).await;
     let access = issued["access_token"].as_str().expect("token").to_string();
