@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod backup;
 mod cli;
 mod connections;
 mod errors;
