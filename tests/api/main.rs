@@ -9,6 +9,7 @@ mod connections;
 mod errors;
 mod example;
 mod helpers;
+mod import;
 mod leaks;
 mod lifecycle;
 mod malformed;
