@@ -74,10 +74,7 @@ async fn a_csv_import_reports_every_row_goes_on_past_failures_and_prints_no_secr
         "{all}"
     );
     assert!(line(5).contains("invalid connection name"), "{all}");
-    assert!(
-        line(6).starts_with("failed") && line(6).contains("HTTP 409"),
-        "{all}"
-    );
+    assert!(line(6).contains("already used on line 2"), "{all}");
     assert!(line(7).contains("unknown data center"), "{all}");
     assert!(line(8).contains("expected 4 or 5 fields"), "{all}");
     assert!(
@@ -127,6 +124,17 @@ async fn a_csv_import_reports_every_row_goes_on_past_failures_and_prints_no_secr
     assert_eq!(doc["rows"][0]["line"], 1, "{doc}");
     planted.add("third refresh token", &rt3);
     planted.assert_absent("json output", &both(&out));
+
+    // A name the vault already has: that row fails with the vault's 409.
+    let out = import(
+        &z,
+        &z.app.admin,
+        &[file.to_str().expect("utf-8"), "--accounts-url", &fake_url],
+    );
+    let all = both(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("HTTP 409, connection_exists"), "{all}");
+    planted.assert_absent("output", &all);
 
     // A refused token fails every row: the run stops, exit 3.
     let rt4 = z.fake.mint_refresh_token(&z.client, &SCOPES).expect("rt");

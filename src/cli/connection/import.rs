@@ -88,6 +88,7 @@ fn parse(text: &str, data_center: Option<&str>, accounts_url: Option<&str>) -> V
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
     let mut rows = Vec::new();
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut first = true;
     for record in reader.records() {
         let record = match record {
@@ -112,7 +113,25 @@ fn parse(text: &str, data_center: Option<&str>, accounts_url: Option<&str>) -> V
         if is_header || record.iter().all(str::is_empty) {
             continue;
         }
-        rows.push(row(line, &record, data_center, accounts_url));
+        let parsed = row(line, &record, data_center, accounts_url);
+        // A name twice in one file: the second row is refused here, not
+        // left to race the first one at the vault.
+        let parsed = match parsed {
+            Row::Ready { line, name, .. } if seen.contains_key(&name) => Row::Bad {
+                line,
+                reason: format!(
+                    "the name is already used on line {} of this file",
+                    seen[&name]
+                ),
+                name: Some(name),
+            },
+            Row::Ready { line, name, body } => {
+                seen.insert(name.clone(), line);
+                Row::Ready { line, name, body }
+            }
+            bad => bad,
+        };
+        rows.push(parsed);
     }
     rows
 }
@@ -404,14 +423,18 @@ mod tests {
         let text = "acme,1000.A,topsecret\n\
                     bad name!,1000.A,topsecret,1000.rt\n\
                     acme,1000.A,,1000.rt\n\
-                    acme,1000.A,topsecret,1000.rt,mars\n";
+                    acme,1000.A,topsecret,1000.rt,mars\n\
+                    acme,1000.A,topsecret,1000.rt\n\
+                    acme,1000.A,topsecret,1000.rt\n";
         let rows = parse(text, None, None);
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.len(), 6);
         assert!(reason(&rows[0]).contains("expected 4 or 5 fields"));
         assert!(reason(&rows[1]).contains("invalid connection name"));
         assert!(reason(&rows[2]).contains("client_secret field is empty"));
         assert!(reason(&rows[3]).contains("unknown data center"));
-        for row in &rows {
+        ready(&rows[4]);
+        assert!(reason(&rows[5]).contains("already used on line 5"));
+        for row in rows.iter().filter(|r| matches!(r, Row::Bad { .. })) {
             let r = reason(row);
             assert!(!r.contains("topsecret") && !r.contains("1000.rt") && !r.contains("bad name!"));
         }
@@ -421,6 +444,6 @@ mod tests {
                 Row::Bad { line, .. } | Row::Ready { line, .. } => *line,
             })
             .collect();
-        assert_eq!(lines, vec![1, 2, 3, 4]);
+        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6]);
     }
 }
