@@ -3,6 +3,7 @@
 
 pub mod admin_tokens;
 pub mod audit;
+pub mod backup;
 pub mod connections;
 pub mod error;
 pub mod extract;
@@ -35,6 +36,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(sys::health())
                     .service(sys::unseal())
                     .service(sys::seal())
+                    .configure(backup::routes)
                     .configure(connections::routes)
                     .configure(oauth::routes)
                     .configure(service_tokens::routes)

@@ -1,13 +1,14 @@
 //! The `zoho-vault` command line.
 //!
-//! Offline commands (`init`, `serve`, `rekey`) work on the data directory;
-//! the others are clients of a running vault's HTTP API, addressed with
+//! Offline commands (`init`, `serve`, `rekey`, `restore`, and `backup
+//! --offline`) work on the data directory; the others are clients of a running vault's HTTP API, addressed with
 //! `ZOHO_VAULT_ADDR` / `--addr` and authenticated with `ZOHO_VAULT_TOKEN` /
 //! `--token`. Client commands print tables for people and the API's JSON
 //! with `--json`; failures end with the exit codes of [`Exit`] (see
 //! `docs/cli.md`).
 
 mod audit;
+mod backup;
 mod client;
 mod connection;
 mod error;
@@ -101,6 +102,23 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
     },
+    /// Write a backup of the encrypted store to FILE (admin token; or --offline with the service stopped).
+    #[command(after_help = "\
+Examples:
+  ZOHO_VAULT_TOKEN=zva_... zoho-vault backup /var/backups/zoho-vault/$(date -u +%Y%m%dT%H%M%SZ).backup
+  zoho-vault backup vault.backup --offline      # service stopped: reads data_dir itself
+
+The file is written as FILE.partial (mode 0600), checked, then renamed to FILE.
+It stays encrypted: restoring it needs the passphrase the vault has now.")]
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data directory (offline: the service stopped).
+    #[command(after_help = "\
+Example:
+  ZOHO_VAULT_DATA_DIR=/var/lib/zoho-vault/data-restored zoho-vault restore vault.backup
+  ZOHO_VAULT_DATA_DIR=/var/lib/zoho-vault/data-restored zoho-vault serve --passphrase-file FILE
+
+The whole file is checked first; a data directory that holds a vault is refused.")]
+    Restore(backup::RestoreArgs),
     /// Show whether the running vault is initialised and sealed.
     #[command(
         after_help = "Examples:\n  zoho-vault status --addr http://127.0.0.1:8700\n  zoho-vault status --json"
@@ -185,6 +203,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Backup(args) => backup::run_backup(cli.config.as_deref(), args).await,
+        Command::Restore(args) => backup::run_restore(cli.config.as_deref(), args).await,
         Command::Status { client, json } => client::status(&client, json).await,
         Command::Unseal {
             client,

@@ -3,8 +3,10 @@
 //! and audit trail, and answers in domain terms.
 
 mod admin_tokens;
+mod backup;
 
 pub use admin_tokens::AdminTokenError;
+pub use backup::BackupStream;
 
 use std::path::Path;
 use std::sync::Arc;

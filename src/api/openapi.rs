@@ -28,7 +28,9 @@ use utoipa::{IntoParams, Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorDetail};
 use super::extract::{ConnectionName, TokenId};
-use super::{admin_tokens, audit, connections, metrics, oauth, resource, service_tokens, sys};
+use super::{
+    admin_tokens, audit, backup, connections, metrics, oauth, resource, service_tokens, sys,
+};
 use crate::config::Settings;
 
 /// Path of the test knob, listed only when it exists.
@@ -50,6 +52,7 @@ pub const SERVICE: &str = "service";
         sys::health_handler,
         sys::unseal_handler,
         sys::seal_handler,
+        backup::backup,
         connections::list,
         connections::upload,
         connections::show,

@@ -61,11 +61,13 @@ pub enum AuditAction {
     AdminTokenCreated,
     /// An admin token was revoked.
     AdminTokenRevoked,
+    /// A backup of the store was taken (online, or offline by the operator).
+    BackupTaken,
 }
 
 impl AuditAction {
     /// Every action, for parsing and docs.
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::TokenIssued,
         AuditAction::AccessDenied,
         AuditAction::Unseal,
@@ -81,6 +83,7 @@ impl AuditAction {
         AuditAction::AuditPruned,
         AuditAction::AdminTokenCreated,
         AuditAction::AdminTokenRevoked,
+        AuditAction::BackupTaken,
     ];
 
     /// The stored name.
@@ -101,6 +104,7 @@ impl AuditAction {
             AuditAction::AuditPruned => "audit_pruned",
             AuditAction::AdminTokenCreated => "admin_token_created",
             AuditAction::AdminTokenRevoked => "admin_token_revoked",
+            AuditAction::BackupTaken => "backup_taken",
         }
     }
 
@@ -556,6 +560,24 @@ impl AuditEvent {
         )
         .by(actor)
         .text("token_id", token_id)
+    }
+
+    /// A backup of the store was taken: by `actor` through
+    /// `GET /v1/sys/backup` (`mode` `online`), or by the operator on the
+    /// host with `zoho-vault backup --offline` (`None`, recorded as
+    /// [`OPERATOR`]; pending until the next unseal). Append it (and await
+    /// the append) BEFORE the backup starts: no event, no backup.
+    pub fn backup_taken(actor: Option<&Principal>, ctx: &RequestContext) -> Self {
+        let (who, mode) = match actor {
+            Some(p) => (p.actor(), "online"),
+            None => (OPERATOR.to_string(), "offline"),
+        };
+        let event =
+            Self::new(AuditAction::BackupTaken, who, Outcome::Success, ctx).text("mode", mode);
+        match actor {
+            Some(p) => event.by(p),
+            None => event,
+        }
     }
 
     /// `actor` read the trail. `filter` is a short description of the

@@ -67,6 +67,26 @@ pub(super) fn segment<'a>(what: &str, value: &'a str) -> Result<&'a str, CliErro
 /// error answer becomes [`CliError::Api`] with the API's message and hint;
 /// no answer at all becomes [`CliError::Unreachable`].
 pub(super) async fn send(req: RequestBuilder) -> anyhow::Result<Value> {
+    let resp = send_raw(req).await?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .context("the vault's answer was cut off")?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "the vault answered HTTP {} with a body that is not JSON",
+            status.as_u16()
+        )
+    })
+}
+
+/// Sends, and answers the response of a success with its body unread (for
+/// downloads); errors as for [`send`].
+pub(super) async fn send_raw(req: RequestBuilder) -> anyhow::Result<reqwest::Response> {
     let resp = req.send().await.map_err(|e| {
         let addr = e
             .url()
@@ -75,6 +95,9 @@ pub(super) async fn send(req: RequestBuilder) -> anyhow::Result<Value> {
         CliError::unreachable(&addr, &e)
     })?;
     let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
     let retry_after = resp
         .headers()
         .get(header::RETRY_AFTER)
@@ -84,17 +107,6 @@ pub(super) async fn send(req: RequestBuilder) -> anyhow::Result<Value> {
         .text()
         .await
         .context("the vault's answer was cut off")?;
-    if status.is_success() {
-        if text.trim().is_empty() {
-            return Ok(Value::Null);
-        }
-        return serde_json::from_str(&text).with_context(|| {
-            format!(
-                "the vault answered HTTP {} with a body that is not JSON",
-                status.as_u16()
-            )
-        });
-    }
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let err = &body["error"];
     let message = err["message"].as_str().map_or_else(
@@ -117,6 +129,26 @@ pub(super) async fn send(req: RequestBuilder) -> anyhow::Result<Value> {
         retry_after,
     }
     .into())
+}
+
+/// A GET of a large body (a backup) with the admin token: no limit on the
+/// whole transfer, but the vault must answer within two minutes and never
+/// stall longer than that between two reads.
+pub(super) fn download(args: &ClientArgs, path: &str) -> anyhow::Result<RequestBuilder> {
+    if args.token.as_deref().is_none_or(str::is_empty) {
+        return Err(CliError::NoToken.into());
+    }
+    let base = args.addr.trim_end_matches('/');
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_secs(120))
+        .user_agent(concat!("zoho-vault-cli/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let mut req = client.get(format!("{base}{path}"));
+    if let Some(token) = args.token.as_deref() {
+        req = req.bearer_auth(token);
+    }
+    Ok(req)
 }
 
 /// `zoho-vault status`.

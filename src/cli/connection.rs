@@ -1,4 +1,4 @@
-//! `zoho-vault connection add|list|show|delete`: clients of
+//! `zoho-vault connection add|import-csv|list|show|delete`: clients of
 //! `/v1/connections` (admin token).
 //!
 //! `add` sends `self_client.json` as Zoho's console wrote it, adding only
@@ -8,6 +8,7 @@
 //! `ps`.
 
 mod body;
+mod import;
 mod view;
 
 use std::path::PathBuf;
@@ -82,6 +83,19 @@ Upload it before `expiry_time` (the code lives a few minutes).")]
         #[arg(long)]
         json: bool,
     },
+    /// Import refresh tokens in bulk from a CSV file, one connection per row.
+    #[command(after_help = "\
+Examples:
+  zoho-vault connection import-csv zoho_tokens.csv --data-center eu
+  zoho-vault connection import-csv zoho_tokens.csv --json > import-result.json
+
+Each row: name,client_id,client_secret,refresh_token[,data_center]
+  acme,1000.XXXX,0123abcd...,1000.abcd...ef.0123...,in
+A first row starting with `name` is a header; lines starting with `#` are comments.
+A row's data_center wins over --data-center. Each row is reported by its line
+number; the run goes on past a bad row and exits 1 if any row was not imported.
+Secrets are never printed. See docs/migration.md.")]
+    ImportCsv(import::ImportCsvArgs),
     /// List connections with their health.
     #[command(
         after_help = "Examples:\n  zoho-vault connection list\n  zoho-vault connection list --json"
@@ -174,6 +188,7 @@ pub async fn run(command: ConnectionCommand) -> anyhow::Result<()> {
             view::print_connection(&view);
             Ok(())
         }
+        ConnectionCommand::ImportCsv(args) => import::run(args).await,
         ConnectionCommand::List { client, json } => {
             let answer = send(authed(&client, Method::GET, "/v1/connections")?).await?;
             if json {

@@ -25,7 +25,9 @@ pub enum Exit {
     NotFound = 4,
     /// The request conflicts with the vault's state: the connection exists,
     /// it needs re-authorization, the vault is not initialised (409), or
-    /// Zoho refused the grant (422).
+    /// Zoho refused the grant (422); or with local state: the backup file
+    /// exists, the restore target holds a vault, the data directory is in
+    /// use by a running service.
     Conflict = 5,
     /// Try again later: the refresh budget or Zoho's throttle (429), the
     /// vault is sealed (503), Zoho is unreachable or failing (502, 504), any
@@ -86,6 +88,10 @@ pub enum CliError {
     /// Bad local input: a file that cannot be read or parsed, a bad name.
     #[error("{0}")]
     Usage(String),
+    /// The command conflicts with local state: the output file exists, the
+    /// restore target holds a vault, the data directory is in use.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl CliError {
@@ -96,6 +102,7 @@ impl CliError {
             CliError::Unreachable { .. } => Exit::Unavailable,
             CliError::NoToken => Exit::Auth,
             CliError::Usage(_) => Exit::Usage,
+            CliError::Conflict(_) => Exit::Conflict,
         }
     }
 
@@ -209,6 +216,7 @@ mod tests {
     fn local_failures_have_their_own_codes() {
         assert_eq!(CliError::NoToken.exit(), Exit::Auth);
         assert_eq!(CliError::Usage("x".into()).exit(), Exit::Usage);
+        assert_eq!(CliError::Conflict("x".into()).exit(), Exit::Conflict);
         let unreachable = CliError::Unreachable {
             addr: "http://127.0.0.1:1".into(),
             reason: "refused".into(),

@@ -3,11 +3,13 @@
 
 mod access;
 mod audit;
+mod backup;
 mod cli;
 mod connections;
 mod errors;
 mod example;
 mod helpers;
+mod import;
 mod leaks;
 mod lifecycle;
 mod malformed;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::cli::error::CliError;
 
 /// Reads a whole file, or stdin for `-`.
-fn read_input(path: &Path) -> Result<String, CliError> {
+pub(super) fn read_input(path: &Path) -> Result<String, CliError> {
     let mut text = String::new();
     let result = if path == Path::new("-") {
         std::io::stdin().read_to_string(&mut text).map(|_| ())
