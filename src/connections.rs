@@ -332,15 +332,26 @@ impl ConnectionManager {
         keyring: &Keyring,
         name: &str,
     ) -> Result<ConnectionView, ConnectionError> {
-        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
-        let dk = keyring.data_key();
-        let record: ConnectionRecord = self
+        let record = self.record(keyring, name).await?;
+        let cached: Option<CachedToken> = self
             .store
-            .get_sealed(dk, name.as_bytes())
-            .await?
-            .ok_or_else(|| ConnectionError::NotFound(name.to_string()))?;
-        let cached: Option<CachedToken> = self.store.get_sealed(dk, name.as_bytes()).await?;
+            .get_sealed(keyring.data_key(), name.as_bytes())
+            .await?;
         Ok(self.view(record, cached))
+    }
+
+    /// The stored record of connection `name`; a name that is not a valid
+    /// connection name is simply not found.
+    pub(crate) async fn record(
+        &self,
+        keyring: &Keyring,
+        name: &str,
+    ) -> Result<ConnectionRecord, ConnectionError> {
+        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
+        self.store
+            .get_sealed(keyring.data_key(), name.as_bytes())
+            .await?
+            .ok_or_else(|| ConnectionError::NotFound(name.to_string()))
     }
 
     /// Metadata of every connection, by name.
@@ -420,11 +431,7 @@ impl ConnectionManager {
     ) -> Result<bool, ConnectionError> {
         validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
         let _guard = self.admin_lock.lock().await;
-        let record: ConnectionRecord = self
-            .store
-            .get_sealed(keyring.data_key(), name.as_bytes())
-            .await?
-            .ok_or_else(|| ConnectionError::NotFound(name.to_string()))?;
+        let record = self.record(keyring, name).await?;
         let mut revoked = false;
         // A pending connection has nothing to revoke.
         if let (true, Some(refresh_token)) = (revoke, &record.refresh_token) {

@@ -417,17 +417,18 @@ impl TokenRegistry {
         Ok(out)
     }
 
+    /// The stored hash (record key) of the token with public id `id`.
+    async fn hash_of(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(Tree::TokenIds, id.as_bytes().to_vec()).await
+    }
+
     /// Looks a token up by its public id.
     pub async fn get_by_id(
         &self,
         data_key: &DataKey,
         id: &str,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let Some(hash) = self
-            .store
-            .get(Tree::TokenIds, id.as_bytes().to_vec())
-            .await?
-        else {
+        let Some(hash) = self.hash_of(id).await? else {
             return Ok(None);
         };
         self.store.get_sealed::<TokenRecord>(data_key, &hash).await
@@ -439,11 +440,7 @@ impl TokenRegistry {
         data_key: &DataKey,
         id: &str,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let Some(hash) = self
-            .store
-            .get(Tree::TokenIds, id.as_bytes().to_vec())
-            .await?
-        else {
+        let Some(hash) = self.hash_of(id).await? else {
             return Ok(None);
         };
         let record = self

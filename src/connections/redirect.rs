@@ -35,8 +35,6 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use url::Url;
 
-use super::model::ConnectionRecord;
-use super::upload::validate_name;
 use super::{ConnectionError, ConnectionManager};
 use crate::auth::Principal;
 use crate::crypto::token::TokenKind;
@@ -326,13 +324,8 @@ impl ConnectionManager {
         name: &str,
         by: &Principal,
     ) -> Result<Authorization, ConnectionError> {
-        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
         let dk = keyring.data_key();
-        let record: ConnectionRecord = self
-            .store
-            .get_sealed(dk, name.as_bytes())
-            .await?
-            .ok_or_else(|| ConnectionError::NotFound(name.to_string()))?;
+        let record = self.record(keyring, name).await?;
         let redirect_uri = record
             .redirect_uri
             .clone()
