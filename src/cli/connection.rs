@@ -118,6 +118,24 @@ Secrets are never printed. See docs/migration.md.")]
         #[arg(long)]
         json: bool,
     },
+    /// Print the Zoho link that connects (or re-authorizes) a browser-flow connection.
+    #[command(after_help = "\
+Example:
+  zoho-vault connection authorize acme
+
+Open the printed link in a browser, sign in to Zoho and press Accept; the
+vault's page then says whether the connection is connected. The link works
+once and expires after oauth.state_ttl_secs (10 minutes by default). The
+connection must have been added with a redirect_uri (see docs/browser-flow.md).")]
+    Authorize {
+        /// Connection name.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke the refresh token at Zoho, then forget the connection.
     #[command(
         after_help = "Examples:\n  zoho-vault connection delete acme\n  zoho-vault connection delete acme --no-revoke   # keep the refresh token alive at Zoho"
@@ -209,6 +227,28 @@ pub async fn run(command: ConnectionCommand) -> anyhow::Result<()> {
                 return output::json(&view);
             }
             view::print_connection(&view);
+            Ok(())
+        }
+        ConnectionCommand::Authorize { name, client, json } => {
+            let name = segment("connection name", &name)?;
+            let answer = send(
+                authed(
+                    &client,
+                    Method::POST,
+                    &format!("/v1/connections/{name}/authorize"),
+                )?
+                .json(&serde_json::json!({})),
+            )
+            .await?;
+            if json {
+                return output::json(&answer);
+            }
+            let url = answer["url"].as_str().unwrap_or_default();
+            let expires = answer["state_expires_at"].as_str().unwrap_or("?");
+            println!("{url}");
+            eprintln!(
+                "Open this link in a browser and press Accept; it works once, until {expires}."
+            );
             Ok(())
         }
         ConnectionCommand::Delete {

@@ -329,3 +329,25 @@ async fn zoho_refusing_the_code_is_explained_and_nothing_is_stored() {
     // The link is used up: the code went to Zoho.
     assert_eq!(f.open(&back).await.outcome(), "used");
 }
+
+#[tokio::test]
+async fn the_cli_prints_a_link_that_connects_the_connection() {
+    let flow = Flow::spawn();
+    flow.create_pending("acme").await;
+    let out = flow.z.app.cli(&["connection", "authorize", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let link = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "only the link on stdout");
+    assert!(
+        link.contains("/oauth/v2/auth?") && link.contains("state="),
+        "{link}"
+    );
+    let back = flow.consent(link, "accept").await;
+    let page = flow.open(&back).await;
+    assert_eq!(page.outcome(), "connected");
+}
