@@ -162,7 +162,8 @@ fn print_table(page: &Value) {
         let time = e["time"].as_str().unwrap_or("");
         println!(
             "{:>8}  {:<20}  {:<24}  {:<8}  {:<28}  {}",
-            e["seq"],
+            // A JSON number ignores width flags; its text does not.
+            e["seq"].to_string(),
             time.get(..19).unwrap_or(time),
             e["action"].as_str().unwrap_or(""),
             e["outcome"].as_str().unwrap_or(""),

@@ -24,6 +24,16 @@ pub(super) fn request(
         .build()?;
     let mut req = client.request(method, format!("{base}{path}"));
     if let Some(token) = args.token.as_deref().filter(|t| !t.is_empty()) {
+        // A pasted token with a newline or a space cannot be a header value;
+        // say so, rather than a confusing transport error.
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(CliError::Usage(
+                "the token (ZOHO_VAULT_TOKEN or --token) holds spaces, newlines or other \
+                 characters no token has; copy it again"
+                    .into(),
+            )
+            .into());
+        }
         req = req.bearer_auth(token);
     }
     Ok(req)

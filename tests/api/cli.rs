@@ -489,3 +489,15 @@ fn the_demo_walks_through_to_an_invoice_and_cleans_up() {
         .expect("the demo names its directory");
     assert!(!Path::new(dir).exists(), "{dir} was not removed");
 }
+
+#[test]
+fn a_token_pasted_with_a_newline_is_a_usage_error_that_says_so() {
+    let z = ZohoApp::spawn();
+    let pasted = format!("{}\nThe vault is initialised.", z.app.admin);
+    let err = fails(&cli(&z, Some(&pasted), &["status"]), 2);
+    assert!(err.contains("copy it again"), "{err}");
+    assert!(
+        !err.contains(&z.app.admin),
+        "the error must not echo the token"
+    );
+}
