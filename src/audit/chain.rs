@@ -21,7 +21,7 @@ use crate::vault::Keyring;
 /// WARNING: part of every hash; never change.
 const DOMAIN: &[u8] = b"zoho-vault audit v1\n";
 /// Records read per scan while verifying the store.
-const PAGE: usize = 2048;
+const PAGE: usize = 512;
 
 /// A key that can MAC audit records: the keyring's audit subkey.
 pub trait ChainKey: Send + Sync {
@@ -158,19 +158,6 @@ impl<'k> Verifier<'k> {
         line: Option<usize>,
         elsewhere: &dyn Fn(u64) -> bool,
     ) {
-        let hash_ok = compute_hash(self.key, record) == record.hash;
-        self.push_hashed(record, line, elsewhere, hash_ok);
-    }
-
-    /// [`Verifier::push`] with the hash already checked (`hash_ok`), so
-    /// the costly part can run in parallel over a page of records.
-    pub fn push_hashed(
-        &mut self,
-        record: &AuditRecord,
-        line: Option<usize>,
-        elsewhere: &dyn Fn(u64) -> bool,
-        hash_ok: bool,
-    ) {
         if self.is_broken() {
             return;
         }
@@ -200,7 +187,7 @@ impl<'k> Verifier<'k> {
             };
             return self.fail(Some(seq), line, problem, message);
         }
-        if !hash_ok {
+        if compute_hash(self.key, record) != record.hash {
             return self.fail(
                 Some(record.seq),
                 line,
@@ -254,59 +241,6 @@ pub fn load_checkpoint(store: &dyn Store) -> Result<Checkpoint, StoreError> {
     }
 }
 
-/// One stored entry, parsed and its hash checked (off the verifier's
-/// sequential pass).
-enum Checked {
-    /// The key is not a sequence number.
-    BadKey,
-    /// The value does not parse.
-    Unparsable(u64),
-    /// A record and whether its hash matches its contents.
-    Record(u64, Box<AuditRecord>, bool),
-}
-
-fn check_entry(key: &dyn ChainKey, k: &[u8], v: &[u8]) -> Checked {
-    let Some(at) = parse_seq(k) else {
-        return Checked::BadKey;
-    };
-    match serde_json::from_slice::<AuditRecord>(v) {
-        Ok(record) => {
-            let ok = compute_hash(key, &record) == record.hash;
-            Checked::Record(at, Box::new(record), ok)
-        }
-        Err(_) => Checked::Unparsable(at),
-    }
-}
-
-/// Parses and hashes a page of entries on every core; the link checks that
-/// follow stay sequential.
-fn check_page(key: &dyn ChainKey, entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<Checked> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if workers < 2 || entries.len() < 64 {
-        return entries
-            .iter()
-            .map(|(k, v)| check_entry(key, k, v))
-            .collect();
-    }
-    let chunk = entries.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = entries
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(k, v)| check_entry(key, k, v))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
-}
-
 /// Verifies the whole stored chain from the checkpoint on (blocking).
 pub fn verify_store(store: &dyn Store, key: &dyn ChainKey) -> Result<VerifyReport, StoreError> {
     let anchor = load_checkpoint(store)?;
@@ -323,29 +257,19 @@ pub fn verify_store(store: &dyn Store, key: &dyn ChainKey) -> Result<VerifyRepor
         };
         let entries = store.scan(&scan)?;
         let full = entries.len() == PAGE;
-        let checked = check_page(key, &entries);
-        if checked.len() != entries.len() {
-            // A worker died: report it rather than pass a partial check.
-            verifier.fail(
-                None,
-                None,
-                Problem::Unreadable,
-                "part of the audit trail could not be checked".into(),
-            );
-            break 'pages;
-        }
-        for item in checked {
-            let (at, record, hash_ok) = match item {
-                Checked::BadKey => {
-                    verifier.fail(
-                        None,
-                        None,
-                        Problem::Unreadable,
-                        "a key of the audit tree is not a sequence number".into(),
-                    );
-                    break 'pages;
-                }
-                Checked::Unparsable(at) => {
+        for (k, v) in entries {
+            let Some(at) = parse_seq(&k) else {
+                verifier.fail(
+                    None,
+                    None,
+                    Problem::Unreadable,
+                    "a key of the audit tree is not a sequence number".into(),
+                );
+                break 'pages;
+            };
+            let record: AuditRecord = match serde_json::from_slice(&v) {
+                Ok(r) => r,
+                Err(_) => {
                     verifier.fail(
                         Some(at),
                         None,
@@ -354,7 +278,6 @@ pub fn verify_store(store: &dyn Store, key: &dyn ChainKey) -> Result<VerifyRepor
                     );
                     break 'pages;
                 }
-                Checked::Record(at, record, ok) => (at, record, ok),
             };
             if record.seq != at {
                 verifier.fail(
@@ -365,7 +288,7 @@ pub fn verify_store(store: &dyn Store, key: &dyn ChainKey) -> Result<VerifyRepor
                 );
                 break 'pages;
             }
-            verifier.push_hashed(&record, None, &never, hash_ok);
+            verifier.push(&record, None, &never);
             if verifier.is_broken() {
                 break 'pages;
             }
