@@ -300,6 +300,25 @@ async fn an_edited_record_is_named() {
 }
 
 #[tokio::test]
+async fn a_trail_longer_than_a_page_still_names_its_first_break() {
+    let f = fixture(5000).await;
+    f.fill(1200).await;
+    let report = f.verify();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.count, 1200);
+    let mut record: AuditRecord = serde_json::from_slice(&f.raw(1100)).expect("json");
+    record.actor = "admin:someone-else".into();
+    f.put(1100, serde_json::to_vec(&record).expect("json"));
+    let mut early: AuditRecord = serde_json::from_slice(&f.raw(700)).expect("json");
+    early.outcome = crate::audit::Outcome::Failure;
+    f.put(700, serde_json::to_vec(&early).expect("json"));
+    let report = f.verify();
+    let broken = report.broken.expect("broken");
+    assert_eq!((broken.seq, broken.problem), (Some(700), Problem::Edited));
+    assert_eq!(report.count, 699);
+}
+
+#[tokio::test]
 async fn a_dropped_record_is_named() {
     let f = fixture(5000).await;
     f.fill(5).await;
