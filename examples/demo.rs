@@ -10,7 +10,7 @@
 //! the Rust toolchain is needed.
 //!
 //! ```sh
-//! make demo      # = cargo build --release --bin zoho-vault && cargo run --release --example demo
+//! make demo      # = cargo build --release --bin zoho-vault && cargo run --release --features fake-zoho --example demo
 //! ```
 //!
 //! The `zoho-vault` binary is looked up next to this example's executable

@@ -9,6 +9,9 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod crypto;
+/// The fake Zoho accounts server and Invoice API: a test double for tests,
+/// demos and benchmarks, built only with the `fake-zoho` feature.
+#[cfg(feature = "fake-zoho")]
 pub mod fake_zoho;
 pub mod metrics;
 pub mod ratelimit;
