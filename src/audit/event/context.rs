@@ -1,0 +1,19 @@
+//! Where a request came from, as recorded with each event.
+
+/// Where a request came from; both fields are optional because offline
+/// commands have neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The request id (from `X-Request-Id` when well-formed, else generated).
+    pub request_id: Option<String>,
+    /// The client's IP address (the TCP peer; forwarding headers are not
+    /// trusted).
+    pub source: Option<String>,
+}
+
+impl RequestContext {
+    /// A context for commands run on the host (no request, no peer).
+    pub fn local() -> Self {
+        Self::default()
+    }
+}
