@@ -1,56 +1,39 @@
-//! Who is calling: principals resolved from bearer tokens, and the reasons
-//! a request is refused.
+//! Who is calling and what they may do: bearer tokens, the principals they
+//! stand for, and the reasons a request is refused.
+//!
+//! There are admin (`zva_`) and service (`zvs_`) tokens. A token is stored
+//! only as its SHA-256 hash (the record key); the record itself (name,
+//! grants, expiry, last use) is sealed like every other record. Tokens also
+//! have a short public id, for listing and revoking without the token.
+//!
+//! - [`principal`]: the authenticated caller.
+//! - [`record`]: the stored token record and the writes that create one.
+//! - [`new_token`]: what a new token should be, validated.
+//! - [`registry`]: create, verify, list and revoke over the store.
+//! - `cache`: verifications remembered for a short while.
+//! - `last_use`: the background writer of `last_used_at`.
 
-use crate::crypto::token::TokenKind;
+mod cache;
+mod last_use;
+pub mod new_token;
+pub mod principal;
+pub mod record;
+pub mod registry;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
 use crate::store::StoreError;
-use crate::tokens::{TokenRecord, ALL_CONNECTIONS};
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// Public token id.
-    pub token_id: String,
-    /// Token name.
-    pub name: String,
-    /// Admin or service.
-    pub kind: TokenKind,
-    /// Granted connections (service tokens).
-    pub connections: Vec<String>,
-}
+pub use new_token::NewToken;
+pub use principal::Principal;
+pub use record::{is_token_id, make_token, TokenRecord, ALL_CONNECTIONS};
+pub use registry::{RevokeAdminError, TokenRegistry};
 
-impl Principal {
-    pub(crate) fn from_record(r: &TokenRecord) -> Self {
-        Self {
-            token_id: r.id.clone(),
-            name: r.name.clone(),
-            kind: r.kind,
-            connections: r.connections.clone(),
-        }
-    }
-
-    /// Whether this caller is an admin.
-    pub fn is_admin(&self) -> bool {
-        self.kind == TokenKind::Admin
-    }
-
-    /// Whether this caller may get tokens for `connection`.
-    pub fn may_use(&self, connection: &str) -> bool {
-        self.is_admin()
-            || self
-                .connections
-                .iter()
-                .any(|c| c == ALL_CONNECTIONS || c == connection)
-    }
-
-    /// `admin:<id>` or `service:<id>`, for audit and logs.
-    pub fn actor(&self) -> String {
-        let kind = match self.kind {
-            TokenKind::Admin => "admin",
-            TokenKind::Service => "service",
-        };
-        format!("{kind}:{}", self.token_id)
-    }
-}
+/// `last_used_at` is written at most this often per token, and a cached
+/// verification is trusted for at most this long.
+pub const LAST_USE_EVERY: Duration = Duration::from_secs(60);
 
 /// Why a caller was refused.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,5 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod tokens;
 pub mod vault;
 pub mod zoho;

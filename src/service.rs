@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::{AuditError, AuditEvent, AuditLog, CreateMethod, RequestContext, TokenSource};
 
+use crate::auth::{make_token, NewToken, TokenRecord, TokenRegistry};
 use crate::auth::{AuthError, Principal};
 use crate::broker::{Broker, Issued};
 use crate::config::Settings;
@@ -27,7 +28,6 @@ use crate::crypto::token::{PlainToken, TokenKind};
 use crate::metrics::Metrics;
 use crate::store::sled::SledStore;
 use crate::store::AsyncStore;
-use crate::tokens::{make_token, NewToken, TokenRecord, TokenRegistry};
 use crate::vault::{Unsealed, Vault, VaultError};
 use crate::zoho::{CallObserver, ZohoClient, ZohoClientConfig, ZohoError};
 

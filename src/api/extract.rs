@@ -19,12 +19,11 @@ use serde::Deserialize;
 use super::audit::request_context;
 use super::ApiError;
 use crate::audit::AuditEvent;
-use crate::auth::{AuthError, Principal};
+use crate::auth::{is_token_id, AuthError, Principal};
 use crate::connections::upload::validate_name;
 use crate::crypto::token::parse_bearer;
 use crate::ratelimit::RateLimiter;
 use crate::service::VaultService;
-use crate::tokens::is_token_id;
 
 /// Any authenticated caller.
 pub struct Caller(pub Principal);

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use super::error::ErrorBody;
 use super::extract::{Admin, Ctx, TokenId};
 use super::{resource, ApiError};
+use crate::auth::TokenRecord;
 use crate::service::VaultService;
-use crate::tokens::TokenRecord;
 
 /// The routes of this resource.
 pub fn routes(cfg: &mut web::ServiceConfig) {

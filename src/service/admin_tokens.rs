@@ -4,8 +4,8 @@
 
 use crate::audit::{AuditEvent, RequestContext};
 use crate::auth::Principal;
+use crate::auth::{NewToken, RevokeAdminError, TokenRecord};
 use crate::crypto::token::{PlainToken, TokenKind};
-use crate::tokens::{NewToken, RevokeAdminError, TokenRecord};
 
 use super::{ServiceError, VaultService};
 

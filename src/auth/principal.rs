@@ -1,0 +1,51 @@
+//! Who is calling: the principal a verified bearer token stands for.
+
+use super::record::{TokenRecord, ALL_CONNECTIONS};
+use crate::crypto::token::TokenKind;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Public token id.
+    pub token_id: String,
+    /// Token name.
+    pub name: String,
+    /// Admin or service.
+    pub kind: TokenKind,
+    /// Granted connections (service tokens).
+    pub connections: Vec<String>,
+}
+
+impl Principal {
+    pub(crate) fn from_record(r: &TokenRecord) -> Self {
+        Self {
+            token_id: r.id.clone(),
+            name: r.name.clone(),
+            kind: r.kind,
+            connections: r.connections.clone(),
+        }
+    }
+
+    /// Whether this caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.kind == TokenKind::Admin
+    }
+
+    /// Whether this caller may get tokens for `connection`.
+    pub fn may_use(&self, connection: &str) -> bool {
+        self.is_admin()
+            || self
+                .connections
+                .iter()
+                .any(|c| c == ALL_CONNECTIONS || c == connection)
+    }
+
+    /// `admin:<id>` or `service:<id>`, for audit and logs.
+    pub fn actor(&self) -> String {
+        let kind = match self.kind {
+            TokenKind::Admin => "admin",
+            TokenKind::Service => "service",
+        };
+        format!("{kind}:{}", self.token_id)
+    }
+}

@@ -1,0 +1,207 @@
+//! The bearer-token registry over the store: create, verify, list and
+//! revoke admin (`zva_`) and service (`zvs_`) tokens.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::cache::VerificationCache;
+use super::last_use::LastUseWriter;
+use super::new_token::NewToken;
+use super::principal::Principal;
+use super::record::{make_token, TokenRecord};
+use super::AuthError;
+use crate::crypto::keys::DataKey;
+use crate::crypto::token::{parse_bearer, PlainToken, TokenKind};
+use crate::store::records::open_value;
+use crate::store::{AsyncStore, Op, Scan, StoreError, Tree};
+
+/// Why an admin token could not be revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeAdminError {
+    /// It is the last admin token that is still valid.
+    #[error("the last valid admin token cannot be revoked")]
+    LastAdmin,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The registry over the store.
+#[derive(Clone)]
+pub struct TokenRegistry {
+    pub(super) store: AsyncStore,
+    cache: Arc<VerificationCache>,
+    pub(super) last_use: LastUseWriter,
+    /// Serialises admin revocations, so two racing ones cannot both see
+    /// "another admin remains" and leave none.
+    admin_revoke: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl TokenRegistry {
+    /// A registry over `store`.
+    pub fn new(store: AsyncStore) -> Self {
+        Self {
+            last_use: LastUseWriter::new(store.clone()),
+            store,
+            cache: Arc::default(),
+            admin_revoke: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Creates and stores a token; the plain token is returned once.
+    pub async fn create(
+        &self,
+        data_key: &DataKey,
+        new: NewToken,
+    ) -> Result<(PlainToken, TokenRecord), StoreError> {
+        let (plain, record, ops) = make_token(data_key, new)?;
+        self.store.apply(ops).await?;
+        Ok((plain, record))
+    }
+
+    /// Resolves a presented bearer token to its principal.
+    pub async fn authenticate(
+        &self,
+        data_key: &DataKey,
+        presented: &str,
+    ) -> Result<Principal, AuthError> {
+        let (kind, hash) = parse_bearer(presented).ok_or(AuthError::Malformed)?;
+        let now = OffsetDateTime::now_utc();
+        if let Some(hit) = self.cache.get(hash.as_bytes()) {
+            if hit.kind != kind {
+                return Err(AuthError::Unknown);
+            }
+            if hit.expires_at.is_some_and(|at| at <= now) {
+                self.cache.forget(hash.as_bytes());
+                return Err(AuthError::Expired);
+            }
+            return Ok(hit.principal);
+        }
+        let generation = self.cache.generation();
+        let sealed = self
+            .store
+            .get(Tree::Tokens, hash.as_bytes().to_vec())
+            .await?
+            .ok_or(AuthError::Unknown)?;
+        let record: TokenRecord = open_value(data_key, hash.as_bytes(), &sealed)?;
+        if record.kind != kind {
+            return Err(AuthError::Unknown);
+        }
+        if record.is_expired(now) {
+            return Err(AuthError::Expired);
+        }
+        let principal = Principal::from_record(&record);
+        self.cache
+            .remember(hash.as_bytes(), &record, &principal, generation);
+        self.last_use
+            .note_use(data_key, hash.as_bytes(), sealed, record, now);
+        Ok(principal)
+    }
+
+    /// Drops every cached verification (on seal).
+    pub fn forget_all_verified(&self) {
+        self.cache.clear();
+    }
+
+    /// Every token of `kind`, without secrets, oldest first.
+    pub async fn list(
+        &self,
+        data_key: &DataKey,
+        kind: Option<TokenKind>,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut out: Vec<TokenRecord> = self
+            .store
+            .scan_sealed::<TokenRecord>(data_key, &[], usize::MAX)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| kind.is_none_or(|k| r.kind == k))
+            .collect();
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// The stored hash (record key) of the token with public id `id`.
+    async fn hash_of(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(Tree::TokenIds, id.as_bytes().to_vec()).await
+    }
+
+    /// Looks a token up by its public id.
+    pub async fn get_by_id(
+        &self,
+        data_key: &DataKey,
+        id: &str,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(hash) = self.hash_of(id).await? else {
+            return Ok(None);
+        };
+        self.store.get_sealed::<TokenRecord>(data_key, &hash).await
+    }
+
+    /// Deletes a token by id; returns its record if it existed.
+    pub async fn revoke(
+        &self,
+        data_key: &DataKey,
+        id: &str,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let Some(hash) = self.hash_of(id).await? else {
+            return Ok(None);
+        };
+        let record = self
+            .store
+            .get_sealed::<TokenRecord>(data_key, &hash)
+            .await?;
+        // Forgotten before the delete, and a verification read before it is
+        // never cached after it: once this returns, no request passes on
+        // the revoked token.
+        self.cache.forget(&hash);
+        self.store
+            .apply(vec![
+                Op::Delete {
+                    tree: Tree::Tokens,
+                    key: hash,
+                },
+                Op::Delete {
+                    tree: Tree::TokenIds,
+                    key: id.as_bytes().to_vec(),
+                },
+            ])
+            .await?;
+        Ok(record)
+    }
+
+    /// Revokes an admin token by id unless no other valid (unexpired) admin
+    /// token would remain; `Ok(None)` when there is no admin token `id`.
+    pub async fn revoke_admin(
+        &self,
+        data_key: &DataKey,
+        id: &str,
+    ) -> Result<Option<TokenRecord>, RevokeAdminError> {
+        let _serialised = self.admin_revoke.lock().await;
+        match self.get_by_id(data_key, id).await? {
+            Some(r) if r.kind == TokenKind::Admin => {}
+            _ => return Ok(None),
+        }
+        let now = OffsetDateTime::now_utc();
+        let others = self
+            .list(data_key, Some(TokenKind::Admin))
+            .await?
+            .into_iter()
+            .filter(|r| r.id != id && !r.is_expired(now))
+            .count();
+        if others == 0 {
+            return Err(RevokeAdminError::LastAdmin);
+        }
+        Ok(self.revoke(data_key, id).await?)
+    }
+
+    /// Number of tokens of each kind (cheap: counts the id index).
+    pub async fn count(&self) -> Result<usize, StoreError> {
+        Ok(self
+            .store
+            .scan(Scan::prefix(Tree::TokenIds, &[], usize::MAX))
+            .await?
+            .len())
+    }
+}

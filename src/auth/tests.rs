@@ -1,0 +1,160 @@
+//! Unit tests of the token registry, its cache and the last-use writer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::record::make_id;
+use super::*;
+use crate::crypto::keys::DataKey;
+use crate::crypto::token::{PlainToken, TokenKind};
+use crate::store::sled::SledStore;
+use crate::store::{AsyncStore, Tree};
+
+fn registry() -> (tempfile::TempDir, TokenRegistry, DataKey) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = AsyncStore::new(Arc::new(SledStore::open(dir.path()).expect("sled")));
+    (dir, TokenRegistry::new(store), DataKey::make())
+}
+
+async fn stored(reg: &TokenRegistry, dk: &DataKey, plain: &PlainToken) -> Option<TokenRecord> {
+    reg.store
+        .get_sealed::<TokenRecord>(dk, plain.hash().as_bytes())
+        .await
+        .expect("get")
+}
+
+fn admin(name: &str) -> NewToken {
+    NewToken::admin(name.into(), None).expect("valid")
+}
+
+#[tokio::test]
+async fn last_use_is_written_in_the_background_once_per_interval() {
+    let (_dir, reg, dk) = registry();
+    let (plain, _) = reg.create(&dk, admin("a")).await.expect("create");
+    reg.authenticate(&dk, plain.expose()).await.expect("auth");
+    let mut first = None;
+    for _ in 0..100 {
+        first = stored(&reg, &dk, &plain).await.and_then(|r| r.last_used_at);
+        if first.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(first.is_some(), "last use never written");
+    reg.authenticate(&dk, plain.expose()).await.expect("auth");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        stored(&reg, &dk, &plain).await.and_then(|r| r.last_used_at),
+        first
+    );
+}
+
+#[tokio::test]
+async fn a_late_last_use_write_never_brings_a_revoked_token_back() {
+    let (_dir, reg, dk) = registry();
+    let (plain, record) = reg.create(&dk, admin("a")).await.expect("create");
+    let hash = plain.hash();
+    let sealed = reg
+        .store
+        .get(Tree::Tokens, hash.as_bytes().to_vec())
+        .await
+        .expect("get")
+        .expect("stored");
+    // The request read the record, then the token was revoked, then
+    // the last-use write ran.
+    reg.revoke(&dk, &record.id).await.expect("revoke");
+    reg.last_use.note_use(
+        &dk,
+        hash.as_bytes(),
+        sealed,
+        record,
+        OffsetDateTime::now_utc(),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(stored(&reg, &dk, &plain).await.is_none());
+    assert!(matches!(
+        reg.authenticate(&dk, plain.expose()).await,
+        Err(AuthError::Unknown)
+    ));
+}
+
+#[tokio::test]
+async fn racing_admin_revocations_always_leave_one_admin() {
+    let (_dir, reg, dk) = registry();
+    let (_, a) = reg.create(&dk, admin("a")).await.expect("create");
+    let (_, b) = reg.create(&dk, admin("b")).await.expect("create");
+    let (ra, rb) = tokio::join!(reg.revoke_admin(&dk, &a.id), reg.revoke_admin(&dk, &b.id));
+    let revoked = [&ra, &rb]
+        .iter()
+        .filter(|r| matches!(r, Ok(Some(_))))
+        .count();
+    let refused = [&ra, &rb]
+        .iter()
+        .filter(|r| matches!(r, Err(RevokeAdminError::LastAdmin)))
+        .count();
+    assert_eq!((revoked, refused), (1, 1), "{ra:?} {rb:?}");
+    let left = reg.list(&dk, Some(TokenKind::Admin)).await.expect("list");
+    assert_eq!(left.len(), 1);
+}
+
+#[test]
+fn token_ids_have_one_shape() {
+    assert!(is_token_id(&make_id()));
+    for bad in [
+        "",
+        "tok_",
+        "tok_0123456789abcdeF",
+        "tok_0123456789abcdef0",
+        "../../x",
+    ] {
+        assert!(!is_token_id(bad), "{bad}");
+    }
+}
+
+#[test]
+fn records_without_last_use_still_open() {
+    let old = r#"{"id":"tok_0123456789abcdef","kind":"admin","name":"a","connections":[],
+        "created_at":"2026-01-01T00:00:00Z","expires_at":null}"#;
+    let r: TokenRecord = serde_json::from_str(old).expect("old record");
+    assert_eq!(r.last_used_at, None);
+}
+
+#[tokio::test]
+async fn a_cached_verification_does_not_outlive_a_revocation() {
+    let (_dir, reg, dk) = registry();
+    let (plain, record) = reg
+        .create(
+            &dk,
+            NewToken::service("b".into(), vec!["*".into()], None).expect("new"),
+        )
+        .await
+        .expect("create");
+    // First use reads the store and caches; the second is served from memory.
+    reg.authenticate(&dk, plain.expose()).await.expect("first");
+    reg.authenticate(&dk, plain.expose()).await.expect("cached");
+    reg.revoke(&dk, &record.id).await.expect("revoke");
+    assert!(matches!(
+        reg.authenticate(&dk, plain.expose()).await,
+        Err(AuthError::Unknown)
+    ));
+}
+
+#[tokio::test]
+async fn a_cached_verification_still_checks_expiry() {
+    let (_dir, reg, dk) = registry();
+    let (plain, _) = reg
+        .create(
+            &dk,
+            NewToken::service("b".into(), vec!["*".into()], Some(1)).expect("new"),
+        )
+        .await
+        .expect("create");
+    reg.authenticate(&dk, plain.expose()).await.expect("fresh");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(matches!(
+        reg.authenticate(&dk, plain.expose()).await,
+        Err(AuthError::Expired)
+    ));
+}
