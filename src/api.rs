@@ -5,6 +5,7 @@ pub mod admin_tokens;
 pub mod audit;
 pub mod backup;
 pub mod connections;
+pub mod context;
 pub mod error;
 pub mod extract;
 pub mod metrics;

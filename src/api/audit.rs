@@ -7,19 +7,19 @@
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::{guard, web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{guard, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::context::request_context;
 use super::error::ErrorBody;
 use super::extract::Admin;
 use super::{resource, ApiError};
 use crate::audit::query::{parse_time, Page, MAX_EXPORT_LIMIT};
 use crate::audit::{
-    verify_export, AuditEvent, ChainKey, Checkpoint, Query, QueryParams, ReadKind, RequestContext,
-    VerifyReport,
+    verify_export, AuditEvent, ChainKey, Checkpoint, Query, QueryParams, ReadKind, VerifyReport,
 };
 use crate::service::VaultService;
 
@@ -27,22 +27,6 @@ use crate::service::VaultService;
 pub const MAX_EXPORT_UPLOAD: usize = 64 * 1024 * 1024;
 /// Header carrying an export page's cursor.
 pub const NEXT_HEADER: &str = "x-audit-next";
-
-/// Who and where, for audit events: the `X-Request-Id` header when it is a
-/// short token (else a fresh random id) and the TCP peer's IP.
-pub fn request_context(req: &HttpRequest) -> RequestContext {
-    // The guard middleware gives every request its id; the fallback only
-    // serves requests built without it (unit tests).
-    let request_id = req
-        .extensions()
-        .get::<super::middleware::RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
-    RequestContext {
-        request_id: Some(request_id),
-        source: req.peer_addr().map(|a| a.ip().to_string()),
-    }
-}
 
 /// Registers the audit routes (inside the `/v1` scope).
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -3,7 +3,8 @@
 //! and the audit context ([`Ctx`]).
 //!
 //! A sealed vault cannot check tokens, so the token extractors answer 503
-//! while sealed. Every refusal they make (401, 403) is audited here; an
+//! while sealed. Every refusal they make (401, 403) is audited (through
+//! [`super::context::record_denial`]); an
 //! authenticated caller's [`Principal`] is left in the request's extensions
 //! so that a 401/403 decided later (e.g. a connection the token was not
 //! granted) is audited by [`super::middleware`] with the caller's identity.
@@ -16,9 +17,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use serde::Deserialize;
 
-use super::audit::request_context;
+use super::context::{record_denial, request_context};
 use super::ApiError;
-use crate::audit::AuditEvent;
 use crate::auth::{is_token_id, AuthError, Principal};
 use crate::connections::upload::validate_name;
 use crate::crypto::token::parse_bearer;
@@ -82,43 +82,6 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
     Ok(principal)
 }
 
-/// Marks a request whose denial was already audited, so that
-/// [`super::middleware`] does not record it twice.
-pub(crate) struct DenialRecorded;
-
-/// Audits a 401/403 (other errors are not denials). Best effort: a denial
-/// stays a denial even when its event cannot be written; that is logged.
-/// Routes call it for refusals decided past the extractors (a service token
-/// asking for a connection it was not granted).
-pub(crate) async fn record_denial(
-    req: &HttpRequest,
-    service: &VaultService,
-    err: &ApiError,
-    who: Option<&Principal>,
-) {
-    let status = actix_web::ResponseError::status_code(err).as_u16();
-    record_denial_status(req, service, status, err.code(), who).await;
-}
-
-/// [`record_denial`] from a status and code.
-pub(crate) async fn record_denial_status(
-    req: &HttpRequest,
-    service: &VaultService,
-    status: u16,
-    code: &str,
-    who: Option<&Principal>,
-) {
-    if status != 401 && status != 403 {
-        return;
-    }
-    req.extensions_mut().insert(DenialRecorded);
-    let route = redact_path(req.path());
-    let event = AuditEvent::access_denied(status, code, who, &route, &request_context(req));
-    if let Err(e) = service.audit().append(event).await {
-        tracing::error!(error = %e, status, "cannot record an access denial in the audit trail");
-    }
-}
-
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -160,26 +123,6 @@ impl FromRequest for Ctx {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         std::future::ready(Ok(Ctx(request_context(req))))
     }
-}
-
-/// The path with every segment that is shaped like one of our bearer
-/// tokens replaced by `[redacted]`: a token pasted into a URL by mistake
-/// must not reach the logs or the audit trail.
-pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
-    if !path.contains("zva_") && !path.contains("zvs_") {
-        return path.into();
-    }
-    path.split('/')
-        .map(|seg| {
-            if parse_bearer(seg).is_some() {
-                "[redacted]"
-            } else {
-                seg
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-        .into()
 }
 
 #[derive(Deserialize)]
@@ -294,23 +237,5 @@ impl FromRequest for TokenId {
                 }
             });
         std::future::ready(result)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::crypto::token::{PlainToken, TokenKind};
-
-    #[test]
-    fn token_shaped_path_segments_are_redacted() {
-        let t = PlainToken::make(TokenKind::Service);
-        let path = format!("/v1/connections/{}/token", t.expose());
-        assert_eq!(redact_path(&path), "/v1/connections/[redacted]/token");
-        assert_eq!(
-            redact_path("/v1/connections/zvs_tenant"),
-            "/v1/connections/zvs_tenant"
-        );
-        assert_eq!(redact_path("/v1/sys/health"), "/v1/sys/health");
     }
 }

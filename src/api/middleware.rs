@@ -35,7 +35,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 use futures_util::FutureExt;
 
-use super::extract::{record_denial_status, redact_path, DenialRecorded};
+use super::context::{record_denial_status, redact_path, DenialRecorded, RequestId};
 use super::ApiError;
 use crate::auth::Principal;
 use crate::service::VaultService;
@@ -69,32 +69,6 @@ pub async fn catch_panics(
     }
 }
 
-/// The request's id: the caller's `X-Request-Id` when it is well formed
-/// (1 to 64 of `[A-Za-z0-9._-]`), else a fresh random one. It is in every
-/// log line of the request (the `request` span), in its audit events, and
-/// echoed in the answer's `X-Request-Id`.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-impl RequestId {
-    fn of(req: &ServiceRequest) -> Self {
-        let given = req
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|s| {
-                !s.is_empty()
-                    && s.len() <= 64
-                    && s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            });
-        Self(given.map_or_else(
-            || format!("{:032x}", rand::random::<u128>()),
-            str::to_string,
-        ))
-    }
-}
-
 const REQUEST_ID: &str = "x-request-id";
 
 /// See the module documentation.
@@ -107,7 +81,7 @@ pub async fn guard(
     // Owned copies: holding the request itself across routing is not allowed.
     let method = req.method().clone();
     let path = redact_path(req.path()).into_owned();
-    let id = RequestId::of(&req);
+    let id = RequestId::from_header(req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()));
     req.extensions_mut().insert(id.clone());
     let span = tracing::info_span!("request", request_id = %id.0);
     let res = next.call(req).instrument(span.clone()).await?;

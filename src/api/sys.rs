@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::audit::request_context;
+use super::context::request_context;
 use super::error::ErrorBody;
 use super::extract::Admin;
 use super::{resource, ApiError};

@@ -1,0 +1,128 @@
+//! What the HTTP layer knows about a request beyond its route: its id, its
+//! audit context, its path with token-shaped segments redacted, and the
+//! recording of a refusal (401/403) as an `access_denied` event.
+//!
+//! The extractors ([`super::extract`]) and the middleware
+//! ([`super::middleware`]) both use it; it uses neither.
+
+use actix_web::{HttpMessage, HttpRequest};
+
+use super::ApiError;
+use crate::audit::{AuditEvent, RequestContext};
+use crate::auth::Principal;
+use crate::crypto::token::parse_bearer;
+use crate::service::VaultService;
+
+/// The request's id: the caller's `X-Request-Id` when it is well formed
+/// (1 to 64 of `[A-Za-z0-9._-]`), else a fresh random one. It is in every
+/// log line of the request (the `request` span), in its audit events, and
+/// echoed in the answer's `X-Request-Id`.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// The id for a request that sent `given` as its `X-Request-Id`.
+    pub fn from_header(given: Option<&str>) -> Self {
+        let given = given.filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+        Self(given.map_or_else(fresh_id, str::to_string))
+    }
+}
+
+fn fresh_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Who and where, for audit events: the `X-Request-Id` header when it is a
+/// short token (else a fresh random id) and the TCP peer's IP.
+pub fn request_context(req: &HttpRequest) -> RequestContext {
+    // The guard middleware gives every request its id; the fallback only
+    // serves requests built without it (unit tests).
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(fresh_id, |id| id.0.clone());
+    RequestContext {
+        request_id: Some(request_id),
+        source: req.peer_addr().map(|a| a.ip().to_string()),
+    }
+}
+
+/// The path with every segment that is shaped like one of our bearer
+/// tokens replaced by `[redacted]`: a token pasted into a URL by mistake
+/// must not reach the logs or the audit trail.
+pub fn redact_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains("zva_") && !path.contains("zvs_") {
+        return path.into();
+    }
+    path.split('/')
+        .map(|seg| {
+            if parse_bearer(seg).is_some() {
+                "[redacted]"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+        .into()
+}
+
+/// Marks a request whose denial was already audited, so that
+/// [`super::middleware`] does not record it twice.
+pub(crate) struct DenialRecorded;
+
+/// Audits a 401/403 (other errors are not denials). Best effort: a denial
+/// stays a denial even when its event cannot be written; that is logged.
+/// Routes call it for refusals decided past the extractors (a service token
+/// asking for a connection it was not granted).
+pub(crate) async fn record_denial(
+    req: &HttpRequest,
+    service: &VaultService,
+    err: &ApiError,
+    who: Option<&Principal>,
+) {
+    let status = actix_web::ResponseError::status_code(err).as_u16();
+    record_denial_status(req, service, status, err.code(), who).await;
+}
+
+/// [`record_denial`] from a status and code.
+pub(crate) async fn record_denial_status(
+    req: &HttpRequest,
+    service: &VaultService,
+    status: u16,
+    code: &str,
+    who: Option<&Principal>,
+) {
+    if status != 401 && status != 403 {
+        return;
+    }
+    req.extensions_mut().insert(DenialRecorded);
+    let route = redact_path(req.path());
+    let event = AuditEvent::access_denied(status, code, who, &route, &request_context(req));
+    if let Err(e) = service.audit().append(event).await {
+        tracing::error!(error = %e, status, "cannot record an access denial in the audit trail");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::token::{PlainToken, TokenKind};
+
+    #[test]
+    fn token_shaped_path_segments_are_redacted() {
+        let t = PlainToken::make(TokenKind::Service);
+        let path = format!("/v1/connections/{}/token", t.expose());
+        assert_eq!(redact_path(&path), "/v1/connections/[redacted]/token");
+        assert_eq!(
+            redact_path("/v1/connections/zvs_tenant"),
+            "/v1/connections/zvs_tenant"
+        );
+        assert_eq!(redact_path("/v1/sys/health"), "/v1/sys/health");
+    }
+}
