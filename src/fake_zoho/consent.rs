@@ -1,6 +1,6 @@
-//! The browser redirect flow (docs/zoho-oauth.md §5): `GET /oauth/v2/auth`
-//! shows a consent page with Accept and Deny buttons that post to
-//! `POST /oauth/v2/auth/decide`, which redirects (302) to the client's
+//! The browser redirect flow (authorization code for web apps):
+//! `GET /oauth/v2/auth` shows a consent page with Accept and Deny buttons
+//! that post to `POST /oauth/v2/auth/decide`, which redirects (302) to the client's
 //! registered URI with `code`, `location`, `accounts-server` and `state`, or
 //! with `error=access_denied` (a guess) on Deny. A wrong redirect URI or an
 //! unknown client gets an error page and no redirect, as Zoho does.

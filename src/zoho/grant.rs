@@ -8,7 +8,8 @@
 //! lifetimes (tests, fakes) meaningful: a 10 s token with a 60 s margin
 //! expires 5 s after sending rather than before it was sent.
 //!
-//! Lifetime normalisation (`zoho-oauth.md` §1.2):
+//! Lifetime normalisation (Zoho answered in milliseconds before 2019 and in
+//! seconds since; both shapes are still seen):
 //! - `expires_in_sec` present (legacy, before 2019): `expires_in` is in
 //!   milliseconds; if `expires_in` is missing, `expires_in_sec` is used.
 //! - `expires_in` ≥ 100 000 without `expires_in_sec`: taken as milliseconds

@@ -1,4 +1,4 @@
-//! Design invariants 7 and 8 for token issue: a token or service token is
+//! Audit first, fail closed, durable: a token or service token is
 //! handed out only once its event is durable (503 otherwise), and a kill -9
 //! while tokens are being issued loses no event of a token that was
 //! returned. Admin actions whose effect already happened are the

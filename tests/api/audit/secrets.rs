@@ -1,5 +1,5 @@
-//! Design invariant 6 across the trail: no planted secret appears in an
-//! audit event, an export or the server log (nor on disk).
+//! The trail holds no secret: no planted secret appears in an audit event,
+//! an export or the server log (nor on disk).
 
 use serde_json::{json, Value};
 
