@@ -8,6 +8,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod coord;
 pub mod crypto;
 /// The fake Zoho accounts server and Invoice API: a test double for tests,
 /// demos and benchmarks, built only with the `fake-zoho` feature.
