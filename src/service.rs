@@ -24,6 +24,7 @@ use crate::connections::model::{ConnectionView, HealthState, Source};
 use crate::connections::redirect::{Authorization, CallbackError, CallbackParams, Connected};
 use crate::connections::upload::{validate_name, UploadRequest};
 use crate::connections::{ConnectionError, ConnectionManager};
+use crate::coord::LocalCoordinator;
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::metrics::Metrics;
 use crate::store::sled::SledStore;
@@ -97,7 +98,7 @@ impl VaultService {
         Ok(Self {
             metrics,
             audit,
-            tokens: TokenRegistry::new(store),
+            tokens: TokenRegistry::new(store, Arc::new(LocalCoordinator::new())),
             vault,
             broker,
             connections,

@@ -11,6 +11,7 @@ use super::new_token::NewToken;
 use super::principal::Principal;
 use super::record::{make_token, TokenRecord};
 use super::AuthError;
+use crate::coord::Coordinator;
 use crate::crypto::keys::DataKey;
 use crate::crypto::token::{parse_bearer, PlainToken, TokenKind};
 use crate::store::records::open_value;
@@ -39,12 +40,14 @@ pub struct TokenRegistry {
 }
 
 impl TokenRegistry {
-    /// A registry over `store`.
-    pub fn new(store: AsyncStore) -> Self {
+    /// A registry over `store`. Revocations are published on `coord`, and
+    /// the ones published there by anyone drop this registry's cached
+    /// verifications.
+    pub fn new(store: AsyncStore, coord: Arc<dyn Coordinator>) -> Self {
         Self {
             last_use: LastUseWriter::new(store.clone()),
             store,
-            cache: Arc::default(),
+            cache: Arc::new(VerificationCache::new(coord)),
             admin_revoke: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -153,9 +156,10 @@ impl TokenRegistry {
             .get_sealed::<TokenRecord>(data_key, &hash)
             .await?;
         // Forgotten before the delete, and a verification read before it is
-        // never cached after it: once this returns, no request passes on
-        // the revoked token.
-        self.cache.forget(&hash);
+        // never cached after it: once this returns, no request to this
+        // registry passes on the revoked token. Other registries drop it
+        // when the published revocation reaches them.
+        self.cache.revoked(&hash);
         self.store
             .apply(vec![
                 Op::Delete {

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::record::make_id;
 use super::*;
+use crate::coord::LocalCoordinator;
 use crate::crypto::keys::DataKey;
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::store::sled::SledStore;
@@ -15,7 +16,8 @@ use crate::store::{AsyncStore, Tree};
 fn registry() -> (tempfile::TempDir, TokenRegistry, DataKey) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = AsyncStore::new(Arc::new(SledStore::open(dir.path()).expect("sled")));
-    (dir, TokenRegistry::new(store), DataKey::make())
+    let coord = Arc::new(LocalCoordinator::new());
+    (dir, TokenRegistry::new(store, coord), DataKey::make())
 }
 
 async fn stored(reg: &TokenRegistry, dk: &DataKey, plain: &PlainToken) -> Option<TokenRecord> {
@@ -156,5 +158,38 @@ async fn a_cached_verification_still_checks_expiry() {
     assert!(matches!(
         reg.authenticate(&dk, plain.expose()).await,
         Err(AuthError::Expired)
+    ));
+}
+
+#[tokio::test]
+async fn a_revocation_made_through_another_registry_drops_the_cached_verification() {
+    // Two registries over one store and one coordinator, as two vault
+    // processes would be: `reader` has the token cached when `revoker`
+    // revokes it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = AsyncStore::new(Arc::new(SledStore::open(dir.path()).expect("sled")));
+    let coord = Arc::new(LocalCoordinator::new());
+    let revoker = TokenRegistry::new(store.clone(), coord.clone());
+    let reader = TokenRegistry::new(store, coord);
+    let dk = DataKey::make();
+    let (plain, record) = revoker
+        .create(
+            &dk,
+            NewToken::service("b".into(), vec!["*".into()], None).expect("new"),
+        )
+        .await
+        .expect("create");
+    reader
+        .authenticate(&dk, plain.expose())
+        .await
+        .expect("first");
+    reader
+        .authenticate(&dk, plain.expose())
+        .await
+        .expect("cached");
+    revoker.revoke(&dk, &record.id).await.expect("revoke");
+    assert!(matches!(
+        reader.authenticate(&dk, plain.expose()).await,
+        Err(AuthError::Unknown)
     ));
 }
