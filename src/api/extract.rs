@@ -3,11 +3,11 @@
 //! and the audit context ([`Ctx`]).
 //!
 //! A sealed vault cannot check tokens, so the token extractors answer 503
-//! while sealed. Every refusal they make (401, 403) is audited (through
-//! [`super::context::record_denial`]); an
-//! authenticated caller's [`Principal`] is left in the request's extensions
-//! so that a 401/403 decided later (e.g. a connection the token was not
-//! granted) is audited by [`super::middleware`] with the caller's identity.
+//! while sealed. Every refusal they make (401, 403) is audited (see
+//! [`super::context`]); an authenticated caller's [`Principal`] is left in
+//! the request's extensions so that a 401/403 decided later (e.g. a
+//! connection the token was not granted) is audited by
+//! [`super::middleware`] with the caller's identity.
 //! A valid token over its rate limit gets `429 rate_limited`.
 
 use std::future::Future;
