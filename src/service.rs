@@ -22,6 +22,7 @@ use crate::connections::model::{ConnectionView, HealthState, Source};
 use crate::connections::redirect::{Authorization, CallbackError, CallbackParams, Connected};
 use crate::connections::upload::{validate_name, UploadRequest};
 use crate::connections::{ConnectionError, ConnectionManager};
+use crate::coord::{Coordinator, Invalidation, LocalCoordinator};
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::metrics::Metrics;
 use crate::store::AsyncStore;
@@ -51,6 +52,7 @@ pub struct VaultService {
     tokens: TokenRegistry,
     broker: Broker,
     connections: ConnectionManager,
+    coord: Arc<dyn Coordinator>,
     audit: AuditLog,
     metrics: Arc<Metrics>,
 }
@@ -80,13 +82,16 @@ impl VaultService {
                 .observe(took.as_secs_f64());
         })));
         let vault = Vault::new(store.clone(), settings.unseal.clone());
+        let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new());
         let broker = Broker::new(
             store.clone(),
             zoho.clone(),
             settings.broker.clone(),
             Arc::clone(&metrics),
+            Arc::clone(&coord),
         );
-        let connections = ConnectionManager::new(&settings, store.clone(), zoho, broker.clone());
+        let connections =
+            ConnectionManager::new(&settings, store.clone(), zoho, Arc::clone(&coord));
         let audit = AuditLog::new(
             store.clone(),
             Duration::from_millis(settings.audit.write_timeout_ms),
@@ -99,6 +104,7 @@ impl VaultService {
             vault,
             broker,
             connections,
+            coord,
             settings,
         })
     }
@@ -182,7 +188,7 @@ impl VaultService {
                 self.activate_audit().await;
                 if let Err(e) = self.audit.append(AuditEvent::unseal(None, ctx)).await {
                     self.audit.deactivate().await;
-                    self.broker.forget_all();
+                    self.coord.publish(Invalidation::All);
                     self.vault.seal();
                     return Err(e.into());
                 }
@@ -208,7 +214,7 @@ impl VaultService {
             tracing::error!(error = %e, "cannot record the seal in the audit trail; sealing anyway");
         }
         self.audit.deactivate().await;
-        self.broker.forget_all();
+        self.coord.publish(Invalidation::All);
         self.tokens.forget_all_verified();
         self.vault.seal()
     }
