@@ -1,16 +1,20 @@
 //! Token issue: one cached access token per connection, shared by every
 //! caller, refreshed lazily and by one caller at a time.
 //!
-//! Single flight: each connection has a slot with an async mutex. A caller
-//! whose demand the cache cannot meet takes the mutex, looks at the cache
-//! again (another caller may have refreshed meanwhile) and only then asks
-//! Zoho; everyone queued behind it finds the new token. The vault's own
+//! Single flight: a caller whose demand the cache cannot meet takes the
+//! connection's refresh lease from the coordinator ([`crate::coord`]), looks
+//! at the cache again (another caller may have refreshed meanwhile) and only
+//! then asks Zoho; everyone queued behind it finds the new token. The final
+//! write is fenced: it happens only while the lease is current and as a
+//! compare-and-set on the stored record, so a refresh that an admin writer
+//! (delete, re-authorization) overtook writes nothing. The vault's own
 //! budget ([`budget::Budget`]) keeps mints below Zoho's limit; a throttle
 //! answer from Zoho parks the connection until its back-off passes.
 
 pub mod budget;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -21,9 +25,10 @@ use url::Url;
 use crate::config::BrokerSettings;
 use crate::connections::model::{CachedToken, ConnectionRecord, Health, HealthState, LastError};
 use crate::connections::{fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH};
+use crate::coord::{Coordinator, Invalidation, RefreshLease};
 use crate::metrics::Metrics;
-use crate::store::records::{seal_op, SealedSecret};
-use crate::store::{AsyncStore, Op, Tree};
+use crate::store::records::{open_value, seal_op, SealedSecret};
+use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
 use crate::zoho::{ClientCredentials, ErrorClass, ZohoClient, ZohoError};
 use budget::Budget;
@@ -96,7 +101,9 @@ impl Cached {
 
 #[derive(Default)]
 struct Slot {
-    refresh: tokio::sync::Mutex<bool>,
+    /// Whether the cache was loaded from the store (read and written only
+    /// by the holder of the connection's refresh lease).
+    loaded: AtomicBool,
     cache: RwLock<Option<Cached>>,
     /// Bumped by every successful refresh, so callers that queued behind a
     /// refresh share its result instead of starting another one.
@@ -130,8 +137,20 @@ pub struct Broker {
     zoho: ZohoClient,
     settings: BrokerSettings,
     metrics: Arc<Metrics>,
+    coord: Arc<dyn Coordinator>,
+    /// Invalidations from the coordinator, applied before each use of the
+    /// cache (so one published before a call is seen by that call).
+    invalidations: Arc<Mutex<tokio::sync::broadcast::Receiver<Invalidation>>>,
     slots: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
 }
+
+/// A refresh whose final write was fenced off (an admin writer overtook
+/// it): the caller starts again from the store.
+struct Fenced;
+
+/// How many times a caller starts again after its refresh was fenced off
+/// before it reports the connection as changed.
+const FENCED_RETRIES: usize = 3;
 
 impl Broker {
     /// A broker over the store.
@@ -140,13 +159,31 @@ impl Broker {
         zoho: ZohoClient,
         settings: BrokerSettings,
         metrics: Arc<Metrics>,
+        coord: Arc<dyn Coordinator>,
     ) -> Self {
+        let invalidations = Arc::new(Mutex::new(coord.subscribe()));
         Self {
             store,
             zoho,
             settings,
             metrics,
+            coord,
+            invalidations,
             slots: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Drops the cache entries every published invalidation names.
+    fn apply_invalidations(&self) {
+        use tokio::sync::broadcast::error::TryRecvError;
+        let mut rx = self.invalidations.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match rx.try_recv() {
+                Ok(Invalidation::ConnectionChanged(name)) => self.forget(&name),
+                Ok(Invalidation::All) | Err(TryRecvError::Lagged(_)) => self.forget_all(),
+                Ok(Invalidation::BearerRevoked(_)) => {}
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
         }
     }
 
@@ -158,39 +195,21 @@ impl Broker {
     }
 
     fn slot(&self, name: &str) -> Arc<Slot> {
+        self.apply_invalidations();
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(slots.entry(name.to_string()).or_default())
     }
 
-    /// Drops the in-memory state of a connection (after create or delete),
-    /// and of everything when sealing.
-    pub fn forget(&self, name: &str) {
+    /// Drops the in-memory state of a connection.
+    fn forget(&self, name: &str) {
         self.slots
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
     }
 
-    /// Runs `f` while no refresh of `name` is in flight or can start, then
-    /// drops the in-memory token so the next caller reloads it from the
-    /// store. For writers that replace a connection's refresh token (the
-    /// browser flow): a refresh that started earlier finishes first, so it
-    /// cannot overwrite the new token with the old one.
-    pub async fn exclusive<T, F, Fut>(&self, name: &str, f: F) -> T
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = T>,
-    {
-        let slot = self.slot(name);
-        let mut loaded = slot.refresh.lock().await;
-        let out = f().await;
-        slot.set(None);
-        *loaded = false;
-        out
-    }
-
-    /// Drops every cached token from memory (on seal).
-    pub fn forget_all(&self) {
+    /// Drops every cached token from memory.
+    fn forget_all(&self) {
         self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
@@ -225,6 +244,7 @@ impl Broker {
     /// Connections in use (asked for within `active`) whose cached token is
     /// due for a refresh ahead of demand (see `Cached::due_ahead`).
     pub fn due_ahead(&self, ahead: Duration, active: Duration) -> Vec<String> {
+        self.apply_invalidations();
         let now = OffsetDateTime::now_utc();
         let active_since = now.unix_timestamp() - active.as_secs() as i64;
         let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -270,49 +290,113 @@ impl Broker {
         &self,
         keyring: &Keyring,
         name: &str,
-        slot: Arc<Slot>,
+        mut slot: Arc<Slot>,
         min_valid: Duration,
     ) -> Result<Issued, ConnectionError> {
+        for _ in 0..FENCED_RETRIES {
+            match self.attempt(keyring, name, &slot, min_valid).await? {
+                Ok(issued) => return Ok(issued),
+                // Overtaken by an admin writer: start again from the store.
+                Err(Fenced) => slot = self.slot(name),
+            }
+        }
+        Err(ConnectionError::NotFound(name.to_string()))
+    }
+
+    async fn attempt(
+        &self,
+        keyring: &Keyring,
+        name: &str,
+        slot: &Arc<Slot>,
+        min_valid: Duration,
+    ) -> Result<Result<Issued, Fenced>, ConnectionError> {
         if let Some(hit) = slot.fresh(OffsetDateTime::now_utc(), min_valid) {
-            return Ok(hit.issue(false));
+            return Ok(Ok(hit.issue(false)));
         }
         let seen = slot.generation();
-        let mut loaded = slot.refresh.lock().await;
+        let lease = self
+            .coord
+            .acquire_refresh(name)
+            .await
+            .map_err(coord_error)?;
         if slot.generation() != seen {
             // A refresh finished while we waited: it is the best token
             // there is, whatever our demand.
             if let Some(shared) = slot.fresh(OffsetDateTime::now_utc(), Duration::ZERO) {
-                return Ok(shared.issue(false));
+                return Ok(Ok(shared.issue(false)));
             }
         }
         let dk = keyring.data_key();
-        if !*loaded {
+        if !slot.loaded.load(Ordering::Acquire) {
             let cached: Option<CachedToken> = self.store.get_sealed(dk, name.as_bytes()).await?;
             slot.set(cached.as_ref().map(Cached::from_record));
-            *loaded = true;
+            slot.loaded.store(true, Ordering::Release);
         }
         if let Some(hit) = slot.fresh(OffsetDateTime::now_utc(), min_valid) {
-            return Ok(hit.issue(false));
+            return Ok(Ok(hit.issue(false)));
         }
-        let Some(record) = self
+        let Some(stored) = self
             .store
-            .get_sealed::<ConnectionRecord>(dk, name.as_bytes())
+            .get(Tree::Connections, name.as_bytes().to_vec())
             .await?
         else {
-            drop(loaded);
+            drop(lease);
             self.forget(name);
             return Err(ConnectionError::NotFound(name.to_string()));
         };
-        self.refresh(keyring, &slot, record).await
+        let record: ConnectionRecord = open_value(dk, name.as_bytes(), &stored)?;
+        let current = Current {
+            lease,
+            sealed: stored,
+        };
+        self.refresh(keyring, slot, record, current).await
     }
 
-    /// Runs with the slot's mutex held.
+    /// Writes the record (and then `extra`) only if the lease is still
+    /// current and the stored record is still the one the refresh read.
+    async fn fenced_write(
+        &self,
+        current: &Current,
+        record_op: Op,
+        extra: Vec<Op>,
+    ) -> Result<Result<(), Fenced>, ConnectionError> {
+        if !self
+            .coord
+            .is_current(&current.lease)
+            .await
+            .map_err(coord_error)?
+        {
+            return Ok(Err(Fenced));
+        }
+        let Op::Put { key, value, .. } = record_op else {
+            return Err(StoreError::Backend("a fenced write must put the record".into()).into());
+        };
+        let swapped = self
+            .store
+            .compare_and_swap(
+                Tree::Connections,
+                key,
+                Some(current.sealed.clone()),
+                Some(value),
+            )
+            .await?;
+        if swapped.is_err() {
+            return Ok(Err(Fenced));
+        }
+        // Nothing else writes this connection while the lease is held, so
+        // the rest cannot land on a deleted or replaced connection.
+        self.store.apply(extra).await?;
+        Ok(Ok(()))
+    }
+
+    /// Runs with the connection's refresh lease held (in `current`).
     async fn refresh(
         &self,
         keyring: &Keyring,
         slot: &Slot,
         mut record: ConnectionRecord,
-    ) -> Result<Issued, ConnectionError> {
+        current: Current,
+    ) -> Result<Result<Issued, Fenced>, ConnectionError> {
         let name = record.name.clone();
         let now = OffsetDateTime::now_utc();
         let Some(refresh_token) = record.refresh_token.as_ref().map(|rt| rt.secret().clone())
@@ -358,8 +442,7 @@ impl Broker {
         // Counted before the call: an attempt whose answer is lost may still
         // have minted a token at Zoho.
         record.mints.push(now.unix_timestamp());
-        let accounts_url = Url::parse(&record.accounts_url)
-            .map_err(|_| ConnectionError::Invalid("stored accounts URL is invalid".into()))?;
+        let accounts_url = Url::parse(&record.accounts_url).map_err(|_| corrupt_url(&name))?;
         let creds = ClientCredentials {
             client_id: record.client_id.clone(),
             client_secret: record.client_secret.secret().clone(),
@@ -392,21 +475,28 @@ impl Broker {
                 };
                 // Durable before the token leaves: a rotated refresh token
                 // must never be lost.
-                self.store
-                    .apply(vec![
+                let written = self
+                    .fenced_write(
+                        &current,
                         seal_op(dk, name.as_bytes(), &record)?,
-                        seal_op(dk, name.as_bytes(), &cached)?,
-                    ])
+                        vec![seal_op(dk, name.as_bytes(), &cached)?],
+                    )
                     .await?;
+                if let Err(fenced) = written {
+                    return Ok(Err(fenced));
+                }
                 let fresh = Cached::from_record(&cached);
                 slot.set(Some(fresh.clone()));
                 slot.generation
                     .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 let mut issued = fresh.issue(true);
                 issued.rotated = rotated;
-                Ok(issued)
+                Ok(Ok(issued))
             }
-            Err(err) => self.record_failure(keyring, slot, record, err, now).await,
+            Err(err) => {
+                self.record_failure(keyring, slot, record, err, now, &current)
+                    .await
+            }
         }
     }
 
@@ -421,7 +511,8 @@ impl Broker {
         mut record: ConnectionRecord,
         err: ZohoError,
         now: OffsetDateTime,
-    ) -> Result<Issued, ConnectionError> {
+        current: &Current,
+    ) -> Result<Result<Issued, Fenced>, ConnectionError> {
         let name = record.name.clone();
         let class = err.class();
         self.count_refresh(match class {
@@ -451,17 +542,24 @@ impl Broker {
         record.health.throttled_until = (class == ErrorClass::Throttled)
             .then(|| now + Duration::from_secs(self.settings.throttle_backoff_secs));
         record.updated_at = now;
-        let mut ops = vec![seal_op(keyring.data_key(), name.as_bytes(), &record)?];
+        let record_op = seal_op(keyring.data_key(), name.as_bytes(), &record)?;
+        let mut extra = Vec::new();
         if state == HealthState::NeedsReauth {
             // A dead refresh token kills its access tokens too.
-            ops.push(Op::Delete {
+            extra.push(Op::Delete {
                 tree: Tree::AccessTokens,
                 key: name.as_bytes().to_vec(),
             });
+        }
+        if let Err(fenced) = self.fenced_write(current, record_op, extra).await? {
+            // The connection changed meanwhile: this failure is about a
+            // refresh token that is no longer there.
+            return Ok(Err(fenced));
+        }
+        if state == HealthState::NeedsReauth {
             slot.set(None);
         }
-        self.store.apply(ops).await?;
-        match class {
+        let outcome = match class {
             ErrorClass::Transient => {
                 let still_valid = slot.fresh(now, Duration::ZERO);
                 match still_valid {
@@ -483,8 +581,29 @@ impl Broker {
                 code: zoho_code(&err).into(),
                 fresh: true,
             }),
-        }
+        };
+        outcome.map(Ok)
     }
+}
+
+/// The lease a refresh holds and the stored record it read under it.
+struct Current {
+    lease: RefreshLease,
+    sealed: Vec<u8>,
+}
+
+/// A stored accounts URL that does not parse is damage to the store, not a
+/// bad request.
+pub(crate) fn corrupt_url(name: &str) -> ConnectionError {
+    ConnectionError::Store(StoreError::Corrupt {
+        tree: Tree::Connections.name(),
+        key: name.to_string(),
+        reason: "the stored accounts URL is invalid".into(),
+    })
+}
+
+fn coord_error(e: crate::coord::CoordError) -> ConnectionError {
+    ConnectionError::Store(StoreError::Backend(e.to_string()))
 }
 
 /// How to revive a connection whose refresh token died: the browser flow

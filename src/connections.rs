@@ -12,8 +12,8 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 use url::Url;
 
-use crate::broker::Broker;
 use crate::config::Settings;
+use crate::coord::{Coordinator, Invalidation};
 use crate::store::records::{seal_op, SealedSecret};
 use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
@@ -125,7 +125,7 @@ pub fn fix_reauth_browser(name: &str) -> String {
 pub struct ConnectionManager {
     store: AsyncStore,
     zoho: ZohoClient,
-    broker: Broker,
+    coord: Arc<dyn Coordinator>,
     allow_custom_url: bool,
     budget_limit: u32,
     budget_window: u64,
@@ -135,11 +135,16 @@ pub struct ConnectionManager {
 
 impl ConnectionManager {
     /// A manager over the store, talking to Zoho through `zoho`.
-    pub fn new(settings: &Settings, store: AsyncStore, zoho: ZohoClient, broker: Broker) -> Self {
+    pub fn new(
+        settings: &Settings,
+        store: AsyncStore,
+        zoho: ZohoClient,
+        coord: Arc<dyn Coordinator>,
+    ) -> Self {
         Self {
             store,
             zoho,
-            broker,
+            coord,
             allow_custom_url: settings.zoho.allow_custom_accounts_url,
             budget_limit: settings.broker.mint_budget,
             budget_window: settings.broker.mint_window_secs,
@@ -188,6 +193,13 @@ impl ConnectionManager {
         let grant = req.grant().map_err(ConnectionError::Invalid)?;
         let (data_center, accounts_url) = self.accounts_url(&req)?;
         let _guard = self.admin_lock.lock().await;
+        // Fences off any refresh still running for a connection of the
+        // same name that was deleted.
+        let _lease = self
+            .coord
+            .acquire_exclusive(name)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         if self.exists(name).await? {
             return Err(ConnectionError::Exists(name.to_string()));
         }
@@ -223,7 +235,7 @@ impl ConnectionManager {
                 self.store
                     .put_sealed(keyring.data_key(), name.as_bytes(), &record)
                     .await?;
-                self.broker.forget(name);
+                self.changed(name);
                 return Ok(self.view(record, None));
             }
             Grant::Code(code) => {
@@ -314,7 +326,7 @@ impl ConnectionManager {
                 seal_op(data_key, name.as_bytes(), &cached)?,
             ])
             .await?;
-        self.broker.forget(name);
+        self.changed(name);
         Ok(self.view(record, Some(cached)))
     }
 
@@ -431,12 +443,19 @@ impl ConnectionManager {
     ) -> Result<bool, ConnectionError> {
         validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
         let _guard = self.admin_lock.lock().await;
+        // A refresh in flight is fenced off: whenever it finishes, it
+        // writes nothing, so the deleted connection cannot come back.
+        let _lease = self
+            .coord
+            .acquire_exclusive(name)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let record = self.record(keyring, name).await?;
         let mut revoked = false;
         // A pending connection has nothing to revoke.
         if let (true, Some(refresh_token)) = (revoke, &record.refresh_token) {
-            let url = Url::parse(&record.accounts_url)
-                .map_err(|_| ConnectionError::Invalid("stored accounts URL is invalid".into()))?;
+            let url =
+                Url::parse(&record.accounts_url).map_err(|_| crate::broker::corrupt_url(name))?;
             match self.zoho.revoke(&url, refresh_token.secret()).await {
                 Ok(()) => revoked = true,
                 // Already dead at Zoho: nothing left to revoke.
@@ -461,8 +480,14 @@ impl ConnectionManager {
                 },
             ])
             .await?;
-        self.broker.forget(name);
+        self.changed(name);
         Ok(revoked)
+    }
+
+    /// Tells every cache that the connection changed.
+    fn changed(&self, name: &str) {
+        self.coord
+            .publish(Invalidation::ConnectionChanged(name.to_string()));
     }
 
     fn view(&self, record: ConnectionRecord, cached: Option<CachedToken>) -> ConnectionView {

@@ -8,7 +8,6 @@ mod backup;
 pub use admin_tokens::AdminTokenError;
 pub use backup::BackupStream;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,10 +23,9 @@ use crate::connections::model::{ConnectionView, HealthState, Source};
 use crate::connections::redirect::{Authorization, CallbackError, CallbackParams, Connected};
 use crate::connections::upload::{validate_name, UploadRequest};
 use crate::connections::{ConnectionError, ConnectionManager};
-use crate::coord::LocalCoordinator;
+use crate::coord::{Coordinator, Invalidation, LocalCoordinator};
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::metrics::Metrics;
-use crate::store::sled::SledStore;
 use crate::store::AsyncStore;
 use crate::vault::{Unsealed, Vault, VaultError};
 use crate::zoho::{CallObserver, ZohoClient, ZohoClientConfig, ZohoError};
@@ -54,14 +52,15 @@ pub struct VaultService {
     tokens: TokenRegistry,
     broker: Broker,
     connections: ConnectionManager,
+    coord: Arc<dyn Coordinator>,
     audit: AuditLog,
     metrics: Arc<Metrics>,
 }
 
 impl VaultService {
-    /// Opens the store in the configured data directory (sealed).
+    /// Opens the configured store (sealed).
     pub fn open(settings: Settings) -> Result<Arc<Self>, OpenError> {
-        let store = open_store(&settings.data_dir, settings.store.cache_mib)?;
+        let store = crate::store::open(&settings).map_err(VaultError::Store)?;
         Ok(Arc::new(Self::with_store(settings, store)?))
     }
 
@@ -83,13 +82,16 @@ impl VaultService {
                 .observe(took.as_secs_f64());
         })));
         let vault = Vault::new(store.clone(), settings.unseal.clone());
+        let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new());
         let broker = Broker::new(
             store.clone(),
             zoho.clone(),
             settings.broker.clone(),
             Arc::clone(&metrics),
+            Arc::clone(&coord),
         );
-        let connections = ConnectionManager::new(&settings, store.clone(), zoho, broker.clone());
+        let connections =
+            ConnectionManager::new(&settings, store.clone(), zoho, Arc::clone(&coord));
         let audit = AuditLog::new(
             store.clone(),
             Duration::from_millis(settings.audit.write_timeout_ms),
@@ -98,10 +100,11 @@ impl VaultService {
         Ok(Self {
             metrics,
             audit,
-            tokens: TokenRegistry::new(store, Arc::new(LocalCoordinator::new())),
+            tokens: TokenRegistry::new(store, Arc::clone(&coord)),
             vault,
             broker,
             connections,
+            coord,
             settings,
         })
     }
@@ -185,7 +188,7 @@ impl VaultService {
                 self.activate_audit().await;
                 if let Err(e) = self.audit.append(AuditEvent::unseal(None, ctx)).await {
                     self.audit.deactivate().await;
-                    self.broker.forget_all();
+                    self.coord.publish(Invalidation::All);
                     self.vault.seal();
                     return Err(e.into());
                 }
@@ -211,7 +214,7 @@ impl VaultService {
             tracing::error!(error = %e, "cannot record the seal in the audit trail; sealing anyway");
         }
         self.audit.deactivate().await;
-        self.broker.forget_all();
+        self.coord.publish(Invalidation::All);
         self.tokens.forget_all_verified();
         self.vault.seal()
     }
@@ -593,18 +596,4 @@ pub enum UnsealError {
     /// The audit trail is unavailable.
     #[error(transparent)]
     Audit(#[from] AuditError),
-}
-
-/// Opens the embedded store under `data_dir`, creating the directory.
-pub fn open_store(data_dir: &Path, cache_mib: u64) -> Result<AsyncStore, VaultError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        VaultError::Store(crate::store::StoreError::Backend(format!(
-            "cannot create data directory {}: {e}",
-            data_dir.display()
-        )))
-    })?;
-    Ok(AsyncStore::new(Arc::new(SledStore::open_with_cache(
-        data_dir,
-        cache_mib.saturating_mul(1024 * 1024),
-    )?)))
 }

@@ -8,6 +8,7 @@ mod cli;
 mod connections;
 mod errors;
 mod example;
+mod fencing;
 mod helpers;
 mod import;
 mod leaks;

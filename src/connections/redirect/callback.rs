@@ -135,12 +135,19 @@ impl ConnectionManager {
             });
         };
 
-        let stored = self
-            .broker
-            .exclusive(&name, || {
-                self.store_grant(keyring, &used, &target, granted, refresh_token, sent_at)
-            })
-            .await?;
+        let stored = {
+            // No refresh of the old token runs (or can write) meanwhile.
+            let _lease = self
+                .coord
+                .acquire_exclusive(&name)
+                .await
+                .map_err(|e| crate::store::StoreError::Backend(e.to_string()))?;
+            let stored = self
+                .store_grant(keyring, &used, &target, granted, refresh_token, sent_at)
+                .await;
+            self.changed(&name);
+            stored?
+        };
         if let Some((old_token, old_url)) = stored {
             self.revoke_in_background(&name, old_token, old_url);
         }
