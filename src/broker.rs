@@ -561,7 +561,8 @@ impl Broker {
         }
         let outcome = match class {
             ErrorClass::Transient => {
-                let still_valid = slot.fresh(now, Duration::ZERO);
+                // Valid now, after the call: it may have died while Zoho failed.
+                let still_valid = slot.fresh(OffsetDateTime::now_utc(), Duration::ZERO);
                 match still_valid {
                     Some(c) => Ok(c.issue(false)),
                     None => Err(ConnectionError::Zoho {

@@ -20,7 +20,8 @@ pub use datacenter::{DataCenter, UnknownDataCenter};
 pub use error::{ErrorClass, ZohoError};
 pub use form::ClientCredentials;
 pub use grant::{
-    compute_expires_at, normalise_lifetime, Grant, DEFAULT_LIFETIME, MILLIS_THRESHOLD,
+    compute_expires_at, normalise_lifetime, unexpired_at, Grant, DEFAULT_LIFETIME, MAX_LIFETIME,
+    MILLIS_THRESHOLD,
 };
 pub use response::{parse_revoke_response, parse_token_response};
 pub use retry::{backoff_ceiling, full_jitter};

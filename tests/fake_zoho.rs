@@ -452,6 +452,68 @@ async fn drop_fault_gives_the_client_no_usable_answer() {
     );
 }
 
+#[tokio::test]
+async fn odd_answer_faults_replace_the_answer_and_leave_the_code_usable() {
+    let fake = start();
+    let (client, code) = client_and_code(&fake);
+    let cases = [
+        (FaultKind::Html200, StatusCode::OK, None),
+        (FaultKind::Waf403, StatusCode::FORBIDDEN, None),
+        (
+            FaultKind::UnknownError200,
+            StatusCode::OK,
+            Some(json!({"error": "internal_error"})),
+        ),
+        (FaultKind::EmptyJson200, StatusCode::OK, Some(json!({}))),
+    ];
+    for (kind, status, json_body) in cases {
+        fake.inject_fault(kind, 1);
+        let resp = http()
+            .post(fake.token_url())
+            .form(&code_form(&client, &code))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(resp.status(), status, "{kind:?}");
+        let text = resp.text().await.expect("body");
+        match json_body {
+            Some(expected) => {
+                let body: Value = serde_json::from_str(&text).expect("json");
+                assert_eq!(body, expected, "{kind:?}");
+            }
+            None => assert!(text.starts_with("<html>"), "{kind:?}: {text}"),
+        }
+        assert_eq!(fake.counters().faults.get(kind.as_str()), Some(&1));
+    }
+    let (_, body) = post_form(&fake.token_url(), &code_form(&client, &code)).await;
+    assert!(
+        body["access_token"].is_string(),
+        "the code survives: {body}"
+    );
+}
+
+#[tokio::test]
+async fn lifetime_faults_mint_a_real_token_with_a_lying_expires_in() {
+    let fake = start();
+    let (client, body) = exchange(&fake).await;
+    let refresh_token = body["refresh_token"].as_str().expect("refresh token");
+    let cases = [
+        (FaultKind::NegativeExpiresIn, json!(-3600)),
+        (FaultKind::ZeroExpiresIn, json!(0)),
+        (FaultKind::HugeExpiresIn, json!(1e18)),
+    ];
+    for (kind, lie) in cases {
+        let minted = fake.counters().refreshes;
+        fake.inject_fault(kind, 1);
+        let (status, body) =
+            post_form(&fake.token_url(), &refresh_form(&client, refresh_token)).await;
+        assert_eq!(status, StatusCode::OK, "{kind:?}");
+        assert!(is_zoho_token(&body["access_token"]), "{kind:?}: {body}");
+        assert_eq!(body["expires_in"], lie, "{kind:?}");
+        assert_eq!(fake.counters().refreshes, minted + 1, "{kind:?}");
+    }
+}
+
 fn auth_url(fake: &FakeZoho, client: &Client, redirect_uri: &str) -> String {
     let mut url = url::Url::parse(&format!("{}/oauth/v2/auth", fake.base_url())).expect("url");
     url.query_pairs_mut()

@@ -103,10 +103,10 @@ async fn authorize(
         (status = 201, description = "Created; metadata and health, never a secret", body = ConnectionView),
         (status = 400, description = "`invalid_request`, `invalid_body`, `invalid_name` or `custom_accounts_url_disabled`", body = ErrorBody<'_>),
         (status = 409, description = "`connection_exists`", body = ErrorBody<'_>),
-        (status = 422, description = "Zoho refused: `code_expired` (refused before asking Zoho), `code_invalid`, `refresh_token_invalid`, `invalid_client`, `invalid_client_secret`, `invalid_redirect_uri`", body = ErrorBody<'_>),
+        (status = 422, description = "Zoho refused: `code_expired` (refused before asking Zoho), `code_invalid`, `refresh_token_invalid`, `invalid_client`, `invalid_client_secret`, `invalid_redirect_uri`, `upstream_rejected` (an error Zoho does not document)", body = ErrorBody<'_>),
         (status = 429, description = "`upstream_throttled` (Zoho throttles; `Retry-After`), `rate_limited` (this token)", body = ErrorBody<'_>,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 502, description = "`upstream_unavailable` or `upstream_error`: Zoho failed after retries", body = ErrorBody<'_>),
+        (status = 502, description = "`upstream_unavailable` or `upstream_error`: Zoho failed after retries, or gave an answer the vault cannot use (an HTML page, `{}`, a token with no usable lifetime)", body = ErrorBody<'_>),
         (status = 504, description = "`upstream_timeout`", body = ErrorBody<'_>),
     )
 )]
@@ -275,7 +275,7 @@ struct TokenAnswer<'a> {
         (status = 409, description = "`needs_reauth` or `pending_authorization`; `hint` says how to fix it", body = ErrorBody<'_>),
         (status = 429, description = "`refresh_budget_exhausted`, `upstream_throttled` or `rate_limited`", body = ErrorBody<'_>,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 502, description = "`upstream_unavailable`: no valid cached token and Zoho failed after retries", body = ErrorBody<'_>),
+        (status = 502, description = "`upstream_unavailable`: no valid cached token, and Zoho failed or gave an answer the vault cannot use (the connection is `degraded`; never an expired token)", body = ErrorBody<'_>),
         (status = 504, description = "`upstream_timeout`", body = ErrorBody<'_>),
     )
 )]

@@ -234,7 +234,8 @@ impl From<ConnectionError> for ApiError {
         use StatusCode as S;
         match e {
             ConnectionError::Invalid(msg) => Self::bad_request("invalid_request", msg),
-            ConnectionError::NotFound(_) => Self::not_found(e.to_string()),
+            // Errors never quote the request: the name came from the path.
+            ConnectionError::NotFound(_) => Self::not_found("no connection with this name"),
             ConnectionError::Exists(ref name) => Self::new(S::CONFLICT, "connection_exists", e.to_string())
                 .with_hint(format!("delete it first (DELETE /v1/connections/{name}) or choose another name")),
             ConnectionError::CustomUrlDisabled => Self::bad_request("custom_accounts_url_disabled", e.to_string())
@@ -294,10 +295,12 @@ fn zoho_error(op: ZohoOp, err: ZohoError) -> ApiError {
         (ZohoError::Throttled { .. } | ZohoError::AccessDenied, _) => ApiError::new(S::TOO_MANY_REQUESTS, "upstream_throttled", msg)
             .with_hint("Zoho blocks further tokens for about 10 minutes; try again later")
             .with_retry_after(600),
+        (ZohoError::Rejected { .. }, ZohoOp::Exchange | ZohoOp::Import) => ApiError::new(S::UNPROCESSABLE_ENTITY, "upstream_rejected", format!("Zoho refused the upload with an answer the vault does not know: {msg}"))
+            .with_hint("check the client id, secret, data center and code in Zoho's API console, then upload again"),
         (ZohoError::Timeout, _) => ApiError::new(S::GATEWAY_TIMEOUT, "upstream_timeout", msg)
             .with_hint("Zoho did not answer in time after retries; try again shortly"),
         _ if err.class() == ErrorClass::Transient => ApiError::new(S::BAD_GATEWAY, "upstream_unavailable", msg)
-            .with_hint("Zoho's accounts server failed after retries; try again shortly"),
+            .with_hint("Zoho's accounts server failed or gave an answer the vault cannot use; this is treated as temporary: try again shortly"),
         _ => ApiError::new(S::BAD_GATEWAY, "upstream_error", msg),
     }
 }
@@ -372,21 +375,19 @@ pub(crate) fn query_config() -> web::QueryConfig {
     })
 }
 
-/// 404 for every unknown route.
-pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
+/// 404 for every unknown route. Errors never quote the request: a path can
+/// hold a token pasted there by mistake.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such route"))
 }
 
-/// 405 for a known route with another method.
-pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// 405 for a known route with another method (nor the method nor the path
+/// is quoted, see [`not_found`]).
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.path()),
+        "this method is not allowed on this route",
     ))
 }
 

@@ -36,9 +36,10 @@ async fn token(req: HttpRequest, payload: web::Payload, shared: web::Data<Shared
     let params = Params::read(&req, payload).await;
     sleep_ms(latency_ms).await;
     let fault = shared.lock().take_fault();
-    if let Some(kind) = fault {
-        return fault_response(kind, timeout_secs).await;
+    if let Some(answer) = fault.and_then(|kind| fault_response(kind, timeout_secs)) {
+        return answer.await;
     }
+    let expires_in = fault.and_then(FaultKind::expires_in_override);
     let Ok(params) = params else {
         // A guess: Zoho's answer to an unreadable body is undocumented.
         return zoho_json(
@@ -57,10 +58,16 @@ async fn token(req: HttpRequest, payload: web::Payload, shared: web::Data<Shared
     let mut state = shared.lock();
     let now = state.now_ms();
     match state.token(&params, now) {
-        Ok(grant) => zoho_json(
-            StatusCode::OK,
-            &grant_body(&grant, &state.config, &shared.base_url),
-        ),
+        Ok(grant) => {
+            let mut body = grant_body(&grant, &state.config, &shared.base_url);
+            if let Some(lie) = expires_in {
+                body["expires_in"] = lie;
+                if let Some(fields) = body.as_object_mut() {
+                    fields.remove("expires_in_sec");
+                }
+            }
+            zoho_json(StatusCode::OK, &body)
+        }
         Err(TokenError::Throttled) => {
             let status =
                 StatusCode::from_u16(state.config.throttle_http_status).unwrap_or(StatusCode::OK);
@@ -108,7 +115,18 @@ async fn sleep_ms(ms: u64) {
     }
 }
 
-async fn fault_response(kind: FaultKind, timeout_secs: u64) -> HttpResponse {
+/// The answer of a fault that replaces the token route's answer; `None` for
+/// the faults that let the route answer and alter its `expires_in`.
+fn fault_response(
+    kind: FaultKind,
+    timeout_secs: u64,
+) -> Option<impl std::future::Future<Output = HttpResponse>> {
+    kind.expires_in_override()
+        .is_none()
+        .then(|| replaced_answer(kind, timeout_secs))
+}
+
+async fn replaced_answer(kind: FaultKind, timeout_secs: u64) -> HttpResponse {
     let html = |status: StatusCode| {
         HttpResponse::build(status)
             .content_type("text/html")
@@ -117,6 +135,16 @@ async fn fault_response(kind: FaultKind, timeout_secs: u64) -> HttpResponse {
     match kind {
         FaultKind::Status500 => html(StatusCode::INTERNAL_SERVER_ERROR),
         FaultKind::Status503 => html(StatusCode::SERVICE_UNAVAILABLE),
+        FaultKind::Html200 => html(StatusCode::OK),
+        FaultKind::Waf403 => html(StatusCode::FORBIDDEN),
+        FaultKind::UnknownError200 => {
+            zoho_json(StatusCode::OK, &json!({"error": "internal_error"}))
+        }
+        FaultKind::EmptyJson200 => zoho_json(StatusCode::OK, &json!({})),
+        // Not reached: `fault_response` lets the route answer these.
+        FaultKind::NegativeExpiresIn | FaultKind::ZeroExpiresIn | FaultKind::HugeExpiresIn => {
+            zoho_json(StatusCode::OK, &json!({}))
+        }
         FaultKind::Timeout => {
             // An async sleep holds only this request; others go on.
             tokio::time::sleep(Duration::from_secs(timeout_secs)).await;

@@ -73,6 +73,24 @@ pub enum FaultKind {
     Timeout,
     /// Send the response head, then abort the connection mid-body.
     Drop,
+    /// HTTP 200 with an HTML page, as a proxy's error page would.
+    #[serde(rename = "html_200")]
+    Html200,
+    /// HTTP 200 with an `error` Zoho does not document (`internal_error`).
+    #[serde(rename = "unknown_error_200")]
+    UnknownError200,
+    /// HTTP 200 with an empty JSON object.
+    #[serde(rename = "empty_json_200")]
+    EmptyJson200,
+    /// HTTP 403 with an HTML page, as a web application firewall would.
+    #[serde(rename = "waf_403")]
+    Waf403,
+    /// The request is served (a token is minted), but `expires_in` is -3600.
+    NegativeExpiresIn,
+    /// The request is served (a token is minted), but `expires_in` is 0.
+    ZeroExpiresIn,
+    /// The request is served (a token is minted), but `expires_in` is 1e18.
+    HugeExpiresIn,
 }
 
 /// Body of `POST /_fake/faults`.
@@ -121,6 +139,25 @@ impl FaultKind {
             FaultKind::Status503 => "status_503",
             FaultKind::Timeout => "timeout",
             FaultKind::Drop => "drop",
+            FaultKind::Html200 => "html_200",
+            FaultKind::UnknownError200 => "unknown_error_200",
+            FaultKind::EmptyJson200 => "empty_json_200",
+            FaultKind::Waf403 => "waf_403",
+            FaultKind::NegativeExpiresIn => "negative_expires_in",
+            FaultKind::ZeroExpiresIn => "zero_expires_in",
+            FaultKind::HugeExpiresIn => "huge_expires_in",
+        }
+    }
+
+    /// For the faults that serve the request and then lie about the token's
+    /// lifetime: the `expires_in` to answer instead. `None` for faults that
+    /// replace the whole answer.
+    pub fn expires_in_override(self) -> Option<serde_json::Value> {
+        match self {
+            FaultKind::NegativeExpiresIn => Some(serde_json::json!(-3600)),
+            FaultKind::ZeroExpiresIn => Some(serde_json::json!(0)),
+            FaultKind::HugeExpiresIn => Some(serde_json::json!(1e18)),
+            _ => None,
         }
     }
 }

@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 
 use super::error::sanitize;
 use super::form::{ClientCredentials, FormRequest};
+use super::grant::unexpired_at;
 use super::response::{parse_revoke_response, parse_token_response};
 use super::retry::{backoff_ceiling, full_jitter};
 use super::{Grant, ZohoError};
@@ -162,7 +163,8 @@ impl ZohoClient {
         let url = endpoint(accounts_url, &["oauth", "v2", "token"])?;
         let margin = self.config.expiry_margin;
         self.call(&url, req, |status, body, sent_at| {
-            parse_token_response(status, body, sent_at, margin)
+            let grant = parse_token_response(status, body, sent_at, margin)?;
+            unexpired_at(grant, OffsetDateTime::now_utc())
         })
         .await
     }

@@ -8,16 +8,21 @@
 /// What the caller should do about a [`ZohoError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
-    /// Upstream trouble (network, timeout, 5xx): retry later with backoff; a
-    /// still-valid cached token may keep being served. Connection: `degraded`.
+    /// Upstream trouble that passes: network, timeout, any HTTP error status
+    /// without a recognised Zoho error, and every answer the vault cannot
+    /// use (an HTML page, `{}`, an undocumented `error`, a token with no
+    /// usable lifetime). Retry later; a still-valid cached token may keep
+    /// being served. Connection: `degraded`.
     Transient,
     /// Zoho's rate limit: back off for at least 10 minutes. Connection: `throttled`.
     Throttled,
     /// The code or refresh token is dead: the admin must upload a new code or
     /// re-authorize. Connection: `needs_reauth`.
     NeedsReauth,
-    /// Wrong client id, secret, data center, redirect URI or accounts URL, or
-    /// an answer the vault cannot use: the admin must fix the configuration.
+    /// Zoho says the client is wrong (`invalid_client`,
+    /// `invalid_client_secret`, `invalid_redirect_uri`), or the vault's own
+    /// accounts URL or HTTP client is unusable: the admin must fix the
+    /// configuration.
     Config,
 }
 
@@ -84,34 +89,45 @@ pub enum ZohoError {
 impl ZohoError {
     /// What the caller should do about this error.
     ///
+    /// Only answers that say the credentials are dead may need the admin;
+    /// whatever the vault does not recognise is a passing fault, because
+    /// treating a proxy's error page as a dead credential turns a hiccup
+    /// into an outage that only an admin can end.
+    ///
     /// | variant | class |
     /// | --- | --- |
-    /// | `Timeout`, `Network`, `UpstreamStatus` 5xx | `Transient` |
-    /// | `Throttled`, `AccessDenied` | `Throttled` |
     /// | `InvalidCode`, `RevokeRejected` | `NeedsReauth` |
-    /// | everything else (incl. `UpstreamStatus` < 500, `InvalidResponse`) | `Config` |
+    /// | `InvalidClient`, `InvalidClientSecret`, `InvalidRedirectUri`, `InvalidAccountsUrl`, `Setup` | `Config` |
+    /// | `Throttled`, `AccessDenied` | `Throttled` |
+    /// | `Timeout`, `Network`, `UpstreamStatus` (any status), `InvalidResponse`, `Rejected` | `Transient` |
     pub fn class(&self) -> ErrorClass {
         match self {
-            ZohoError::Timeout | ZohoError::Network(_) => ErrorClass::Transient,
-            ZohoError::UpstreamStatus { status } if *status >= 500 => ErrorClass::Transient,
-            ZohoError::Throttled { .. } | ZohoError::AccessDenied => ErrorClass::Throttled,
             ZohoError::InvalidCode | ZohoError::RevokeRejected => ErrorClass::NeedsReauth,
             ZohoError::InvalidClient
             | ZohoError::InvalidClientSecret
             | ZohoError::InvalidRedirectUri
-            | ZohoError::Rejected { .. }
-            | ZohoError::UpstreamStatus { .. }
-            | ZohoError::InvalidResponse(_)
             | ZohoError::InvalidAccountsUrl
             | ZohoError::Setup(_) => ErrorClass::Config,
+            ZohoError::Throttled { .. } | ZohoError::AccessDenied => ErrorClass::Throttled,
+            ZohoError::Timeout
+            | ZohoError::Network(_)
+            | ZohoError::UpstreamStatus { .. }
+            | ZohoError::InvalidResponse(_)
+            | ZohoError::Rejected { .. } => ErrorClass::Transient,
         }
     }
 
     /// True for network errors, timeouts and 5xx: the only errors the client
-    /// retries. A Zoho `error` answer is never retried (a used code stays
-    /// used; a throttle must not be hammered).
+    /// retries within one call. Other transient answers wait for the next
+    /// refresh: a Zoho `error` answer is never repeated at once (a used code
+    /// stays used; a throttle must not be hammered), and an answer that
+    /// carried a token may already have spent one of Zoho's mints.
     pub fn is_retryable(&self) -> bool {
-        self.class() == ErrorClass::Transient
+        match self {
+            ZohoError::Timeout | ZohoError::Network(_) => true,
+            ZohoError::UpstreamStatus { status } => *status >= 500,
+            _ => false,
+        }
     }
 
     /// Builds a [`ZohoError::Network`] or [`ZohoError::Timeout`] from a
@@ -172,8 +188,9 @@ mod tests {
             (ZohoError::Timeout, Transient),
             (ZohoError::Network("x".into()), Transient),
             (ZohoError::UpstreamStatus { status: 503 }, Transient),
-            (ZohoError::UpstreamStatus { status: 302 }, Config),
-            (ZohoError::UpstreamStatus { status: 404 }, Config),
+            (ZohoError::UpstreamStatus { status: 302 }, Transient),
+            (ZohoError::UpstreamStatus { status: 403 }, Transient),
+            (ZohoError::UpstreamStatus { status: 404 }, Transient),
             (
                 ZohoError::Throttled {
                     description: "x".into(),
@@ -186,12 +203,37 @@ mod tests {
             (ZohoError::InvalidClient, Config),
             (ZohoError::InvalidClientSecret, Config),
             (ZohoError::InvalidRedirectUri, Config),
-            (ZohoError::Rejected { error: "x".into() }, Config),
-            (ZohoError::InvalidResponse("x".into()), Config),
+            (ZohoError::Rejected { error: "x".into() }, Transient),
+            (ZohoError::InvalidResponse("x".into()), Transient),
+            (ZohoError::InvalidAccountsUrl, Config),
+            (ZohoError::Setup("x".into()), Config),
         ];
         for (err, class) in cases {
             assert_eq!(err.class(), class, "{err:?}");
-            assert_eq!(err.is_retryable(), class == Transient, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn only_network_errors_timeouts_and_5xx_are_retried_at_once() {
+        let retried = [
+            ZohoError::Timeout,
+            ZohoError::Network("x".into()),
+            ZohoError::UpstreamStatus { status: 500 },
+            ZohoError::UpstreamStatus { status: 503 },
+        ];
+        for err in retried {
+            assert!(err.is_retryable(), "{err:?}");
+        }
+        let not_retried = [
+            ZohoError::UpstreamStatus { status: 403 },
+            ZohoError::UpstreamStatus { status: 302 },
+            ZohoError::InvalidResponse("x".into()),
+            ZohoError::Rejected { error: "x".into() },
+            ZohoError::InvalidCode,
+            ZohoError::AccessDenied,
+        ];
+        for err in not_retried {
+            assert!(!err.is_retryable(), "{err:?}");
         }
     }
 

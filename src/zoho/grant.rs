@@ -16,6 +16,15 @@
 //!   too. Zoho tokens live 3600 s; 100 000 s (27 h) is no plausible lifetime,
 //!   while 100 000 ms (100 s) is.
 //! - neither field: 3600 s, Zoho's documented lifetime.
+//! - the legacy pair disagreeing: the shorter of the two.
+//! - the result is clamped to [`MAX_LIFETIME`] (3600 s, Zoho's documented
+//!   lifetime), after the milliseconds rule: an absurd `expires_in` (1e18)
+//!   must not keep a token cached for decades, and the legacy 3 600 000 ms
+//!   still means an hour. The clamp can only shorten what the vault believes,
+//!   the safe direction.
+//!
+//! A lifetime that leaves no usable time (`expires_in` 0, or negative, which
+//! the parser refuses) makes the answer unusable: see `response.rs`.
 
 use std::fmt;
 use std::time::Duration;
@@ -23,8 +32,13 @@ use std::time::Duration;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
+use super::ZohoError;
+
 /// Zoho's documented access-token lifetime, assumed when `expires_in` is missing.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The longest lifetime the vault believes: Zoho documents 3600 s.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// At or above this, an `expires_in` without `expires_in_sec` is milliseconds.
 pub const MILLIS_THRESHOLD: u64 = 100_000;
@@ -70,13 +84,26 @@ impl fmt::Debug for Grant {
 /// whole seconds (see the module docs for the rule).
 pub fn normalise_lifetime(expires_in: Option<u64>, expires_in_sec: Option<u64>) -> Duration {
     let secs = match (expires_in, expires_in_sec) {
-        (Some(ms), Some(_)) => ms / 1000,
+        (Some(ms), Some(secs)) => (ms / 1000).min(secs),
         (None, Some(secs)) => secs,
         (Some(ms), None) if ms >= MILLIS_THRESHOLD => ms / 1000,
         (Some(secs), None) => secs,
         (None, None) => DEFAULT_LIFETIME.as_secs(),
     };
-    Duration::from_secs(secs)
+    Duration::from_secs(secs).min(MAX_LIFETIME)
+}
+
+/// `grant` if it is still valid at `now` (when its answer arrived), else
+/// the transient `InvalidResponse`: a token whose life ran out on the way
+/// (slow answer, tiny lifetime) is never handed out as a success.
+pub fn unexpired_at(grant: Grant, now: OffsetDateTime) -> Result<Grant, ZohoError> {
+    if grant.expires_at > now {
+        Ok(grant)
+    } else {
+        Err(ZohoError::InvalidResponse(
+            "the token had expired by the time Zoho's answer arrived".into(),
+        ))
+    }
 }
 
 /// `sent_at + max(lifetime - margin, lifetime / 2)`; `None` on overflow.
@@ -113,9 +140,10 @@ mod tests {
             normalise_lifetime(Some(3_600_000), None),
             Duration::from_secs(3600)
         );
+        // Seconds, but more than Zoho documents: clamped.
         assert_eq!(
             normalise_lifetime(Some(99_999), None),
-            Duration::from_secs(99_999)
+            Duration::from_secs(3600)
         );
         assert_eq!(
             normalise_lifetime(Some(100_000), None),
@@ -127,6 +155,53 @@ mod tests {
             Duration::from_secs(5)
         );
         assert_eq!(normalise_lifetime(None, None), DEFAULT_LIFETIME);
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_clamped_after_the_milliseconds_rule() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(normalise_lifetime(Some(u64::MAX), None), hour);
+        assert_eq!(
+            normalise_lifetime(Some(1_000_000_000_000_000_000), None),
+            hour
+        );
+        assert_eq!(normalise_lifetime(None, Some(u64::MAX)), hour);
+        assert_eq!(normalise_lifetime(Some(u64::MAX), Some(u64::MAX)), hour);
+        assert_eq!(normalise_lifetime(Some(7200), None), hour);
+        // The legacy hour in milliseconds is an hour, not clamped from 1000 h.
+        assert_eq!(normalise_lifetime(Some(3_600_000), Some(3600)), hour);
+        // A legacy pair that disagrees: the shorter.
+        assert_eq!(
+            normalise_lifetime(Some(3_600_000), Some(60)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            normalise_lifetime(Some(60_000), Some(3600)),
+            Duration::from_secs(60)
+        );
+    }
+
+    fn grant_expiring_at(expires_at: OffsetDateTime) -> Grant {
+        Grant {
+            access_token: SecretString::from("t"),
+            refresh_token: None,
+            api_domain: None,
+            scope: None,
+            token_type: None,
+            expires_in: Duration::from_secs(10),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_token_expired_on_arrival_is_refused_as_transient() {
+        let at = datetime!(2026-01-01 12:00:05 UTC);
+        let arrived_late = datetime!(2026-01-01 12:00:06 UTC);
+        let err = unexpired_at(grant_expiring_at(at), arrived_late).expect_err("expired");
+        assert_eq!(err.class(), crate::zoho::ErrorClass::Transient);
+        assert!(unexpired_at(grant_expiring_at(at), at).is_err());
+        let arrived = datetime!(2026-01-01 12:00:04 UTC);
+        assert!(unexpired_at(grant_expiring_at(at), arrived).is_ok());
     }
 
     #[test]

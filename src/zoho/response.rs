@@ -9,9 +9,14 @@
 //! 2. throttle signals: `"status":"failure"`, an `error_description`, an
 //!    `error` of `Access Denied` (any case), or HTTP 429; the `error` text may
 //!    be localized, so the English text is only one signal among several;
-//! 3. any other `error` → `Rejected` (but on a 5xx → `UpstreamStatus`, so it
-//!    is retried);
+//! 3. any other `error` → `Rejected`;
 //! 4. no usable body: 2xx → `InvalidResponse`, else `UpstreamStatus`.
+//!
+//! A 5xx is `UpstreamStatus` whatever its body says: a failing server's
+//! claim that the credentials are dead is not believed (it is retried).
+//! A token answer whose lifetime leaves no usable time is `InvalidResponse`.
+//! Only the recognised Zoho errors of step 1 and 2 are verdicts; everything
+//! else is [`ErrorClass::Transient`](super::ErrorClass::Transient).
 
 use std::time::Duration;
 
@@ -95,8 +100,12 @@ fn no_usable_body(status: u16, what: &str) -> ZohoError {
     }
 }
 
-/// Maps an error body to a variant, or `None` when it carries no error.
+/// Maps an error body to a variant, or `None` when it carries no error (or
+/// comes with a 5xx, whose body is not believed).
 fn error_from_body(status: u16, obj: &Object) -> Option<ZohoError> {
+    if status >= 500 {
+        return None;
+    }
     let error = obj.get("error").map(|v| match v {
         Value::String(s) => s.trim().to_string(),
         other => other.to_string(),
@@ -127,7 +136,6 @@ fn error_from_body(status: u16, obj: &Object) -> Option<ZohoError> {
         });
     }
     match error {
-        Some(_) if status >= 500 => None,
         Some(e) if !e.is_empty() => Some(ZohoError::Rejected {
             error: sanitize(&e, 64),
         }),
@@ -143,7 +151,10 @@ fn grant_from(obj: &Object, sent_at: OffsetDateTime, margin: Duration) -> Result
     let expires_in_sec = number(obj, "expires_in_sec")?;
     let lifetime = normalise_lifetime(expires_in, expires_in_sec);
     let expires_at = compute_expires_at(sent_at, lifetime, margin)
-        .ok_or_else(|| ZohoError::InvalidResponse("expires_in is out of range".into()))?;
+        .filter(|at| *at > sent_at)
+        .ok_or_else(|| {
+            ZohoError::InvalidResponse("the token's expires_in leaves no usable lifetime".into())
+        })?;
     Ok(Grant {
         access_token: SecretString::from(access_token),
         refresh_token: non_empty_str(obj, "refresh_token").map(SecretString::from),
@@ -161,16 +172,21 @@ fn non_empty_str<'a>(obj: &'a Object, key: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-/// A non-negative integer given as a JSON number or a numeric string.
+/// A non-negative number given as a JSON number or a numeric string, whole
+/// seconds or milliseconds; huge values saturate (the lifetime is clamped
+/// later, see `normalise_lifetime`).
 fn number(obj: &Object, key: &str) -> Result<Option<u64>, ZohoError> {
+    // `as` saturates: 1e300 becomes u64::MAX.
+    let non_negative = |f: f64| (f.is_finite() && f >= 0.0).then_some(f as u64);
     let parsed = match obj.get(key) {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e18)
-                .map(|f| f as u64)
-        }),
-        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().and_then(non_negative)),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(non_negative))
+        }
         Some(_) => None,
     };
     parsed

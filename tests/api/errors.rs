@@ -115,3 +115,72 @@ async fn missing_malformed_and_unknown_tokens_answer_401() {
     assert_eq!(error_code(&body), "invalid_token");
     assert_eq!(app.server.health().await["sealed"], false);
 }
+
+/// Errors never quote the request: a token pasted into a URL by mistake
+/// must not come back in any error body (unknown route, wrong method,
+/// refused or unknown path parameter, malformed path).
+#[tokio::test]
+async fn error_bodies_never_quote_a_token_pasted_into_the_path() {
+    use reqwest::Method;
+
+    use crate::support::{call_raw, raw};
+
+    let app = TestApp::spawn();
+    let service = format!("zvs_{}", "Q".repeat(43));
+    let zoho_access = format!("1000.{}.{}", "3f".repeat(16), "c4".repeat(16));
+    let mut quoted = Vec::new();
+    for secret in [app.admin.clone(), service, zoho_access] {
+        let tail = secret[secret.len() - 20..].to_string();
+        let mut assert_unquoted = |what: &str, status: u16, body: &[u8]| {
+            let text = String::from_utf8_lossy(body);
+            assert!(status >= 400, "{what}: {status} {text}");
+            if text.contains(&tail) {
+                quoted.push(format!("{what} ({status}): {text}"));
+            }
+        };
+        let cases = [
+            (Method::GET, format!("/v1/{secret}")),
+            (Method::GET, format!("/{secret}")),
+            (Method::GET, format!("/v1/connections/{secret}/nope")),
+            (Method::PATCH, format!("/v1/connections/{secret}")),
+            (Method::GET, format!("/v1/connections/{secret}/token")),
+            (Method::GET, format!("/v1/connections/{secret}")),
+            (Method::DELETE, format!("/v1/connections/{secret}")),
+            (Method::POST, format!("/v1/connections/{secret}/token")),
+            (Method::DELETE, format!("/v1/service-tokens/{secret}")),
+            (Method::GET, format!("/v1/connections/{secret}%ZZ")),
+            (Method::GET, format!("/v1/connections/{secret}%00x")),
+            (Method::POST, format!("/v1/connections/{secret}%2Fx/token")),
+        ];
+        for (method, path) in cases {
+            let what = format!("{method} {path}");
+            let (status, _, body) = call_raw(
+                &app.server,
+                method,
+                &path,
+                Some(&app.admin),
+                None,
+                Vec::new(),
+            )
+            .await;
+            assert_unquoted(&what, status, &body);
+        }
+        for path in [
+            format!("/v1/{secret}/%FF%FE"),
+            format!("/v1/connections/{secret}%"),
+            format!("/v1/connections/{secret}/token/../.."),
+        ] {
+            let request = format!(
+                "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+                app.admin
+            );
+            let (status, _, body) = raw(&app.server, request.as_bytes());
+            assert_unquoted(&format!("raw GET {path}"), status, &body);
+        }
+    }
+    assert!(
+        quoted.is_empty(),
+        "error bodies quote the path:\n{}",
+        quoted.join("\n")
+    );
+}

@@ -17,6 +17,7 @@ mod malformed;
 mod metrics;
 mod oauth;
 mod oauth_flow;
+mod odd_answers;
 mod openapi;
 mod ratelimit;
 mod refresh_ahead;

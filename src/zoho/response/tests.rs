@@ -7,7 +7,7 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 
 use super::{parse_revoke_response, parse_token_response};
-use crate::zoho::ZohoError;
+use crate::zoho::{ErrorClass, ZohoError};
 
 const SENT: OffsetDateTime = datetime!(2026-01-01 12:00:00 UTC);
 const MARGIN: Duration = Duration::from_secs(60);
@@ -213,10 +213,10 @@ fn unusable_bodies() {
     assert!(matches!(err(200, "<html>"), ZohoError::InvalidResponse(_)));
     assert!(matches!(err(200, "{}"), ZohoError::InvalidResponse(_)));
     assert!(matches!(err(200, "[]"), ZohoError::InvalidResponse(_)));
-    // A known Zoho error on a 5xx is still that error (not retried).
+    // A 5xx is not believed, whatever its body says (it is retried).
     assert_eq!(
         err(500, r#"{"error":"invalid_code"}"#),
-        ZohoError::InvalidCode
+        ZohoError::UpstreamStatus { status: 500 }
     );
 }
 
@@ -254,4 +254,121 @@ fn revoke_answers() {
         parse_revoke_response(503, b""),
         Err(ZohoError::UpstreamStatus { status: 503 })
     );
+}
+
+// Odd answers: each is upstream trouble that passes (`Transient`), never a
+// verdict on the credentials.
+
+fn transient(status: u16, body: &str) -> ZohoError {
+    let e = err(status, body);
+    assert_eq!(e.class(), ErrorClass::Transient, "{status} {body}: {e:?}");
+    e
+}
+
+#[test]
+fn an_html_page_with_http_200_is_transient() {
+    let e = transient(200, "<html><body><h1>Bad gateway</h1></body></html>");
+    assert!(matches!(e, ZohoError::InvalidResponse(_)), "{e:?}");
+}
+
+#[test]
+fn an_undocumented_error_with_http_200_is_transient() {
+    let e = transient(200, r#"{"error":"internal_error"}"#);
+    assert_eq!(
+        e,
+        ZohoError::Rejected {
+            error: "internal_error".into()
+        }
+    );
+}
+
+#[test]
+fn an_empty_json_object_is_transient() {
+    transient(200, "{}");
+}
+
+#[test]
+fn a_firewall_403_page_is_transient_and_not_retried_at_once() {
+    let e = transient(403, "<html><body>Request blocked</body></html>");
+    assert_eq!(e, ZohoError::UpstreamStatus { status: 403 });
+    assert!(!e.is_retryable());
+}
+
+#[test]
+fn a_negative_lifetime_is_transient() {
+    transient(200, r#"{"access_token":"t","expires_in":-3600}"#);
+    transient(200, r#"{"access_token":"t","expires_in":"-1"}"#);
+}
+
+#[test]
+fn a_zero_lifetime_is_transient() {
+    transient(200, r#"{"access_token":"t","expires_in":0}"#);
+    transient(
+        200,
+        r#"{"access_token":"t","expires_in":0,"expires_in_sec":0}"#,
+    );
+}
+
+#[test]
+fn an_absurd_lifetime_is_clamped_to_an_hour() {
+    for body in [
+        r#"{"access_token":"t","expires_in":1e18}"#,
+        r#"{"access_token":"t","expires_in":1000000000000000000}"#,
+        r#"{"access_token":"t","expires_in":1e300}"#,
+        r#"{"access_token":"t","expires_in":"1000000000000000000"}"#,
+        r#"{"access_token":"t","expires_in":99999}"#,
+        r#"{"access_token":"t","expires_in":1e18,"expires_in_sec":1e15}"#,
+    ] {
+        let grant = token(200, body).unwrap_or_else(|e| panic!("{body}: {e:?}"));
+        assert_eq!(grant.expires_in, Duration::from_secs(3600), "{body}");
+        assert_eq!(
+            grant.expires_at,
+            datetime!(2026-01-01 12:59:00 UTC),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn an_error_body_on_a_5xx_is_not_believed() {
+    for body in [
+        r#"{"error":"invalid_code"}"#,
+        r#"{"error":"invalid_client"}"#,
+        r#"{"error":"internal_error"}"#,
+    ] {
+        assert_eq!(
+            transient(500, body),
+            ZohoError::UpstreamStatus { status: 500 },
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn only_answers_that_say_the_credentials_are_dead_need_the_admin() {
+    let cases = [
+        (200, r#"{"error":"invalid_code"}"#, ErrorClass::NeedsReauth),
+        (400, r#"{"error":"invalid_grant"}"#, ErrorClass::NeedsReauth),
+        (200, r#"{"error":"invalid_client"}"#, ErrorClass::Config),
+        (401, r#"{"error":"invalid_client"}"#, ErrorClass::Config),
+        (
+            200,
+            r#"{"error":"invalid_client_secret"}"#,
+            ErrorClass::Config,
+        ),
+        (
+            200,
+            r#"{"error":"invalid_redirect_uri"}"#,
+            ErrorClass::Config,
+        ),
+        (200, r#"{"error":"invalid_scope"}"#, ErrorClass::Transient),
+        (400, r#"{"error":"invalid_request"}"#, ErrorClass::Transient),
+        (404, "<html>Not Found</html>", ErrorClass::Transient),
+        (302, "", ErrorClass::Transient),
+        (200, "[]", ErrorClass::Transient),
+        (200, r#"{"access_token":""}"#, ErrorClass::Transient),
+    ];
+    for (status, body, class) in cases {
+        assert_eq!(err(status, body).class(), class, "{status} {body}");
+    }
 }
