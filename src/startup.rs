@@ -32,9 +32,7 @@ impl Application {
         let tls = tls_config(&settings.tls)?;
         let listener = TcpListener::bind(&settings.listen)?;
         let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() && tls.is_none() {
-            tracing::warn!(%addr, "listening on a non-loopback address without TLS: tokens cross the network in clear text");
-        }
+        warn_if_clear_text(addr, tls.is_some());
         let data = web::Data::from(service);
         let limiter = RateLimiter::from_settings(&settings.ratelimit).map(web::Data::new);
         if limiter.is_none() {
@@ -84,6 +82,17 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Warns (and says so) when bearer tokens would cross a network in clear
+/// text: a non-loopback address without TLS. An IPv4-mapped loopback
+/// (`::ffff:127.0.0.1`) is loopback.
+fn warn_if_clear_text(addr: SocketAddr, tls: bool) -> bool {
+    let exposed = !addr.ip().to_canonical().is_loopback() && !tls;
+    if exposed {
+        tracing::warn!(%addr, "listening on a non-loopback address without TLS: tokens cross the network in clear text");
+    }
+    exposed
 }
 
 fn invalid(msg: String) -> std::io::Error {
@@ -137,4 +146,69 @@ fn load_certs(path: &Path) -> std::io::Result<Vec<CertificateDer<'static>>> {
         )));
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Log lines written while `f` runs, at every level.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buf.0.lock().expect("lock").clone();
+        String::from_utf8(bytes).expect("utf8")
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn a_non_loopback_listener_without_tls_warns_loudly() {
+        for a in [
+            "0.0.0.0:8200",
+            "192.0.2.7:8200",
+            "[::]:8200",
+            "[2001:db8::1]:8200",
+        ] {
+            let log = logged(|| assert!(warn_if_clear_text(addr(a), false), "{a}"));
+            assert!(log.contains("WARN"), "{a}: {log}");
+            assert!(log.contains("without TLS"), "{a}: {log}");
+        }
+    }
+
+    #[test]
+    fn tls_or_a_loopback_address_needs_no_warning() {
+        for (a, tls) in [
+            ("0.0.0.0:8200", true),
+            ("127.0.0.1:8200", false),
+            ("127.0.0.2:8200", false),
+            ("[::1]:8200", false),
+            ("[::ffff:127.0.0.1]:8200", false),
+        ] {
+            let log = logged(|| assert!(!warn_if_clear_text(addr(a), tls), "{a} tls={tls}"));
+            assert!(!log.contains("without TLS"), "{a} tls={tls}: {log}");
+        }
+    }
 }

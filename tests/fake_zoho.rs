@@ -423,13 +423,29 @@ async fn timeout_fault_holds_the_request_without_blocking_others() {
         .timeout(Duration::from_millis(300))
         .build()
         .expect("client");
-    let held = short.post(fake.token_url()).send();
-    let (held, other) = tokio::join!(held, async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        exchange(&fake).await
-    });
+    let held = tokio::spawn(short.post(fake.token_url()).send());
+    // The other request goes only once the first has taken the fault, so
+    // which one is held never depends on timing.
+    wait_until("the first request takes the fault", || {
+        fake.counters().faults.get("timeout") == Some(&1)
+    })
+    .await;
+    let (_, other) = exchange(&fake).await;
+    assert!(other["access_token"].is_string());
+    let held = held.await.expect("task");
     assert!(held.expect_err("held past the client timeout").is_timeout());
-    assert!(other.1["access_token"].is_string());
+}
+
+/// Waits until `done` holds (a condition, not a duration, decides); gives
+/// up loudly after a minute so a broken fake fails instead of hanging.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..6000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never happened: {what}");
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! Unit tests of the audit trail over a real `SledStore` in a temp dir.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use super::chain::{verify_lines, verify_store};
 use super::keys::{index_prefix, seq_key, Field};
@@ -53,12 +53,28 @@ fn issued(conn: &str, who: &Principal, fp: &str) -> AuditEvent {
     )
 }
 
-/// A store wrapper that counts reads and can get stuck in `apply`.
+/// A store wrapper that counts reads and can get stuck in `apply` until
+/// the test releases it.
 struct Probe {
     inner: SledStore,
     gets: AtomicUsize,
     audit_scanned: AtomicUsize,
     stuck: AtomicBool,
+    released: (Mutex<bool>, Condvar),
+}
+
+impl Probe {
+    /// Every `apply` from now on waits until [`Probe::release`].
+    fn hold_writes(&self) {
+        *self.released.0.lock().expect("lock") = false;
+        self.stuck.store(true, Ordering::SeqCst);
+    }
+
+    fn release(&self) {
+        self.stuck.store(false, Ordering::SeqCst);
+        *self.released.0.lock().expect("lock") = true;
+        self.released.1.notify_all();
+    }
 }
 
 #[async_trait::async_trait]
@@ -83,7 +99,9 @@ impl crate::store::Store for Probe {
     }
     async fn apply(&self, ops: Vec<Op>) -> Result<(), crate::store::StoreError> {
         if self.stuck.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(800)).await;
+            let (released, cv) = &self.released;
+            let guard = released.lock().expect("lock");
+            drop(cv.wait_while(guard, |r| !*r).expect("lock"));
         }
         crate::store::Store::apply(&self.inner, ops).await
     }
@@ -144,6 +162,7 @@ async fn fixture(timeout_ms: u64) -> Fixture {
         gets: AtomicUsize::new(0),
         audit_scanned: AtomicUsize::new(0),
         stuck: AtomicBool::new(false),
+        released: (Mutex::new(true), Condvar::new()),
     });
     let store = AsyncStore::new(probe.clone());
     let log = AuditLog::new(store.clone(), Duration::from_millis(timeout_ms));
@@ -307,16 +326,17 @@ async fn injected_failures_answer_unavailable_and_the_chain_continues() {
 #[tokio::test]
 async fn a_stuck_writer_hits_the_deadline_instead_of_hanging() {
     let f = fixture(150).await;
-    f.probe.stuck.store(true, Ordering::SeqCst);
-    let started = Instant::now();
-    let err = f
-        .log
-        .append(AuditEvent::seal(&admin(), &ctx()))
-        .await
-        .expect_err("deadline");
-    assert!(matches!(err, AuditError::Unavailable(_)));
-    assert!(started.elapsed() < Duration::from_millis(700));
-    f.probe.stuck.store(false, Ordering::SeqCst);
+    f.probe.hold_writes();
+    // The store does not return until released, which happens only after
+    // the append has answered: the append's own deadline must end it. The
+    // outer timeout only turns a hang (no deadline) into a failure.
+    let append = f.log.append(AuditEvent::seal(&admin(), &ctx()));
+    let answer = tokio::time::timeout(Duration::from_secs(60), append).await;
+    f.probe.release();
+    let err = answer
+        .expect("the append waited for the stuck store: no deadline")
+        .expect_err("a stuck store cannot make an event durable");
+    assert!(matches!(err, AuditError::Unavailable(_)), "{err}");
 }
 
 #[tokio::test]
@@ -594,7 +614,7 @@ async fn prune_keeps_the_rest_verifiable_and_survives_a_restart() {
 }
 
 #[tokio::test]
-async fn records_are_compact_and_carry_no_secret() {
+async fn records_are_compact_and_carry_the_chain_and_fingerprint() {
     let f = fixture(5000).await;
     f.log
         .append(issued(
@@ -615,4 +635,23 @@ async fn records_are_compact_and_carry_no_secret() {
     ] {
         assert!(text.contains(field), "{text}");
     }
+}
+
+#[tokio::test]
+async fn a_token_passed_where_a_fingerprint_belongs_never_reaches_the_trail() {
+    let f = fixture(5000).await;
+    // A caller bug: the access token itself instead of its fingerprint.
+    let access_token = "1000.3f9c0e7b2d4a6f81c5e9a7b3d1f0e2c4.8a6b4c2d0e1f3a5b7c9d1e3f5a7b9c0d";
+    f.log
+        .append(issued("acme", &service("s1"), access_token))
+        .await
+        .expect("append");
+    let text = String::from_utf8(f.raw(1)).expect("utf8");
+    assert!(!text.contains(access_token), "the token reached the trail");
+    assert!(
+        !text.contains("3f9c0e7b2d4a6f81"),
+        "part of the token reached the trail"
+    );
+    assert!(text.contains("\"fingerprint\":\"invalid\""), "{text}");
+    assert!(f.verify().ok);
 }

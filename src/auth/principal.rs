@@ -49,3 +49,43 @@ impl Principal {
         format!("{kind}:{}", self.token_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(connections: &[&str]) -> Principal {
+        Principal {
+            token_id: "tok_0000000000000001".into(),
+            name: "backend".into(),
+            kind: TokenKind::Service,
+            connections: connections.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_grant_opens_exactly_the_named_connection() {
+        let p = service(&["acme"]);
+        assert!(p.may_use("acme"));
+        for other in ["acme2", "acm", "acme.eu", "ACME", "", "globex", "*"] {
+            assert!(!p.may_use(other), "a grant for acme opened {other:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_star_grant_opens_every_connection() {
+        assert!(service(&["*"]).may_use("anything"));
+        assert!(!service(&["a*"]).may_use("acme"));
+        assert!(!service(&[]).may_use("acme"));
+    }
+
+    #[test]
+    fn admins_may_use_every_connection() {
+        let admin = Principal {
+            kind: TokenKind::Admin,
+            connections: vec![],
+            ..service(&[])
+        };
+        assert!(admin.may_use("acme"));
+    }
+}

@@ -38,14 +38,20 @@ pub async fn call_raw(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, Option<String>, Vec<u8>) {
-    let mut req = server.http.request(method, server.url(path)).body(body);
+    let mut req = server
+        .http
+        .request(method.clone(), server.url(path))
+        .body(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
-    let resp = req.send().await.expect("send");
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: no answer (a dropped connection fails): {e}"));
     let status = resp.status().as_u16();
     let ct = resp
         .headers()
@@ -130,4 +136,79 @@ pub async fn admin_token(server: &Server, admin: &str, ttl_secs: Option<u64>) ->
         body["token"].as_str().expect("token").to_string(),
         body["id"].as_str().expect("id").to_string(),
     )
+}
+
+/// One operation of the served OpenAPI document.
+pub struct Route {
+    pub method: Method,
+    /// The documented template, e.g. `/v1/connections/{name}`.
+    pub template: String,
+    /// The template with sample values for its parameters.
+    pub path: String,
+    /// The operation object (security, responses...).
+    pub operation: Value,
+}
+
+impl Route {
+    /// Only an admin token may call it (`security: [{admin: []}]`).
+    pub fn admin_only(&self) -> bool {
+        self.operation["security"] == serde_json::json!([{"admin": []}])
+    }
+
+    /// The content types the document gives for answers with `status`.
+    pub fn content_types(&self, status: u16) -> Vec<String> {
+        self.operation["responses"][status.to_string()]["content"]
+            .as_object()
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Every operation the running server documents at `GET /v1/openapi.json`
+/// (which `tests/api/openapi.rs` proves is exactly the set it answers), so
+/// a route added later is in every battery built from this list. `POST
+/// /v1/sys/seal` comes last: it changes the state the others run in.
+pub async fn documented_routes(server: &Server) -> Vec<Route> {
+    let (status, doc) = server.get("/v1/openapi.json", None).await;
+    assert_eq!(status, 200, "{doc}");
+    let mut routes = Vec::new();
+    for (template, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            const METHODS: [&str; 8] = [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ];
+            if !METHODS.contains(&method.as_str()) {
+                continue; // `parameters`, `summary`...
+            }
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            routes.push(Route {
+                method,
+                template: template.clone(),
+                path: sample_path(template),
+                operation: operation.clone(),
+            });
+        }
+    }
+    routes.sort_by_key(|r| r.template == "/v1/sys/seal");
+    assert!(
+        routes.len() >= 25,
+        "only {} routes documented",
+        routes.len()
+    );
+    routes
+}
+
+/// A concrete path for a template: a valid connection name or token id for
+/// each parameter, so requests get past path validation.
+pub fn sample_path(template: &str) -> String {
+    template
+        .split('/')
+        .map(|seg| match seg {
+            "{name}" => "acme",
+            "{id}" => "tok_0000000000000000",
+            s if s.starts_with('{') => panic!("no sample value for {s} in {template}"),
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -97,4 +97,7 @@ async fn a_plain_listener_still_works_without_tls_settings() {
     let app = TestApp::spawn();
     assert!(app.server.base.starts_with("http://"));
     assert_eq!(app.server.health().await["sealed"], false);
+    // Loopback: nothing crosses a network, so no clear-text warning (the
+    // warning itself is `src/startup.rs::a_non_loopback_listener_without_tls_warns_loudly`).
+    assert!(!app.server.log_text().contains("without TLS"));
 }
