@@ -12,6 +12,7 @@ pub mod coord;
 pub mod crypto;
 pub mod fake_zoho;
 pub mod metrics;
+pub mod model;
 pub mod ratelimit;
 pub mod refresh_ahead;
 pub mod service;

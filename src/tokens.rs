@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::auth::{AuthError, Principal};
-use crate::connections::upload::validate_name;
 use crate::crypto::keys::DataKey;
 use crate::crypto::token::{parse_bearer, PlainToken, TokenKind};
 use crate::store::records::{open_value, seal_op, SealedRecord};
@@ -96,7 +95,8 @@ impl NewToken {
         }
         for c in &connections {
             if c != ALL_CONNECTIONS {
-                validate_name(c).map_err(|e| format!("`connections`: {e}"))?;
+                crate::model::ConnectionName::parse(c.as_str())
+                    .map_err(|e| format!("`connections`: {e}"))?;
             }
         }
         Ok(Self {

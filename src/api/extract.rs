@@ -20,7 +20,6 @@ use super::audit::request_context;
 use super::ApiError;
 use crate::audit::AuditEvent;
 use crate::auth::{AuthError, Principal};
-use crate::connections::upload::validate_name;
 use crate::crypto::token::parse_bearer;
 use crate::ratelimit::RateLimiter;
 use crate::service::VaultService;
@@ -198,24 +197,24 @@ struct IdParam {
 /// percent-decoding; anything else is `400 invalid_name`, before any
 /// lookup and without echoing the input.
 #[derive(Debug, Clone)]
-pub struct ConnectionName(String);
+pub struct ConnectionName(crate::model::ConnectionName);
 
 impl ConnectionName {
     /// The name.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// The name, owned.
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
 impl std::ops::Deref for ConnectionName {
-    type Target = str;
+    type Target = crate::model::ConnectionName;
 
-    fn deref(&self) -> &str {
+    fn deref(&self) -> &crate::model::ConnectionName {
         &self.0
     }
 }
@@ -243,8 +242,8 @@ impl FromRequest for ConnectionName {
                     .with_hint("never put tokens in URLs; send them in the Authorization header")
                     .into());
                 }
-                match validate_name(&name) {
-                    Ok(()) => Ok(ConnectionName(name)),
+                match crate::model::ConnectionName::parse(name) {
+                    Ok(name) => Ok(ConnectionName(name)),
                     Err(msg) => Err(ApiError::bad_request("invalid_name", msg)
                         .with_hint(
                             "a connection name is 1 to 128 of `A-Z a-z 0-9 . _ -`, not `.` or `..`",
