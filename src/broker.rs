@@ -11,8 +11,6 @@
 //! budget ([`budget::Budget`]) keeps mints below Zoho's limit; a throttle
 //! answer from Zoho parks the connection until its back-off passes.
 
-pub mod budget;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,15 +21,16 @@ use time::OffsetDateTime;
 use url::Url;
 
 use crate::config::BrokerSettings;
-use crate::connections::model::{CachedToken, ConnectionRecord, Health, HealthState, LastError};
-use crate::connections::{fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH};
 use crate::coord::{Coordinator, Invalidation, RefreshLease};
 use crate::metrics::Metrics;
-use crate::store::records::{open_value, seal_op, SealedSecret};
+use crate::model::budget::Budget;
+use crate::model::connection::{CachedToken, ConnectionRecord, HealthState, LastError};
+use crate::model::error::{corrupt_url, fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH};
+use crate::model::grant::{apply_grant, seal_grant};
+use crate::store::records::{open_value, seal_op};
 use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
 use crate::zoho::{ClientCredentials, ErrorClass, ZohoClient, ZohoError};
-use budget::Budget;
 
 /// An access token handed to a caller.
 pub struct Issued {
@@ -433,15 +432,12 @@ impl Broker {
             }
             HealthState::Active | HealthState::Degraded => {}
         }
-        let budget = self.budget();
-        budget.prune(&mut record.mints, now.unix_timestamp());
-        if let Err(retry_after) = budget.check(&record.mints, now.unix_timestamp()) {
+        // Spent before the call: an attempt whose answer is lost may still
+        // have minted a token at Zoho.
+        if let Err(retry_after) = self.budget().spend(&mut record.mints, now.unix_timestamp()) {
             self.count_refresh("budget");
             return Err(ConnectionError::BudgetExhausted { name, retry_after });
         }
-        // Counted before the call: an attempt whose answer is lost may still
-        // have minted a token at Zoho.
-        record.mints.push(now.unix_timestamp());
         let accounts_url = Url::parse(&record.accounts_url).map_err(|_| corrupt_url(&name))?;
         let creds = ClientCredentials {
             client_id: record.client_id.clone(),
@@ -457,30 +453,12 @@ impl Broker {
                 self.count_refresh("ok");
                 let done = OffsetDateTime::now_utc();
                 let rotated = grant.refresh_token.is_some();
-                if let Some(new_token) = grant.refresh_token.clone() {
-                    record.refresh_token = Some(SealedSecret::new(new_token));
-                }
-                let api_domain = grant
-                    .api_domain
-                    .clone()
-                    .unwrap_or_else(|| record.api_domain.clone());
-                record.api_domain = api_domain.clone();
-                record.health = Health::active(done);
-                record.updated_at = done;
-                let cached = CachedToken {
-                    access_token: SealedSecret::new(grant.access_token.clone()),
-                    api_domain,
-                    expires_at: grant.expires_at,
-                    minted_at: now,
-                };
+                let cached = apply_grant(&mut record, &grant, now, done);
                 // Durable before the token leaves: a rotated refresh token
                 // must never be lost.
+                let [record_op, cached_op] = seal_grant(dk, &record, &cached)?;
                 let written = self
-                    .fenced_write(
-                        &current,
-                        seal_op(dk, name.as_bytes(), &record)?,
-                        vec![seal_op(dk, name.as_bytes(), &cached)?],
-                    )
+                    .fenced_write(&current, record_op, vec![cached_op])
                     .await?;
                 if let Err(fenced) = written {
                     return Ok(Err(fenced));
@@ -591,16 +569,6 @@ impl Broker {
 struct Current {
     lease: RefreshLease,
     sealed: Vec<u8>,
-}
-
-/// A stored accounts URL that does not parse is damage to the store, not a
-/// bad request.
-pub(crate) fn corrupt_url(name: &str) -> ConnectionError {
-    ConnectionError::Store(StoreError::Corrupt {
-        tree: Tree::Connections.name(),
-        key: name.to_string(),
-        reason: "the stored accounts URL is invalid".into(),
-    })
 }
 
 fn coord_error(e: crate::coord::CoordError) -> ConnectionError {

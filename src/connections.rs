@@ -2,9 +2,12 @@
 //! pending browser-flow client), list, show and delete. The browser redirect
 //! flow lives in [`redirect`], token issue in [`crate::broker`].
 
-pub mod model;
 pub mod redirect;
 pub mod upload;
+
+pub use crate::model::error::{
+    fix_pending, fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH,
+};
 
 use std::sync::Arc;
 
@@ -14,111 +17,17 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::coord::{Coordinator, Invalidation};
-use crate::store::records::{seal_op, SealedSecret};
+use crate::model::connection::{
+    BudgetView, CachedToken, ConnectionRecord, ConnectionView, Health, HealthState, Source,
+    TokenView,
+};
+use crate::model::grant::{apply_grant, seal_grant};
+use crate::model::ConnectionName;
+use crate::store::records::SealedSecret;
 use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
 use crate::zoho::{ClientCredentials, DataCenter, ZohoClient, ZohoError};
-use model::{CachedToken, ConnectionRecord, ConnectionView, Health, HealthState, Source};
-use upload::{validate_name, Grant, UploadRequest};
-
-/// Which call to Zoho failed, so the admin gets the right explanation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ZohoOp {
-    /// Code exchange at upload.
-    Exchange,
-    /// Refresh-token import at upload.
-    Import,
-    /// Refresh for token issue.
-    Refresh,
-    /// Revocation at delete.
-    Revoke,
-}
-
-/// Failures of connection management and token issue.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectionError {
-    /// The request itself is wrong (400).
-    #[error("{0}")]
-    Invalid(String),
-    /// No such connection.
-    #[error("no connection named `{0}`")]
-    NotFound(String),
-    /// The name is taken.
-    #[error("a connection named `{0}` already exists")]
-    Exists(String),
-    /// `accounts_url` given while custom URLs are disabled.
-    #[error("custom accounts URLs are disabled on this vault")]
-    CustomUrlDisabled,
-    /// The self_client.json code expired before upload; no request was made.
-    #[error("the code expired at {0}; no request was sent to Zoho")]
-    CodeExpired(String),
-    /// Zoho refused or failed.
-    #[error("{err}")]
-    Zoho {
-        /// What was attempted.
-        op: ZohoOp,
-        /// Zoho's answer.
-        err: ZohoError,
-    },
-    /// The connection needs an admin (refresh token dead, client wrong).
-    #[error("connection `{name}` needs re-authorization: {reason}")]
-    NeedsReauth {
-        /// Connection.
-        name: String,
-        /// Why.
-        reason: String,
-        /// What to do.
-        fix: String,
-        /// Stable code of the failure that caused it.
-        code: String,
-        /// Whether this call discovered it (first failure), for auditing
-        /// the transition once.
-        fresh: bool,
-    },
-    /// Zoho throttled the connection; no refresh before `retry_after` secs.
-    #[error("Zoho is throttling connection `{name}`")]
-    Throttled {
-        /// Connection.
-        name: String,
-        /// Seconds to wait.
-        retry_after: u64,
-    },
-    /// The vault's own mint budget is spent for now.
-    #[error("the refresh budget of connection `{name}` is spent for now")]
-    BudgetExhausted {
-        /// Connection.
-        name: String,
-        /// Seconds until a mint fits.
-        retry_after: u64,
-    },
-    /// The connection waits for the browser redirect flow: no refresh
-    /// token yet.
-    #[error("connection `{name}` is not authorized yet")]
-    PendingAuthorization {
-        /// Connection.
-        name: String,
-    },
-    /// The browser flow needs a redirect URI and the connection has none
-    /// (self clients have none).
-    #[error("connection `{0}` has no redirect URI, so it cannot be authorized in a browser")]
-    NoRedirectUri(String),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// The fix shown for a dead refresh token.
-pub const FIX_REAUTH: &str = "generate a new code in Zoho's API console (Self Client > Generate Code, same scopes) and upload the new self_client.json with PUT /v1/connections/{name} after deleting this connection, or import a fresh refresh token";
-
-/// The fix shown for a connection that waits for the browser flow.
-pub fn fix_pending(name: &str) -> String {
-    format!("authorize it in a browser: POST /v1/connections/{name}/authorize answers a link; open it, sign in to Zoho as the account to connect and press Accept")
-}
-
-/// The fix shown for a dead refresh token of a browser-flow connection.
-pub fn fix_reauth_browser(name: &str) -> String {
-    format!("authorize it again in a browser: POST /v1/connections/{name}/authorize answers a link; open it, sign in to Zoho and press Accept")
-}
+use upload::{Grant, UploadRequest};
 
 /// Connection administration.
 #[derive(Clone)]
@@ -186,10 +95,9 @@ impl ConnectionManager {
     pub async fn create(
         &self,
         keyring: &Keyring,
-        name: &str,
+        name: &ConnectionName,
         req: UploadRequest,
     ) -> Result<ConnectionView, ConnectionError> {
-        validate_name(name).map_err(ConnectionError::Invalid)?;
         let grant = req.grant().map_err(ConnectionError::Invalid)?;
         let (data_center, accounts_url) = self.accounts_url(&req)?;
         let _guard = self.admin_lock.lock().await;
@@ -283,17 +191,12 @@ impl ConnectionManager {
                     op: ZohoOp::Exchange,
                     err: ZohoError::InvalidResponse("Zoho answered without a refresh token".into()),
                 })?;
-        let api_domain = granted
-            .api_domain
-            .clone()
-            .or_else(|| data_center.map(|dc| dc.api_domain().to_string()))
-            .unwrap_or_else(|| accounts_url.origin().ascii_serialization());
         let scopes = if req.scope.0.is_empty() {
             granted.scope.clone().unwrap_or_default()
         } else {
             req.scope.0.clone()
         };
-        let record = ConnectionRecord {
+        let mut record = ConnectionRecord {
             name: name.to_string(),
             client_id: creds.client_id,
             client_secret: SealedSecret::new(creds.client_secret),
@@ -306,25 +209,18 @@ impl ConnectionManager {
                 data_center
             },
             accounts_url: accounts_url.as_str().trim_end_matches('/').to_string(),
-            api_domain: api_domain.clone(),
+            api_domain: data_center
+                .map(|dc| dc.api_domain().to_string())
+                .unwrap_or_else(|| accounts_url.origin().ascii_serialization()),
             source,
             created_at: now,
             updated_at: now,
             health: Health::active(now),
             mints: vec![now.unix_timestamp()],
         };
-        let cached = CachedToken {
-            access_token: SealedSecret::new(granted.access_token.clone()),
-            api_domain,
-            expires_at: granted.expires_at,
-            minted_at: now,
-        };
-        let data_key = keyring.data_key();
+        let cached = apply_grant(&mut record, &granted, now, now);
         self.store
-            .apply(vec![
-                seal_op(data_key, name.as_bytes(), &record)?,
-                seal_op(data_key, name.as_bytes(), &cached)?,
-            ])
+            .apply(seal_grant(keyring.data_key(), &record, &cached)?.into())
             .await?;
         self.changed(name);
         Ok(self.view(record, Some(cached)))
@@ -342,7 +238,7 @@ impl ConnectionManager {
     pub async fn get(
         &self,
         keyring: &Keyring,
-        name: &str,
+        name: &ConnectionName,
     ) -> Result<ConnectionView, ConnectionError> {
         let record = self.record(keyring, name).await?;
         let cached: Option<CachedToken> = self
@@ -359,7 +255,7 @@ impl ConnectionManager {
         keyring: &Keyring,
         name: &str,
     ) -> Result<ConnectionRecord, ConnectionError> {
-        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
+        ConnectionName::parse(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
         self.store
             .get_sealed(keyring.data_key(), name.as_bytes())
             .await?
@@ -438,10 +334,9 @@ impl ConnectionManager {
     pub async fn delete(
         &self,
         keyring: &Keyring,
-        name: &str,
+        name: &ConnectionName,
         revoke: bool,
     ) -> Result<bool, ConnectionError> {
-        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
         let _guard = self.admin_lock.lock().await;
         // A refresh in flight is fenced off: whenever it finishes, it
         // writes nothing, so the deleted connection cannot come back.
@@ -454,8 +349,8 @@ impl ConnectionManager {
         let mut revoked = false;
         // A pending connection has nothing to revoke.
         if let (true, Some(refresh_token)) = (revoke, &record.refresh_token) {
-            let url =
-                Url::parse(&record.accounts_url).map_err(|_| crate::broker::corrupt_url(name))?;
+            let url = Url::parse(&record.accounts_url)
+                .map_err(|_| crate::model::error::corrupt_url(name))?;
             match self.zoho.revoke(&url, refresh_token.secret()).await {
                 Ok(()) => revoked = true,
                 // Already dead at Zoho: nothing left to revoke.
@@ -491,18 +386,18 @@ impl ConnectionManager {
     }
 
     fn view(&self, record: ConnectionRecord, cached: Option<CachedToken>) -> ConnectionView {
-        let budget = crate::broker::budget::Budget {
+        let budget = crate::model::budget::Budget {
             limit: self.budget_limit,
             window_secs: self.budget_window,
         };
         let now = OffsetDateTime::now_utc().unix_timestamp();
         ConnectionView {
-            budget: model::BudgetView {
+            budget: BudgetView {
                 used: budget.used(&record.mints, now),
                 limit: budget.limit,
                 window_secs: budget.window_secs,
             },
-            token: cached.map(|c| model::TokenView {
+            token: cached.map(|c| TokenView {
                 expires_at: c.expires_at,
                 minted_at: c.minted_at,
             }),

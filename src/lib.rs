@@ -15,6 +15,7 @@ pub mod crypto;
 #[cfg(feature = "fake-zoho")]
 pub mod fake_zoho;
 pub mod metrics;
+pub mod model;
 pub mod ratelimit;
 pub mod refresh_ahead;
 pub mod service;

@@ -27,7 +27,7 @@ pub async fn run(service: Arc<VaultService>, settings: RefreshAheadSettings) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if service.vault().is_sealed() {
+        if service.is_sealed() {
             continue;
         }
         let refreshed = service.refresh_ahead_tick(ahead, active).await;

@@ -4,9 +4,11 @@
 
 mod admin_tokens;
 mod backup;
+mod trail;
 
 pub use admin_tokens::AdminTokenError;
 pub use backup::BackupStream;
+pub use trail::OfflineBackupError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,13 +21,14 @@ use crate::auth::{make_token, NewToken, TokenRecord, TokenRegistry};
 use crate::auth::{AuthError, Principal};
 use crate::broker::{Broker, Issued};
 use crate::config::Settings;
-use crate::connections::model::{ConnectionView, HealthState, Source};
 use crate::connections::redirect::{Authorization, CallbackError, CallbackParams, Connected};
-use crate::connections::upload::{validate_name, UploadRequest};
+use crate::connections::upload::UploadRequest;
 use crate::connections::{ConnectionError, ConnectionManager};
 use crate::coord::{Coordinator, Invalidation, LocalCoordinator};
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::metrics::Metrics;
+use crate::model::connection::{ConnectionView, HealthState, Source};
+use crate::model::ConnectionName;
 use crate::store::AsyncStore;
 use crate::vault::{Unsealed, Vault, VaultError};
 use crate::zoho::{CallObserver, ZohoClient, ZohoClientConfig, ZohoError};
@@ -121,7 +124,7 @@ impl VaultService {
 
     /// The audit trail. Actions append their event here and await it before
     /// answering; e.g. token issue must `append(AuditEvent::token_issued(..))`
-    /// and answer 503 without the token when that fails (invariant 7).
+    /// and answer 503 without the token when that fails (no record, no token).
     pub fn audit(&self) -> &AuditLog {
         &self.audit
     }
@@ -232,7 +235,7 @@ impl VaultService {
     pub async fn create_connection(
         &self,
         by: &Principal,
-        name: &str,
+        name: &ConnectionName,
         req: UploadRequest,
         ctx: &RequestContext,
     ) -> Result<ConnectionView, ServiceError> {
@@ -259,7 +262,7 @@ impl VaultService {
     pub async fn authorize_connection(
         &self,
         by: &Principal,
-        name: &str,
+        name: &ConnectionName,
     ) -> Result<Authorization, ServiceError> {
         let keyring = self.vault.keyring()?;
         Ok(self
@@ -296,7 +299,7 @@ impl VaultService {
     }
 
     /// One connection's metadata (admin).
-    pub async fn connection(&self, name: &str) -> Result<ConnectionView, ServiceError> {
+    pub async fn connection(&self, name: &ConnectionName) -> Result<ConnectionView, ServiceError> {
         let keyring = self.vault.keyring()?;
         Ok(self.connections.get(&keyring, name).await?)
     }
@@ -311,7 +314,7 @@ impl VaultService {
     pub async fn delete_connection(
         &self,
         by: &Principal,
-        name: &str,
+        name: &ConnectionName,
         revoke: bool,
         ctx: &RequestContext,
     ) -> Result<bool, ServiceError> {
@@ -328,12 +331,11 @@ impl VaultService {
     pub async fn issue_token(
         &self,
         caller: &Principal,
-        name: &str,
+        name: &ConnectionName,
         min_valid_secs: Option<u64>,
         ctx: &RequestContext,
     ) -> Result<Issued, ServiceError> {
         let keyring = self.vault.keyring()?;
-        validate_name(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
         if !caller.may_use(name) {
             return Err(AuthError::Forbidden(format!(
                 "this token is not granted connection `{name}`"

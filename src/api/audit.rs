@@ -4,12 +4,10 @@
 //! Every read is itself audited (`audit_read`) before it is answered, and
 //! fails closed: no audit, no answer (503).
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -18,9 +16,7 @@ use super::error::ErrorBody;
 use super::extract::Admin;
 use super::{resource, ApiError};
 use crate::audit::query::{parse_time, Page, MAX_EXPORT_LIMIT};
-use crate::audit::{
-    verify_export, AuditEvent, ChainKey, Checkpoint, Query, QueryParams, ReadKind, VerifyReport,
-};
+use crate::audit::{Checkpoint, Query, QueryParams, ReadKind, VerifyReport};
 use crate::service::VaultService;
 
 /// Largest export accepted by `POST /v1/audit/verify-export`.
@@ -55,8 +51,9 @@ async fn audited_read(
     kind: ReadKind,
     filter: Option<&str>,
 ) -> Result<(), ApiError> {
-    let event = AuditEvent::audit_read(&admin.0, kind, filter, &request_context(req));
-    service.audit().append(event).await?;
+    service
+        .audit_read(&admin.0, kind, filter, &request_context(req))
+        .await?;
     Ok(())
 }
 
@@ -92,7 +89,7 @@ async fn list(
         Some(&query.describe()),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(service.audit().query(query).await?))
+    Ok(HttpResponse::Ok().json(service.audit_query(query).await?))
 }
 
 /// Verify the audit chain
@@ -113,9 +110,8 @@ async fn verify(
     admin: Admin,
     service: web::Data<VaultService>,
 ) -> Result<HttpResponse, ApiError> {
-    let keyring = service.vault().keyring()?;
     audited_read(&service, &req, &admin, ReadKind::Verify, None).await?;
-    let report = service.audit().verify(keyring).await?;
+    let report = service.audit_verify().await?;
     if !report.ok {
         tracing::error!(broken = ?report.broken, "the audit chain does not verify");
     }
@@ -177,7 +173,7 @@ async fn export(
         filter.push_str(&format!(" until={u}"));
     }
     audited_read(&service, &req, &admin, ReadKind::Export, Some(&filter)).await?;
-    let (records, next) = service.audit().export_page(p.after, until, limit).await?;
+    let (records, next) = service.audit_export_page(p.after, until, limit).await?;
     let mut body = String::new();
     for r in &records {
         body.push_str(&serde_json::to_string(r).map_err(|e| ApiError::internal(&e))?);
@@ -216,7 +212,8 @@ async fn verify_uploaded(
     service: web::Data<VaultService>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let keyring = service.vault().keyring()?;
+    // Sealed: answered before the upload is read.
+    service.require_unsealed()?;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
@@ -234,10 +231,7 @@ async fn verify_uploaded(
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::bad_request("invalid_body", "the export is not UTF-8 text"))?;
     audited_read(&service, &req, &admin, ReadKind::Verify, Some("export")).await?;
-    let key: Arc<dyn ChainKey> = keyring;
-    let report = web::block(move || verify_export(&text, key.as_ref()))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let report = service.audit_verify_export(text).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -275,9 +269,8 @@ async fn fingerprint(
     service: web::Data<VaultService>,
     body: web::Json<FingerprintBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let keyring = service.vault().keyring()?;
     audited_read(&service, &req, &admin, ReadKind::Fingerprint, None).await?;
-    let fp = keyring.fingerprint(body.token.expose_secret());
+    let fp = service.fingerprint(&body.token)?;
     Ok(HttpResponse::Ok().json(FingerprintAnswer { fingerprint: fp }))
 }
 
@@ -318,11 +311,10 @@ async fn prune(
     body: web::Json<PruneBody>,
 ) -> Result<HttpResponse, ApiError> {
     let until = body.until_seq;
-    // Audited first (fail closed); the event lands after `until`, so the
-    // prune never removes its own record.
-    let event = AuditEvent::audit_pruned(&admin.0, until, &request_context(&req));
-    service.audit().append(event).await?;
-    let checkpoint = service.audit().prune(until).await?;
+    // Audited first (fail closed), by the facade.
+    let checkpoint = service
+        .audit_prune(&admin.0, until, &request_context(&req))
+        .await?;
     tracing::warn!(until_seq = until, "audit trail pruned");
     Ok(HttpResponse::Ok().json(PruneAnswer { checkpoint }))
 }
@@ -354,7 +346,7 @@ async fn faults(
     service: web::Data<VaultService>,
     body: web::Json<FaultsBody>,
 ) -> HttpResponse {
-    service.audit().inject_write_failures(body.fail_next);
+    service.audit_inject_write_failures(body.fail_next);
     tracing::warn!(fail_next = body.fail_next, "audit fault injection armed");
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ErrorBody;
 use super::extract::{Admin, Caller, ConnectionName, Ctx};
 use super::{optional_json, resource, ApiError};
-use crate::connections::model::ConnectionView;
 use crate::connections::rfc3339;
 use crate::connections::upload::UploadRequest;
+use crate::model::connection::ConnectionView;
 use crate::service::VaultService;
 
 /// The routes of this resource.

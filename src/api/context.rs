@@ -8,7 +8,7 @@
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::ApiError;
-use crate::audit::{AuditEvent, RequestContext};
+use crate::audit::RequestContext;
 use crate::auth::Principal;
 use crate::crypto::token::parse_bearer;
 use crate::service::VaultService;
@@ -103,10 +103,9 @@ pub(crate) async fn record_denial_status(
     }
     req.extensions_mut().insert(DenialRecorded);
     let route = redact_path(req.path());
-    let event = AuditEvent::access_denied(status, code, who, &route, &request_context(req));
-    if let Err(e) = service.audit().append(event).await {
-        tracing::error!(error = %e, status, "cannot record an access denial in the audit trail");
-    }
+    service
+        .record_denial(status, code, who, &route, &request_context(req))
+        .await;
 }
 
 #[cfg(test)]

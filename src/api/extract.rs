@@ -20,7 +20,6 @@ use serde::Deserialize;
 use super::context::{record_denial, request_context};
 use super::ApiError;
 use crate::auth::{is_token_id, AuthError, Principal};
-use crate::connections::upload::validate_name;
 use crate::crypto::token::parse_bearer;
 use crate::ratelimit::RateLimiter;
 use crate::service::VaultService;
@@ -54,7 +53,7 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
         })?;
     // Sealed first: without keys no token can be checked, and the caller
     // should learn that rather than "unknown token".
-    service.vault().keyring()?;
+    service.require_unsealed()?;
     let result = match bearer(&req) {
         Ok(token) => service.authenticate(&token).await.map_err(ApiError::from),
         Err(e) => Err(e.into()),
@@ -140,24 +139,24 @@ struct IdParam {
 /// percent-decoding; anything else is `400 invalid_name`, before any
 /// lookup and without echoing the input.
 #[derive(Debug, Clone)]
-pub struct ConnectionName(String);
+pub struct ConnectionName(crate::model::ConnectionName);
 
 impl ConnectionName {
     /// The name.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// The name, owned.
     pub fn into_inner(self) -> String {
-        self.0
+        self.0.into_inner()
     }
 }
 
 impl std::ops::Deref for ConnectionName {
-    type Target = str;
+    type Target = crate::model::ConnectionName;
 
-    fn deref(&self) -> &str {
+    fn deref(&self) -> &crate::model::ConnectionName {
         &self.0
     }
 }
@@ -185,8 +184,8 @@ impl FromRequest for ConnectionName {
                     .with_hint("never put tokens in URLs; send them in the Authorization header")
                     .into());
                 }
-                match validate_name(&name) {
-                    Ok(()) => Ok(ConnectionName(name)),
+                match crate::model::ConnectionName::parse(name) {
+                    Ok(name) => Ok(ConnectionName(name)),
                     Err(msg) => Err(ApiError::bad_request("invalid_name", msg)
                         .with_hint(
                             "a connection name is 1 to 128 of `A-Z a-z 0-9 . _ -`, not `.` or `..`",

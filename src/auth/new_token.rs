@@ -1,8 +1,8 @@
 //! What a new token should be, validated from what the caller asked for.
 
 use super::record::ALL_CONNECTIONS;
-use crate::connections::upload::validate_name;
 use crate::crypto::token::TokenKind;
+use crate::model::ConnectionName;
 
 /// Longest token lifetime (`ttl_secs`).
 const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
@@ -35,7 +35,7 @@ impl NewToken {
         }
         for c in &connections {
             if c != ALL_CONNECTIONS {
-                validate_name(c).map_err(|e| format!("`connections`: {e}"))?;
+                ConnectionName::parse(c.as_str()).map_err(|e| format!("`connections`: {e}"))?;
             }
         }
         Ok(Self {

@@ -21,10 +21,9 @@ use super::client::{download, send_raw};
 use super::error::CliError;
 use super::output;
 use super::ClientArgs;
-use crate::audit::{AuditEvent, RequestContext};
 use crate::backup::{self, BackupError, Summary};
 use crate::config::Settings;
-use crate::service::{OpenError, VaultService};
+use crate::service::{OfflineBackupError, OpenError, VaultService};
 use crate::store::{self, StoreError};
 use crate::telemetry;
 use crate::vault::VaultError;
@@ -192,28 +191,16 @@ async fn offline_backup(config: Option<&Path>, partial: &Path) -> anyhow::Result
         config,
         "stop the service, or drop --offline to back up through it",
     )?;
-    if !service.vault().is_initialized().await? {
-        return Err(VaultError::NotInitialized.into());
+    match service.backup_offline(|| create_private(partial)).await {
+        Ok(()) => Ok(()),
+        Err(OfflineBackupError::Vault(e)) => Err(e.into()),
+        Err(OfflineBackupError::Audit(e)) => Err(anyhow::Error::from(e)
+            .context("the backup could not be recorded in the audit trail; nothing was backed up")),
+        Err(OfflineBackupError::Create(e)) => {
+            Err(anyhow::Error::from(e).context(format!("cannot create {}", partial.display())))
+        }
+        Err(OfflineBackupError::Backup(e)) => Err(e.into()),
     }
-    // Fail closed like the online backup; sealed here, so the event waits
-    // in the pending tree (and is in this backup) until the next unseal.
-    service
-        .audit()
-        .append(AuditEvent::backup_taken(None, &RequestContext::local()))
-        .await
-        .context("the backup could not be recorded in the audit trail; nothing was backed up")?;
-    let store = Arc::clone(service.vault().store().blocking());
-    let file =
-        create_private(partial).with_context(|| format!("cannot create {}", partial.display()))?;
-    tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
-        let mut out = BufWriter::new(file);
-        backup::write_backup(store.as_ref(), &mut out)?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        Ok(())
-    })
-    .await
-    .context("the backup task failed")??;
-    Ok(())
 }
 
 /// Verifies a whole backup file.

@@ -8,7 +8,6 @@ use anyhow::{bail, Context};
 
 use super::passphrase::{self, Purpose};
 use super::PassphraseArgs;
-use crate::audit::{AuditEvent, RequestContext};
 use crate::config::Settings;
 use crate::service::VaultService;
 use crate::startup::Application;
@@ -36,7 +35,7 @@ fn print_admin_token(token: &str) -> anyhow::Result<()> {
 /// `zoho-vault init`.
 pub async fn init(config: Option<&Path>, args: &PassphraseArgs) -> anyhow::Result<()> {
     let service = open(config)?;
-    if service.vault().is_initialized().await? {
+    if service.is_initialized().await? {
         bail!("{}", VaultError::AlreadyInitialized);
     }
     let pass = passphrase::require(
@@ -53,7 +52,7 @@ pub async fn init(config: Option<&Path>, args: &PassphraseArgs) -> anyhow::Resul
 pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> anyhow::Result<()> {
     let service = open(config)?;
     let file = args.passphrase_file.as_deref();
-    if !service.vault().is_initialized().await? {
+    if !service.is_initialized().await? {
         if init {
             let pass =
                 passphrase::require(file, passphrase::ENV, "New vault passphrase", Purpose::New)?;
@@ -93,7 +92,7 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
     ));
     app.run_until_stopped().await?;
     background.abort();
-    service.vault().store().flush().await?;
+    service.flush_store().await?;
     tracing::info!("stopped; store flushed");
     Ok(())
 }
@@ -105,7 +104,7 @@ pub async fn rekey(
     new_file: Option<&Path>,
 ) -> anyhow::Result<()> {
     let service = open(config)?;
-    if !service.vault().is_initialized().await? {
+    if !service.is_initialized().await? {
         bail!("{}", VaultError::NotInitialized);
     }
     let old = passphrase::require(
@@ -120,17 +119,8 @@ pub async fn rekey(
         "New passphrase",
         Purpose::New,
     )?;
-    let kdf = service.settings().kdf;
-    let result = service.vault().rekey(old, new, kdf).await;
-    // Sealed here: the event goes to the pending tree and is chained at the
-    // next unseal.
-    let failure = match &result {
-        Ok(()) => None,
-        Err(VaultError::WrongPassphrase) => Some("wrong_passphrase"),
-        Err(_) => Some("error"),
-    };
-    let event = AuditEvent::rekey(failure, &RequestContext::local());
-    if let Err(e) = service.audit().append(event).await {
+    let (result, recorded) = service.rekey(old, new).await;
+    if let Err(e) = recorded {
         eprintln!("warning: the rekey could not be recorded in the audit trail: {e}");
     }
     result?;

@@ -141,7 +141,7 @@ pub fn authorize_url(
     redirect_uri: &str,
     state: &str,
 ) -> Result<Url, ConnectionError> {
-    let invalid = || ConnectionError::Invalid("stored accounts URL is invalid".into());
+    let invalid = || crate::model::error::corrupt_url("accounts_url");
     let mut url = Url::parse(accounts_url).map_err(|_| invalid())?;
     url.set_query(None);
     url.set_fragment(None);

@@ -8,27 +8,12 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 
-/// Longest accepted connection name.
-pub const MAX_NAME_LEN: usize = 128;
+pub use crate::model::name::MAX_NAME_LEN;
 
 /// Checks a connection name: `[A-Za-z0-9._-]`, 1 to 128 characters, not
-/// `.` or `..`.
+/// `.` or `..` (see [`crate::model::ConnectionName`]).
 pub fn validate_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(format!(
-            "a connection name has 1 to {MAX_NAME_LEN} characters"
-        ));
-    }
-    if name == "." || name == ".." {
-        return Err("`.` and `..` are not connection names".into());
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return Err("a connection name may only hold letters, digits, `.`, `_` and `-`".into());
-    }
-    Ok(())
+    crate::model::ConnectionName::parse(name).map(|_| ())
 }
 
 /// Longest accepted redirect URI.

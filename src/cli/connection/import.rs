@@ -23,7 +23,7 @@ use crate::cli::client::{authed, send};
 use crate::cli::error::CliError;
 use crate::cli::output;
 use crate::cli::ClientArgs;
-use crate::connections::upload::validate_name;
+use crate::model::ConnectionName;
 use crate::zoho::DataCenter;
 
 /// `connection import-csv` arguments.
@@ -155,7 +155,7 @@ fn row(
     }
     let field = |i: usize| record.get(i).unwrap_or_default();
     let name = field(0);
-    if let Err(reason) = validate_name(name) {
+    if let Err(reason) = ConnectionName::parse(name) {
         return bad(None, format!("invalid connection name: {reason}"));
     }
     for (i, what) in [(1, "client_id"), (2, "client_secret"), (3, "refresh_token")] {

@@ -8,9 +8,10 @@ use url::Url;
 
 use super::{clip, state_key, CallbackError, CallbackParams, StateRecord};
 use crate::auth::Principal;
-use crate::connections::model::{CachedToken, ConnectionRecord, Health, Source};
 use crate::connections::ConnectionManager;
-use crate::store::records::{open_value, seal_op, SealedSecret};
+use crate::model::connection::{ConnectionRecord, Source};
+use crate::model::grant::{apply_grant, seal_grant};
+use crate::store::records::{open_value, seal_op};
 use crate::store::{Op, StoreError, Tree};
 use crate::vault::Keyring;
 use crate::zoho::{ClientCredentials, DataCenter, ErrorClass, Grant, ZohoError};
@@ -208,38 +209,23 @@ impl ConnectionManager {
                 .then(|| (old, record.accounts_url.clone()))
         });
         let done = OffsetDateTime::now_utc();
-        let api_domain = granted
-            .api_domain
-            .clone()
-            .or_else(|| target.data_center.map(|dc| dc.api_domain().to_string()))
-            .unwrap_or_else(|| record.api_domain.clone());
-        record.refresh_token = Some(SealedSecret::new(refresh_token));
         if let Some(dc) = target.data_center {
             record.data_center = Some(dc);
             record.accounts_url = dc.accounts_url_str().to_string();
+            record.api_domain = dc.api_domain().to_string();
         }
         if record.scopes.is_empty() {
             record.scopes = granted.scope.clone().unwrap_or_default();
         }
-        record.api_domain = api_domain.clone();
         record.source = Source::Redirect;
-        record.updated_at = done;
-        record.health = Health::active(done);
         // Zoho's mint limit is per refresh token: the new one starts afresh
         // with this exchange.
         record.mints = vec![sent_at.unix_timestamp()];
-        let cached = CachedToken {
-            access_token: SealedSecret::new(granted.access_token.clone()),
-            api_domain,
-            expires_at: granted.expires_at,
-            minted_at: sent_at,
-        };
-        let name = record.name.clone();
+        let mut granted = granted;
+        granted.refresh_token = Some(refresh_token);
+        let cached = apply_grant(&mut record, &granted, sent_at, done);
         self.store
-            .apply(vec![
-                seal_op(dk, name.as_bytes(), &record)?,
-                seal_op(dk, name.as_bytes(), &cached)?,
-            ])
+            .apply(seal_grant(dk, &record, &cached)?.into())
             .await?;
         Ok(old)
     }
@@ -337,6 +323,8 @@ fn same_custom_url(given: &Url, configured: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::connection::Health;
+    use crate::store::records::SealedSecret;
 
     fn url(s: &str) -> Url {
         Url::parse(s).expect("url")

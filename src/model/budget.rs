@@ -34,6 +34,17 @@ impl Budget {
         Err((oldest + window - now).max(1) as u64)
     }
 
+    /// Check and spend in one step: records a mint at `now` in `mints` if
+    /// one fits (dropping those that left the window), else answers the
+    /// seconds until one does and changes nothing. The caller holds the
+    /// connection's refresh lease, so no other replica spends meanwhile.
+    pub fn spend(&self, mints: &mut Vec<i64>, now: i64) -> Result<(), u64> {
+        self.prune(mints, now);
+        self.check(mints, now)?;
+        mints.push(now);
+        Ok(())
+    }
+
     /// Mints inside the window at `now`.
     pub fn used(&self, mints: &[i64], now: i64) -> usize {
         let window = self.window_secs as i64;
@@ -55,6 +66,24 @@ mod tests {
         assert!(B.check(&[], 1000).is_ok());
         assert!(B.check(&[900, 950], 1000).is_ok());
         assert_eq!(B.check(&[900, 950, 990], 1000), Err(500));
+    }
+
+    #[test]
+    fn spending_records_the_mint_until_the_budget_is_exhausted() {
+        let mut mints = Vec::new();
+        for at in [100, 200, 300] {
+            assert_eq!(B.spend(&mut mints, at), Ok(()));
+        }
+        assert_eq!(mints, vec![100, 200, 300]);
+        // Exhausted: the first mint frees its slot at 100 + 600.
+        assert_eq!(B.spend(&mut mints, 400), Err(300));
+        assert_eq!(
+            mints,
+            vec![100, 200, 300],
+            "a refused spend records nothing"
+        );
+        assert_eq!(B.spend(&mut mints, 700), Ok(()));
+        assert_eq!(mints, vec![200, 300, 700]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Stored connection records, the cached access token, and the public
-//! (secret-free) view of a connection.
+//! Stored connection records, their health, the cached access token, and
+//! the public (secret-free) view of a connection.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
