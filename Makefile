@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help bench bench-openbao
+.PHONY: run test test-browser lint fmt fmt-check clippy deny build release fake-zoho demo doc clean help bench bench-openbao
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,6 +32,10 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+deny: ## Supply chain: banned crates, licenses, sources (installs cargo-deny if missing)
+	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
+	$(CARGO) deny --locked check bans licenses sources
 
 build: ## Debug build of both binaries
 	$(CARGO) build --locked --bins

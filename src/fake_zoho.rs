@@ -1,6 +1,6 @@
 //! A fake Zoho accounts server and Invoice API for tests, demos and
 //! benchmarks: a real HTTP server on its own port that behaves like Zoho as
-//! documented in `docs/zoho-oauth.md` (see `docs/fake-zoho.md` for what is
+//! documented in docs/zoho.md (see `docs/fake-zoho.md` for what is
 //! modelled and what is a guess), plus a `/_fake/` control API.
 //!
 //! ```no_run

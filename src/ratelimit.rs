@@ -70,7 +70,10 @@ impl<C: Clock + Clone> RateLimiter<C> {
     /// Takes one request from `key`'s bucket. `Err` carries the whole
     /// seconds (at least 1) after which a request will be accepted again.
     pub fn check(&self, key: &str) -> Result<(), u64> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % LOOK_EVERY == 0
+        if self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(LOOK_EVERY)
             && self.inner.len() > SWEEP_ABOVE
         {
             self.sweep();
@@ -153,7 +156,11 @@ mod tests {
         // 20 ms later every bucket is full again (10 at 1000/s): all go at
         // the next size check.
         clock.advance(Duration::from_millis(20));
-        while limiter.checks.load(Ordering::Relaxed) % LOOK_EVERY != 0 {
+        while !limiter
+            .checks
+            .load(Ordering::Relaxed)
+            .is_multiple_of(LOOK_EVERY)
+        {
             assert!(limiter.check("fresh").is_ok());
             clock.advance(Duration::from_millis(20));
         }

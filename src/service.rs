@@ -4,6 +4,7 @@
 
 mod admin_tokens;
 mod backup;
+mod whoami;
 
 pub use admin_tokens::AdminTokenError;
 pub use backup::BackupStream;
@@ -117,7 +118,7 @@ impl VaultService {
 
     /// The audit trail. Actions append their event here and await it before
     /// answering; e.g. token issue must `append(AuditEvent::token_issued(..))`
-    /// and answer 503 without the token when that fails (invariant 7).
+    /// and answer 503 without the token when that fails (no audit, no token).
     pub fn audit(&self) -> &AuditLog {
         &self.audit
     }

@@ -2,7 +2,7 @@
 //! refresh and revocation, and the mapping of Zoho's answers to
 //! [`ZohoError`]s with an [`ErrorClass`] that tells the broker what to do.
 //!
-//! Protocol facts and sources live in the shared `zoho-oauth.md`; the
+//! Protocol facts and sources live in `docs/zoho.md`; the
 //! behaviour of this module (DC table, error table, retries, expiry rule) in
 //! `docs/zoho-client.md`.
 //! Secrets are `SecretString`s throughout and every secret-bearing type has a

@@ -4,8 +4,7 @@
 //! the writer turns it into an [`AuditRecord`] by giving it a sequence
 //! number and chaining it (`prev`, `hash`). Constructors are the only way to
 //! build an event, so every field that reaches disk was chosen here: ids,
-//! names, statuses and HMAC fingerprints, never a secret (design invariant
-//! 6). Free-text inputs (reasons, routes) are clipped to a few hundred bytes.
+//! names, statuses and HMAC fingerprints, never a secret. Free-text inputs (reasons, routes) are clipped to a few hundred bytes.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -317,7 +316,7 @@ impl AuditEvent {
 
     /// An access token for `connection` was handed to `actor`. Append it
     /// (and await the append) BEFORE returning the token: if the append
-    /// fails, answer 503 and hand nothing out (invariant 7).
+    /// fails, answer 503 and hand nothing out (no audit, no token).
     ///
     /// `fingerprint` is `Keyring::fingerprint(token)`, never the token
     /// itself; anything not shaped like `fp_<32 hex>` is stored as

@@ -1,5 +1,5 @@
 //! The browser redirect flow for server-based Zoho clients
-//! (`zoho-oauth.md` §5): the authorization link with its single-use `state`,
+//! (docs/zoho.md): the authorization link with its single-use `state`,
 //! and the callback that trades Zoho's code for a refresh token.
 //!
 //! A `state` is 32 random bytes (256 bits, unpadded URL-safe base64). Only

@@ -1,4 +1,4 @@
-//! The accounts-server routes (docs/zoho-oauth.md §1, §2, §4):
+//! The accounts-server routes (docs/zoho.md):
 //! `POST /oauth/v2/token`, `POST /oauth/v2/token/revoke` and
 //! `GET /oauth/serverinfo`. Errors are HTTP 200 with an `error` body, as
 //! Zoho does; injected faults and latency apply to the token route.

@@ -1,11 +1,11 @@
 //! Settings of the fake server: what a test can tune to mimic one Zoho
 //! behaviour or another. Defaults follow Zoho's documented behaviour
-//! (docs/zoho-oauth.md §1–§3); knobs exist where Zoho's own sources disagree.
+//! (docs/zoho.md); knobs exist where Zoho's own sources disagree.
 
 use serde::{Deserialize, Serialize};
 
 /// Which HTTP status a throttled token request gets. Zoho's sources disagree
-/// (zoho-oauth.md §2, "Access Denied" row), so both are available.
+/// (docs/zoho.md, "Access Denied" row), so both are available.
 pub const THROTTLE_STATUSES: [u16; 2] = [200, 400];
 
 /// Settings of one fake Zoho instance. `Default` gives Zoho-like values.

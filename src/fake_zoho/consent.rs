@@ -1,4 +1,4 @@
-//! The browser redirect flow (docs/zoho-oauth.md §5): `GET /oauth/v2/auth`
+//! The browser redirect flow (docs/zoho.md): `GET /oauth/v2/auth`
 //! shows a consent page with Accept and Deny buttons that post to
 //! `POST /oauth/v2/auth/decide`, which redirects (302) to the client's
 //! registered URI with `code`, `location`, `accounts-server` and `state`, or

@@ -1,4 +1,4 @@
-//! A small Zoho Invoice API (docs/zoho-oauth.md §6) so tests can prove an
+//! A small Zoho Invoice API (docs/zoho.md) so tests can prove an
 //! access token works: `POST /invoice/v3/contacts`, `POST /invoice/v3/invoices`
 //! and `GET /invoice/v3/organizations`. Nothing is stored beyond counters
 //! and id sequences, so benchmarks can hammer it.

@@ -3,7 +3,7 @@
 //! the time passed in (`now_ms`, epoch milliseconds), so the limits are unit
 //! tested without sleeping; the HTTP layer keeps one `State` in a mutex.
 //!
-//! Limits modelled (docs/zoho-oauth.md §3): one-time codes with expiry; at
+//! Limits modelled (docs/zoho.md): one-time codes with expiry; at
 //! most `mint_limit` mints per refresh token per rolling window; at most
 //! `live_token_cap` live access tokens per refresh token, oldest evicted; at
 //! most `refresh_token_cap` refresh tokens per (user, client), oldest evicted

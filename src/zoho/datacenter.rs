@@ -1,7 +1,7 @@
 //! Zoho data centers: the accounts server and API domain of each, and the
 //! allowlist check for an `accounts-server` that arrives from a browser.
 //!
-//! The table follows `zoho-oauth.md` §1.1. Pitfalls it encodes: Canada's
+//! The table follows docs/zoho.md Pitfalls it encodes: Canada's
 //! accounts server is `accounts.zohocloud.ca` while its API domain is
 //! `www.zohoapis.ca` (not zohocloud), and Australia is `.com.au`. The AE data
 //! center is left out because it is unconfirmed for Zoho Invoice.

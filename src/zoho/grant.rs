@@ -8,7 +8,7 @@
 //! lifetimes (tests, fakes) meaningful: a 10 s token with a 60 s margin
 //! expires 5 s after sending rather than before it was sent.
 //!
-//! Lifetime normalisation (`zoho-oauth.md` §1.2):
+//! Lifetime normalisation (docs/zoho.md):
 //! - `expires_in_sec` present (legacy, before 2019): `expires_in` is in
 //!   milliseconds; if `expires_in` is missing, `expires_in_sec` is used.
 //! - `expires_in` ≥ 100 000 without `expires_in_sec`: taken as milliseconds

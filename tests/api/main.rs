@@ -17,6 +17,7 @@ mod metrics;
 mod oauth;
 mod oauth_flow;
 mod openapi;
+mod operator;
 mod ratelimit;
 mod refresh_ahead;
 mod request_ids;

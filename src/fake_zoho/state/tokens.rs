@@ -1,6 +1,6 @@
 //! The token endpoint's logic: code exchange, refresh, and the limits a
 //! mint must pass (rolling mint window, live access-token cap, refresh-token
-//! cap per user and client). See docs/zoho-oauth.md §1–§3.
+//! cap per user and client). See docs/zoho.md
 
 use std::collections::VecDeque;
 
