@@ -7,7 +7,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 FAKE := --features fake-zoho
 
-.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help bench bench-openbao mutants
+.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help bench bench-openbao deny mutants
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +35,10 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --locked --all-targets --all-features -- -D warnings
+
+deny: ## Supply chain: banned crates, licenses, sources (installs cargo-deny if missing)
+	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
+	$(CARGO) deny --locked check bans licenses sources
 
 build: ## Debug build of the vault binary (the fake Zoho is `make fake-zoho`)
 	$(CARGO) build --locked --bins

@@ -3,6 +3,7 @@
 
 pub mod admin_tokens;
 pub mod audit;
+pub mod auth_self;
 pub mod backup;
 pub mod connections;
 pub mod context;
@@ -42,6 +43,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(oauth::routes)
                     .configure(service_tokens::routes)
                     .configure(admin_tokens::routes)
+                    .configure(auth_self::routes)
                     .configure(audit::configure)
                     .configure(openapi::routes),
             )

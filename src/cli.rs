@@ -15,6 +15,7 @@ mod error;
 mod offline;
 mod output;
 pub mod passphrase;
+mod progress;
 mod service_token;
 mod token;
 
@@ -57,9 +58,14 @@ pub struct ClientArgs {
         long,
         env = "ZOHO_VAULT_ADDR",
         default_value = "http://127.0.0.1:8700",
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = client::parse_addr
     )]
     pub addr: String,
+    /// Also trust the CA certificate(s) in this PEM file (a vault behind a
+    /// private CA or with a self-signed certificate).
+    #[arg(long, env = "ZOHO_VAULT_CACERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Bearer token: admin (`zva_`), or service (`zvs_`) for `token`. Prefer
     /// the environment variable: flags show up in `ps`.
     #[arg(
@@ -81,7 +87,20 @@ pub enum Command {
         passphrase: PassphraseArgs,
     },
     /// Run the HTTP service; unseals itself when a passphrase is given, else starts sealed.
-    #[command(after_help = "Example:\n  ZOHO_VAULT_PASSPHRASE='long passphrase' zoho-vault serve")]
+    #[command(after_help = "\
+Example:
+  ZOHO_VAULT_PASSPHRASE='long passphrase' zoho-vault serve
+
+Environment:
+  ZOHO_VAULT_PASSPHRASE   the passphrase (else --passphrase-file, else starts sealed;
+                          with --init on a terminal, a prompt)
+  ZOHO_VAULT_LISTEN       address to listen on (default 127.0.0.1:8700)
+  ZOHO_VAULT_DATA_DIR     data directory (default ./data)
+  ZOHO_VAULT_CONFIG       settings file (--config)
+  ZOHO_VAULT_TLS__CERT_FILE, ZOHO_VAULT_TLS__KEY_FILE
+                          serve HTTPS (PEM files; reloaded on SIGHUP)
+  ZOHO_VAULT_LOG__LEVEL   log level (default info)
+Every setting of docs/configuration.md can be set as ZOHO_VAULT_<SECTION>__<KEY>.")]
     Serve {
         #[command(flatten)]
         passphrase: PassphraseArgs,
@@ -119,10 +138,14 @@ Example:
 
 The whole file is checked first; a data directory that holds a vault is refused.")]
     Restore(backup::RestoreArgs),
-    /// Show whether the running vault is initialised and sealed.
-    #[command(
-        after_help = "Examples:\n  zoho-vault status --addr http://127.0.0.1:8700\n  zoho-vault status --json"
-    )]
+    /// Show whether the running vault is initialised and sealed, and who the token is.
+    #[command(after_help = "\
+Examples:
+  zoho-vault status --addr http://127.0.0.1:8700
+  zoho-vault status --json
+
+Exit codes: 0 unsealed (and the token, if set, is valid); 2 sealed or not
+initialised; 3 the token was refused; 6 the vault cannot be reached.")]
     Status {
         #[command(flatten)]
         client: ClientArgs,
@@ -131,7 +154,14 @@ The whole file is checked first; a data directory that holds a vault is refused.
         json: bool,
     },
     /// Unseal the running vault.
-    #[command(after_help = "Example:\n  zoho-vault unseal --passphrase-file /run/secrets/vault")]
+    #[command(after_help = "\
+Example:
+  zoho-vault unseal --passphrase-file /run/secrets/vault
+
+Environment:
+  ZOHO_VAULT_PASSPHRASE   the passphrase (else --passphrase-file, else a prompt on a terminal)
+  ZOHO_VAULT_ADDR         vault address (--addr)
+  ZOHO_VAULT_CACERT       CA certificate to trust (--ca-cert)")]
     Unseal {
         #[command(flatten)]
         client: ClientArgs,
@@ -183,6 +213,19 @@ Examples:
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "\
+Examples:
+  zoho-vault completions bash > /etc/bash_completion.d/zoho-vault
+  zoho-vault completions zsh > \"${fpath[1]}/_zoho-vault\"
+  zoho-vault completions fish > ~/.config/fish/completions/zoho-vault.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout.
+    #[command(after_help = "Example:\n  zoho-vault man > /usr/local/share/man/man1/zoho-vault.1")]
+    Man,
 }
 
 /// Runs the parsed command.
@@ -216,6 +259,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(args) => token::run(args).await,
         Command::ServiceToken { command } => service_token::run(command).await,
         Command::Audit { command } => audit::run(command).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "zoho-vault", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            let mut out = std::io::stdout().lock();
+            man.render(&mut out)?;
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
     }
 }
 

@@ -22,5 +22,6 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod vault;
 pub mod zoho;

@@ -1,5 +1,6 @@
 //! Per-token request rate limit: one token bucket per bearer-token id, in
-//! memory.
+//! memory, kept by the `governor` crate's keyed limiter (GCRA over a
+//! sharded concurrent map: no global lock on the request path).
 //!
 //! A bucket holds up to `burst` requests and refills at `per_sec` requests a
 //! second; a request takes one, and when none is left it is refused with the
@@ -10,27 +11,36 @@
 //! sweep. The limit is per process: a restart forgets it, which is fine for
 //! a limit meant to contain a runaway or abused token, not to bill anyone.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::Quota;
 
 use crate::config::RateLimitSettings;
 
 /// Sweep idle buckets when the map holds more than this many.
 const SWEEP_ABOVE: usize = 1024;
+/// How often (in checks) the map's size is looked at: counting the shards
+/// on every request would cost more than the check itself.
+const LOOK_EVERY: u64 = 256;
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+/// The limiter shared by every worker. `C` is the clock (a fake one in
+/// tests).
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    inner: governor::RateLimiter<String, DashMapStateStore<String>, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
+    checks: AtomicU64,
 }
 
-/// The limiter shared by every worker.
-#[derive(Debug)]
-pub struct RateLimiter {
-    per_sec: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("buckets", &self.len())
+            .finish()
+    }
 }
 
 impl RateLimiter {
@@ -41,54 +51,48 @@ impl RateLimiter {
 
     /// `per_sec` sustained, `burst` at once (at least 1).
     pub fn new(per_sec: u32, burst: u32) -> Self {
+        Self::with_clock(per_sec, burst, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    /// Like [`RateLimiter::new`], reading time from `clock`.
+    pub fn with_clock(per_sec: u32, burst: u32, clock: C) -> Self {
+        let quota = Quota::per_second(NonZeroU32::MIN.saturating_add(per_sec.saturating_sub(1)))
+            .allow_burst(NonZeroU32::MIN.saturating_add(burst.saturating_sub(1)));
         Self {
-            per_sec: f64::from(per_sec.max(1)),
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
+            inner: governor::RateLimiter::dashmap_with_clock(quota, clock.clone()),
+            clock,
+            checks: AtomicU64::new(0),
         }
     }
 
     /// Takes one request from `key`'s bucket. `Err` carries the whole
     /// seconds (at least 1) after which a request will be accepted again.
     pub fn check(&self, key: &str) -> Result<(), u64> {
-        self.check_at(key, Instant::now())
-    }
-
-    fn check_at(&self, key: &str, now: Instant) -> Result<(), u64> {
-        // A poisoned lock only means another thread panicked mid-update of
-        // plain numbers: keep going with what is there.
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if buckets.len() > SWEEP_ABOVE {
-            self.sweep(&mut buckets, now);
+        if self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(LOOK_EVERY)
+            && self.inner.len() > SWEEP_ABOVE
+        {
+            self.sweep();
         }
-        let bucket = buckets.entry(key.to_string()).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.per_sec).min(self.burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - bucket.tokens) / self.per_sec;
-            Err((wait.ceil() as u64).max(1))
-        }
+        self.inner.check_key(&key.to_string()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
     }
 
     /// Drops every bucket that would be full by now (idle long enough).
-    fn sweep(&self, buckets: &mut HashMap<String, Bucket>, now: Instant) {
-        let refill = Duration::from_secs_f64(self.burst / self.per_sec);
-        buckets.retain(|_, b| now.saturating_duration_since(b.at) < refill);
+    fn sweep(&self) {
+        self.inner.retain_recent();
+        self.inner.shrink_to_fit();
     }
 
     /// Buckets currently held (for tests and metrics).
     pub fn len(&self) -> usize {
-        self.buckets.lock().map(|b| b.len()).unwrap_or(0)
+        self.inner.len()
     }
 
     /// Whether no bucket is held.
@@ -99,50 +103,68 @@ impl RateLimiter {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
+
+    fn fake(per_sec: u32, burst: u32) -> (RateLimiter<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        (
+            RateLimiter::with_clock(per_sec, burst, clock.clone()),
+            clock,
+        )
+    }
 
     #[test]
     fn a_burst_is_allowed_then_refused_until_refilled() {
-        let limiter = RateLimiter::new(2, 3);
-        let t0 = Instant::now();
+        let (limiter, clock) = fake(2, 3);
         for _ in 0..3 {
-            assert!(limiter.check_at("a", t0).is_ok());
+            assert!(limiter.check("a").is_ok());
         }
-        assert_eq!(limiter.check_at("a", t0), Err(1));
+        assert_eq!(limiter.check("a"), Err(1));
         // Another token has its own bucket.
-        assert!(limiter.check_at("b", t0).is_ok());
+        assert!(limiter.check("b").is_ok());
         // Half a second refills one request at 2/s.
-        assert!(limiter
-            .check_at("a", t0 + Duration::from_millis(500))
-            .is_ok());
-        assert!(limiter
-            .check_at("a", t0 + Duration::from_millis(500))
-            .is_err());
+        clock.advance(Duration::from_millis(500));
+        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("a").is_err());
     }
 
     #[test]
     fn retry_after_counts_whole_seconds_to_the_next_request() {
-        let limiter = RateLimiter::new(1, 1);
-        let t0 = Instant::now();
-        assert!(limiter.check_at("a", t0).is_ok());
-        assert_eq!(limiter.check_at("a", t0), Err(1));
-        let slow = RateLimiter::new(1, 1);
-        assert!(slow.check_at("a", t0).is_ok());
-        assert_eq!(slow.check_at("a", t0 + Duration::from_millis(100)), Err(1));
+        let (limiter, clock) = fake(1, 1);
+        assert!(limiter.check("a").is_ok());
+        assert_eq!(limiter.check("a"), Err(1));
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(limiter.check("a"), Err(1));
+        let (slow, _) = fake(1, 5);
+        for _ in 0..5 {
+            assert!(slow.check("a").is_ok());
+        }
+        assert_eq!(slow.check("a"), Err(1));
     }
 
     #[test]
     fn idle_buckets_are_swept_so_memory_stays_bounded() {
-        let limiter = RateLimiter::new(1000, 10);
-        let t0 = Instant::now();
+        let (limiter, clock) = fake(1000, 10);
         for i in 0..=SWEEP_ABOVE {
-            assert!(limiter.check_at(&format!("tok_{i}"), t0).is_ok());
+            assert!(limiter.check(&format!("tok_{i}")).is_ok());
         }
         assert_eq!(limiter.len(), SWEEP_ABOVE + 1);
-        // 10 ms later every bucket is full again (10 at 1000/s): all go.
-        assert!(limiter
-            .check_at("fresh", t0 + Duration::from_millis(20))
-            .is_ok());
+        // 20 ms later every bucket is full again (10 at 1000/s): all go at
+        // the next size check.
+        clock.advance(Duration::from_millis(20));
+        while !limiter
+            .checks
+            .load(Ordering::Relaxed)
+            .is_multiple_of(LOOK_EVERY)
+        {
+            assert!(limiter.check("fresh").is_ok());
+            clock.advance(Duration::from_millis(20));
+        }
+        assert!(limiter.check("fresh").is_ok());
         assert_eq!(limiter.len(), 1);
     }
 

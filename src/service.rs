@@ -10,6 +10,7 @@ mod error;
 mod sys;
 mod tokens;
 mod trail;
+mod whoami;
 
 pub use admin_tokens::AdminTokenError;
 pub use backup::BackupStream;

@@ -1,36 +1,55 @@
 //! Builds the HTTP server around a [`VaultService`]: the routes, the
 //! hardening middleware ([`api::middleware::guard`]), the per-token rate
-//! limiter, and TLS (rustls, ring provider) when `tls.cert_file` and
-//! `tls.key_file` are set.
+//! limiter, and TLS ([`crate::tls`]) when `tls.cert_file` and
+//! `tls.key_file` are set; and runs it until SIGINT or SIGTERM, reloading
+//! the TLS certificate on SIGHUP.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::api;
-use crate::config::TlsSettings;
 use crate::ratelimit::RateLimiter;
 use crate::service::VaultService;
+use crate::tls::{tls_config, CertReloader};
 
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
     addr: SocketAddr,
-    tls: bool,
+    tls: Option<Arc<CertReloader>>,
+    signals: Signals,
+}
+
+/// Binds the listen address. Done first at start, before anything is
+/// created or unsealed, so that a busy port changes nothing; the error
+/// names the address and the setting to change.
+pub fn bind(listen: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(listen).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot listen on {listen}: {e} (another process may hold the port; \
+                 set ZOHO_VAULT_LISTEN, e.g. ZOHO_VAULT_LISTEN=127.0.0.1:8701)"
+            ),
+        )
+    })
 }
 
 impl Application {
     /// Binds the configured address (port 0 picks a free port).
     pub fn build(service: Arc<VaultService>) -> std::io::Result<Self> {
+        let listener = bind(&service.settings().listen)?;
+        Self::build_on(service, listener)
+    }
+
+    /// Builds the server on a listener bound by [`bind`].
+    pub fn build_on(service: Arc<VaultService>, listener: TcpListener) -> std::io::Result<Self> {
         let settings = service.settings().clone();
         let tls = tls_config(&settings.tls)?;
-        let listener = TcpListener::bind(&settings.listen)?;
         let addr = listener.local_addr()?;
         warn_if_clear_text(addr, tls.is_some());
         let data = web::Data::from(service);
@@ -43,7 +62,6 @@ impl Application {
         let openapi = api::openapi::Document::build(&settings)
             .map(web::Data::new)
             .map_err(std::io::Error::other)?;
-        let with_tls = tls.is_some();
         let server = HttpServer::new(move || {
             let mut app = App::new().app_data(data.clone()).app_data(openapi.clone());
             if let Some(limiter) = &limiter {
@@ -52,10 +70,15 @@ impl Application {
             app.configure(api::configure(body_limit))
                 .default_service(web::to(api::error::not_found))
                 .wrap(from_fn(api::middleware::guard))
-        });
-        let mut server = match tls {
-            Some(config) => server.listen_rustls_0_23(listener, config)?,
-            None => server.listen(listener)?,
+        })
+        // Signals are ours (run_until_stopped): actix would log a SIGINT
+        // as a "forced shutdown" and cannot reload certificates.
+        .disable_signals();
+        let (mut server, reloader) = match tls {
+            Some((config, reloader)) => {
+                (server.listen_rustls_0_23(listener, config)?, Some(reloader))
+            }
+            None => (server.listen(listener)?, None),
         };
         if settings.http.workers > 0 {
             server = server.workers(settings.http.workers);
@@ -63,7 +86,11 @@ impl Application {
         Ok(Self {
             server: server.shutdown_timeout(10).run(),
             addr,
-            tls: with_tls,
+            tls: reloader,
+            // Registered now, before anyone learns the address: a signal
+            // sent as soon as the server is up must find our handlers, not
+            // the default action (which ends the process).
+            signals: Signals::register()?,
         })
     }
 
@@ -74,13 +101,81 @@ impl Application {
 
     /// The base URL clients use: `https://` with TLS, else `http://`.
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
     }
 
-    /// Serves until Ctrl-C / SIGTERM (actix handles both signals).
+    /// Serves until SIGINT (Ctrl-C) or SIGTERM, then stops cleanly: no new
+    /// connections, requests in flight get up to 10 s. SIGHUP reloads the
+    /// TLS certificate and key.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let handle = self.server.handle();
+        let mut server = self.server;
+        tokio::select! {
+            done = &mut server => return done,
+            signal = self.signals.stop(self.tls) => {
+                tracing::info!(signal = signal?, "stopping: no new connections, requests in flight get up to 10 s");
+            }
+
+        }
+        // The server's own loop runs inside `server`: keep polling it while
+        // the stop command is carried out, or both wait for each other.
+        let (_, done) = tokio::join!(handle.stop(true), server);
+        done
+    }
+}
+
+/// The signals the server acts on, registered when it is built.
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for SIGINT or SIGTERM and answers its name; reloads the TLS
+    /// certificate on every SIGHUP meanwhile.
+    async fn stop(mut self, tls: Option<Arc<CertReloader>>) -> std::io::Result<&'static str> {
+        loop {
+            tokio::select! {
+                _ = self.interrupt.recv() => return Ok("SIGINT"),
+                _ = self.terminate.recv() => return Ok("SIGTERM"),
+                _ = self.hangup.recv() => match &tls {
+                    Some(reloader) => match reloader.reload() {
+                        Ok(()) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+                        Err(e) => tracing::error!(error = %e, "SIGHUP: the new TLS certificate was refused; still serving the previous one"),
+                    },
+                    None => tracing::info!("SIGHUP: no TLS configured, nothing to reload"),
+                },
+            }
+        }
+    }
+}
+
+/// Ctrl-C elsewhere.
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn stop(self, _tls: Option<Arc<CertReloader>>) -> std::io::Result<&'static str> {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
     }
 }
 
@@ -93,59 +188,6 @@ fn warn_if_clear_text(addr: SocketAddr, tls: bool) -> bool {
         tracing::warn!(%addr, "listening on a non-loopback address without TLS: tokens cross the network in clear text");
     }
     exposed
-}
-
-fn invalid(msg: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidInput, msg)
-}
-
-/// The rustls server configuration, or `None` when TLS is not configured.
-/// Only the ring provider is used (no aws-lc-rs in the build); TLS 1.2 and
-/// 1.3 with rustls' safe defaults; no client certificates.
-pub fn tls_config(tls: &TlsSettings) -> std::io::Result<Option<rustls::ServerConfig>> {
-    let (cert_file, key_file) = match (&tls.cert_file, &tls.key_file) {
-        (None, None) => return Ok(None),
-        (Some(c), Some(k)) => (c, k),
-        _ => {
-            return Err(invalid(
-                "tls.cert_file and tls.key_file go together: set both for HTTPS, or neither".into(),
-            ))
-        }
-    };
-    let certs = load_certs(cert_file)?;
-    // The key's parse error is never printed: it could quote key bytes.
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|_| {
-        invalid(format!(
-            "tls.key_file {}: no readable PEM private key (PKCS#8, PKCS#1 or SEC1)",
-            key_file.display()
-        ))
-    })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(format!("TLS setup: {e}")))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| {
-            invalid(format!(
-                "tls.cert_file / tls.key_file do not make a usable pair: {e}"
-            ))
-        })?;
-    tracing::info!(cert = %cert_file.display(), "TLS enabled");
-    Ok(Some(config))
-}
-
-fn load_certs(path: &Path) -> std::io::Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| invalid(format!("tls.cert_file {}: {e}", path.display())))?;
-    if certs.is_empty() {
-        return Err(invalid(format!(
-            "tls.cert_file {}: no PEM certificate in it",
-            path.display()
-        )));
-    }
-    Ok(certs)
 }
 
 #[cfg(test)]

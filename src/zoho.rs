@@ -2,8 +2,9 @@
 //! refresh and revocation, and the mapping of Zoho's answers to
 //! [`ZohoError`]s with an [`ErrorClass`] that tells the broker what to do.
 //!
-//! The behaviour of this module (DC table, error table, retries, expiry
-//! rule) and the Zoho pages it follows are in `docs/zoho-client.md`.
+//! Protocol facts and sources live in `docs/zoho.md`; the
+//! behaviour of this module (DC table, error table, retries, expiry rule) in
+//! `docs/zoho-client.md`.
 //! Secrets are `SecretString`s throughout and every secret-bearing type has a
 //! redacting `Debug`.
 

@@ -29,7 +29,8 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use super::error::{ErrorBody, ErrorDetail};
 use super::extract::{ConnectionName, TokenId};
 use super::{
-    admin_tokens, audit, backup, connections, metrics, oauth, resource, service_tokens, sys,
+    admin_tokens, audit, auth_self, backup, connections, metrics, oauth, resource, service_tokens,
+    sys,
 };
 use crate::config::Settings;
 
@@ -66,6 +67,7 @@ pub const SERVICE: &str = "service";
         admin_tokens::create,
         admin_tokens::list,
         admin_tokens::revoke,
+        auth_self::show,
         audit::list,
         audit::verify,
         audit::export,
@@ -84,6 +86,7 @@ pub const SERVICE: &str = "service";
         (name = "oauth", description = "The browser redirect flow's callback"),
         (name = "service-tokens", description = "Bearer tokens for backend services (`zvs_`)"),
         (name = "admin-tokens", description = "Bearer tokens for admins (`zva_`)"),
+        (name = "auth", description = "Who the caller's token is"),
         (name = "audit", description = "The tamper-evident audit trail"),
         (name = "meta", description = "Metrics and this document"),
     )

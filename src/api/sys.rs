@@ -1,5 +1,6 @@
 //! `/v1/sys`: health, unseal, seal.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -17,20 +18,59 @@ pub fn health() -> impl actix_web::dev::HttpServiceFactory {
     resource("/sys/health").route(web::get().to(health_handler))
 }
 
+/// Status-code overrides of `GET /v1/sys/health`, as Vault has them.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct HealthQuery {
+    /// Status answered while sealed (default 503).
+    sealedcode: Option<u16>,
+    /// Status answered while not initialised (default 501).
+    uninitcode: Option<u16>,
+}
+
 /// The vault's state
 ///
 /// Whether the vault is initialized and sealed, and the server's version.
-/// Anyone may ask, sealed or not.
+/// Anyone may ask, sealed or not. The status is for probes and load
+/// balancers: 200 only when initialised and unsealed, 503 while sealed,
+/// 501 when not initialised (the body is the same in every case).
+/// `sealedcode` and `uninitcode` replace those two codes (e.g.
+/// `?sealedcode=200` for a liveness probe).
 #[utoipa::path(
     get,
     path = "/v1/sys/health",
     tag = "sys",
     operation_id = "health",
-    responses((status = 200, description = "The vault's state", body = Health))
+    params(HealthQuery),
+    responses(
+        (status = 200, description = "Initialised and unsealed", body = Health),
+        (status = 501, description = "Not initialised (or `uninitcode`)", body = Health),
+        (status = 503, description = "Sealed (or `sealedcode`)", body = Health),
+    )
 )]
 #[tracing::instrument(skip_all)]
-async fn health_handler(service: web::Data<VaultService>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(service.health().await?))
+async fn health_handler(
+    service: web::Data<VaultService>,
+    query: web::Query<HealthQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let health = service.health().await?;
+    let code = if !health.initialized {
+        query.uninitcode.unwrap_or(501)
+    } else if health.sealed {
+        query.sealedcode.unwrap_or(503)
+    } else {
+        200
+    };
+    let status = StatusCode::from_u16(code)
+        .ok()
+        .filter(|s| s.as_u16() >= 200)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                "sealedcode and uninitcode must be HTTP status codes (200 to 999)",
+            )
+        })?;
+    Ok(HttpResponse::build(status).json(health))
 }
 
 #[derive(Deserialize, ToSchema)]

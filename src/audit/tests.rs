@@ -1,7 +1,7 @@
 //! Unit tests of the audit trail over a real `SledStore` in a temp dir.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::chain::{verify_lines, verify_store};
@@ -60,20 +60,20 @@ struct Probe {
     gets: AtomicUsize,
     audit_scanned: AtomicUsize,
     stuck: AtomicBool,
-    released: (Mutex<bool>, Condvar),
+    /// `false` while writes are held.
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 impl Probe {
     /// Every `apply` from now on waits until [`Probe::release`].
     fn hold_writes(&self) {
-        *self.released.0.lock().expect("lock") = false;
+        self.released.send_replace(false);
         self.stuck.store(true, Ordering::SeqCst);
     }
 
     fn release(&self) {
         self.stuck.store(false, Ordering::SeqCst);
-        *self.released.0.lock().expect("lock") = true;
-        self.released.1.notify_all();
+        self.released.send_replace(true);
     }
 }
 
@@ -99,9 +99,9 @@ impl crate::store::Store for Probe {
     }
     async fn apply(&self, ops: Vec<Op>) -> Result<(), crate::store::StoreError> {
         if self.stuck.load(Ordering::SeqCst) {
-            let (released, cv) = &self.released;
-            let guard = released.lock().expect("lock");
-            drop(cv.wait_while(guard, |r| !*r).expect("lock"));
+            // Waits without blocking the runtime the writer runs on.
+            let mut released = self.released.subscribe();
+            let _ = released.wait_for(|r| *r).await;
         }
         crate::store::Store::apply(&self.inner, ops).await
     }
@@ -162,7 +162,7 @@ async fn fixture(timeout_ms: u64) -> Fixture {
         gets: AtomicUsize::new(0),
         audit_scanned: AtomicUsize::new(0),
         stuck: AtomicBool::new(false),
-        released: (Mutex::new(true), Condvar::new()),
+        released: tokio::sync::watch::channel(true).0,
     });
     let store = AsyncStore::new(probe.clone());
     let log = AuditLog::new(store.clone(), Duration::from_millis(timeout_ms));

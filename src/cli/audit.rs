@@ -13,7 +13,8 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{request, send};
+use super::client::{request, request_with, send, send_raw, Wait};
+use super::progress::Progress;
 use super::ClientArgs;
 
 /// Audit subcommands.
@@ -177,19 +178,30 @@ fn print_table(page: &Value) {
 }
 
 async fn verify(client: &ClientArgs, file: Option<PathBuf>) -> anyhow::Result<()> {
+    // Verifying takes as long as the trail is long: no overall timeout.
+    let progress = Progress::waiting("verifying the audit trail");
     let report = match &file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             send(
-                request(client, Method::POST, "/v1/audit/verify-export")?
+                request_with(client, Method::POST, "/v1/audit/verify-export", Wait::Long)?
                     .header("content-type", "application/x-ndjson")
                     .body(text),
             )
             .await?
         }
-        None => send(request(client, Method::GET, "/v1/audit/verify")?).await?,
+        None => {
+            send(request_with(
+                client,
+                Method::GET,
+                "/v1/audit/verify",
+                Wait::Long,
+            )?)
+            .await?
+        }
     };
+    drop(progress);
     let what = file.as_ref().map_or_else(
         || "the audit trail".to_string(),
         |p| p.display().to_string(),
@@ -225,13 +237,55 @@ async fn export(
     until: Option<String>,
     file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let mut out: Box<dyn Write> = match &file {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
+    let Some(path) = file else {
+        let mut out = std::io::stdout().lock();
+        export_to(client, until, &mut out).await?;
+        out.flush()?;
+        return Ok(());
     };
+    // FILE.partial, renamed when whole: a FILE that exists is a complete
+    // export, never the first pages of one.
+    let partial = {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".partial");
+        PathBuf::from(name)
+    };
+    let result = async {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(&partial)
+                .with_context(|| format!("cannot create {}", partial.display()))?,
+        );
+        let count = export_to(client, until, &mut out).await?;
+        let file = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+        std::fs::rename(&partial, &path)
+            .with_context(|| format!("cannot rename the export to {}", path.display()))?;
+        anyhow::Ok(count)
+    }
+    .await;
+    match result {
+        Ok(count) => {
+            eprintln!("exported {count} events to {}", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// Writes every page of the export to `out`; answers the event count.
+async fn export_to(
+    client: &ClientArgs,
+    until: Option<String>,
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    let progress = Progress::items("exporting events");
     let mut after: Option<String> = None;
     let mut count = 0usize;
     loop {
@@ -242,37 +296,28 @@ async fn export(
         if let Some(a) = &after {
             query.push(("after", a.clone()));
         }
-        let resp = request(client, Method::GET, "/v1/audit/export")?
-            .query(&query)
-            .send()
-            .await
-            .context("cannot reach the vault")?;
-        if !resp.status().is_success() {
-            // Reuse the error formatting of the JSON error shape.
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
-            bail!(
-                "{} (HTTP {})",
-                body["error"]["message"].as_str().unwrap_or("export failed"),
-                status.as_u16()
-            );
-        }
+        // Errors come back in the API's shape, with the usual exit codes.
+        let resp = send_raw(
+            request_with(client, Method::GET, "/v1/audit/export", Wait::Stream)?.query(&query),
+        )
+        .await?;
         let next = resp
             .headers()
             .get("x-audit-next")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = resp.text().await?;
-        count += text.lines().filter(|l| !l.trim().is_empty()).count();
+        let text = resp
+            .text()
+            .await
+            .context("the export was cut off before the end")?;
+        let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+        count += lines;
+        progress.advance(lines as u64);
         out.write_all(text.as_bytes())?;
         match next {
             Some(n) => after = Some(n),
             None => break,
         }
     }
-    out.flush()?;
-    if let Some(path) = file {
-        eprintln!("exported {count} events to {}", path.display());
-    }
-    Ok(())
+    Ok(count)
 }

@@ -20,6 +20,7 @@ use clap::Args;
 use super::client::{download, send_raw};
 use super::error::CliError;
 use super::output;
+use super::progress::Progress;
 use super::ClientArgs;
 use crate::backup::{self, BackupError, Summary};
 use crate::config::Settings;
@@ -143,6 +144,7 @@ pub async fn run_backup(config: Option<&Path>, args: BackupArgs) -> anyhow::Resu
 /// Downloads the running vault's backup into `partial`.
 async fn online_backup(client: &ClientArgs, partial: &Path) -> anyhow::Result<()> {
     let mut resp = send_raw(download(client, "/v1/sys/backup")?).await?;
+    let progress = Progress::bytes("downloading the backup", resp.content_length());
     let mut out = BufWriter::new(
         create_private(partial).with_context(|| format!("cannot create {}", partial.display()))?,
     );
@@ -153,6 +155,7 @@ async fn online_backup(client: &ClientArgs, partial: &Path) -> anyhow::Result<()
     {
         out.write_all(&chunk)
             .with_context(|| format!("cannot write {}", partial.display()))?;
+        progress.advance(chunk.len() as u64);
     }
     let file = out
         .into_inner()
@@ -246,12 +249,14 @@ pub async fn run_restore(config: Option<&Path>, args: RestoreArgs) -> anyhow::Re
     };
     let blocking = Arc::clone(store.blocking());
     let source = file.clone();
+    let progress = Progress::waiting("restoring");
     let restored = tokio::task::spawn_blocking(move || {
         let input = File::open(&source)?;
         backup::restore_backup(blocking.as_ref(), BufReader::new(input))
     })
     .await
     .context("the restore task failed")?;
+    drop(progress);
     let summary = match restored {
         Ok(summary) => summary,
         Err(BackupError::TargetNotEmpty) => {

@@ -32,7 +32,11 @@ fn data_centers() -> PossibleValuesParser {
 #[derive(Debug, Subcommand)]
 pub enum ConnectionCommand {
     /// Upload a self_client.json (the code is exchanged at once), or import a refresh token.
-    #[command(after_help = "\
+    #[command(
+        override_usage = "zoho-vault connection add [OPTIONS] <NAME> <SELF_CLIENT_JSON>\n       \
+                          zoho-vault connection add [OPTIONS] <NAME> --refresh-token-file <FILE> \
+                          --client-id <ID> --client-secret-file <FILE>",
+        after_help = "\
 Examples:
   zoho-vault connection add acme self_client.json --data-center eu
   zoho-vault connection add acme - < self_client.json
@@ -43,7 +47,9 @@ The file is Zoho's self_client.json as the API console downloads it:
   {\"client_id\": \"1000.XXXX\", \"client_secret\": \"...\", \"code\": \"1000....\",
    \"scope\": [\"ZohoInvoice.invoices.CREATE\"], \"expiry_time\": 1769431483587,
    \"grant_type\": \"authorization_code\"}
-Upload it before `expiry_time` (the code lives a few minutes).")]
+Upload it before `expiry_time` (the code lives a few minutes), then delete the
+file: it holds the client secret. Keep it outside any git checkout."
+    )]
     Add {
         /// Connection name: the tenant's id in your world ([A-Za-z0-9._-], 1 to 128).
         name: String,
@@ -199,6 +205,11 @@ pub async fn run(command: ConnectionCommand) -> anyhow::Result<()> {
                     .json(&Value::Object(body)),
             )
             .await?;
+            // After the upload, so that a refusal is the first thing said.
+            if let Some(file) = &file {
+                body::warn_if_readable_by_others(file);
+                body::remind_to_delete(file);
+            }
             if json {
                 return output::json(&view);
             }

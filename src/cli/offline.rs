@@ -15,7 +15,10 @@ use crate::telemetry;
 use crate::vault::VaultError;
 
 fn open(config: Option<&Path>) -> anyhow::Result<Arc<VaultService>> {
-    let settings = Settings::load(config)?;
+    open_with(Settings::load(config)?)
+}
+
+fn open_with(settings: Settings) -> anyhow::Result<Arc<VaultService>> {
     telemetry::init(&settings.log);
     let dir = settings.data_dir.display().to_string();
     VaultService::open(settings).with_context(|| format!("cannot open the vault in {dir}"))
@@ -50,7 +53,12 @@ pub async fn init(config: Option<&Path>, args: &PassphraseArgs) -> anyhow::Resul
 
 /// `zoho-vault serve [--init]`.
 pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> anyhow::Result<()> {
-    let service = open(config)?;
+    let settings = Settings::load(config)?;
+    // Bind first: a busy port must fail before the data directory is
+    // touched, let alone a vault created (and its admin token printed).
+    let listener = crate::startup::bind(&settings.listen)?;
+    crate::tls::tls_config(&settings.tls)?;
+    let service = open_with(settings)?;
     let file = args.passphrase_file.as_deref();
     if !service.is_initialized().await? {
         if init {
@@ -78,7 +86,8 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
             ),
         }
     }
-    let app = Application::build(Arc::clone(&service)).context("cannot bind the listen address")?;
+    let app = Application::build_on(Arc::clone(&service), listener)
+        .context("cannot start the HTTP server")?;
     // Logged before the stdout line, which scripts wait for.
     tracing::info!(addr = %app.addr(), "serving");
     {

@@ -40,14 +40,11 @@ pub fn obtain(
     } else if let Ok(value) = std::env::var(env_var) {
         Some(SecretString::from(value))
     } else if let Some(label) = prompt.filter(|_| std::io::stdin().is_terminal()) {
-        let first = rpassword::prompt_password(format!("{label}: "))?;
-        if purpose == Purpose::New {
-            let again = rpassword::prompt_password(format!("{label} (again): "))?;
-            if first != again {
-                bail!("the two passphrases differ; nothing was changed");
-            }
+        let ask = |text: &str| rpassword::prompt_password(text).map(SecretString::from);
+        match purpose {
+            Purpose::Existing => Some(ask(&format!("{label}: "))?),
+            Purpose::New => Some(choose_new(label, ask, |line| eprintln!("{line}"))?),
         }
-        Some(SecretString::from(first))
     } else {
         None
     };
@@ -62,6 +59,41 @@ pub fn obtain(
     Ok(found)
 }
 
+/// How many times a new passphrase is asked for before giving up.
+const NEW_TRIES: usize = 5;
+
+/// Asks for a new passphrase on the terminal: states the rule first, then
+/// asks again (instead of exiting) when an entry is too short or the two
+/// entries differ. `ask` prompts and reads one line; `say` prints a line
+/// for the person at the terminal.
+fn choose_new(
+    label: &str,
+    mut ask: impl FnMut(&str) -> std::io::Result<SecretString>,
+    mut say: impl FnMut(&str),
+) -> anyhow::Result<SecretString> {
+    say(&format!(
+        "Choose a passphrase of at least {MIN_LEN} characters. It is asked for at every \
+         unseal and cannot be recovered: losing it loses the vault."
+    ));
+    for _ in 0..NEW_TRIES {
+        let first = ask(&format!("{label}: "))?;
+        let length = first.expose_secret().chars().count();
+        if length < MIN_LEN {
+            say(&format!(
+                "That is {length} characters; the minimum is {MIN_LEN}. Try again."
+            ));
+            continue;
+        }
+        let again = ask(&format!("{label} (again): "))?;
+        if first.expose_secret() != again.expose_secret() {
+            say("The two entries differ. Try again.");
+            continue;
+        }
+        return Ok(first);
+    }
+    bail!("no acceptable passphrase after {NEW_TRIES} tries; nothing was changed")
+}
+
 /// Like [`obtain`], but a missing passphrase is an error naming the sources.
 pub fn require(
     file: Option<&Path>,
@@ -72,4 +104,59 @@ pub fn require(
     obtain(file, env_var, Some(prompt), purpose)?.with_context(|| {
         format!("no passphrase given: set {env_var}, pass a passphrase file, or run on a terminal")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs [`choose_new`] on scripted entries; answers the result and what
+    /// was said.
+    fn scripted(entries: &[&str]) -> (anyhow::Result<String>, Vec<String>) {
+        let mut entries = entries.iter();
+        let mut said = Vec::new();
+        let result = choose_new(
+            "New vault passphrase",
+            |_| {
+                entries
+                    .next()
+                    .map(|e| SecretString::from(e.to_string()))
+                    .ok_or_else(|| std::io::Error::other("no more input"))
+            },
+            |line| said.push(line.to_string()),
+        );
+        (result.map(|p| p.expose_secret().to_string()), said)
+    }
+
+    #[test]
+    fn the_minimum_length_is_stated_before_the_first_question() {
+        let (result, said) = scripted(&["long enough words", "long enough words"]);
+        assert_eq!(result.expect("chosen"), "long enough words");
+        assert!(said[0].contains("at least 12 characters"), "{said:?}");
+    }
+
+    #[test]
+    fn a_short_entry_is_asked_again_instead_of_failing() {
+        let (result, said) = scripted(&["short", "long enough words", "long enough words"]);
+        assert_eq!(result.expect("chosen"), "long enough words");
+        assert!(said.iter().any(|l| l.contains("minimum is 12")), "{said:?}");
+    }
+
+    #[test]
+    fn mismatched_entries_are_asked_again_instead_of_failing() {
+        let (result, said) = scripted(&[
+            "long enough words",
+            "long enough wordz",
+            "another long one",
+            "another long one",
+        ]);
+        assert_eq!(result.expect("chosen"), "another long one");
+        assert!(said.iter().any(|l| l.contains("differ")), "{said:?}");
+    }
+
+    #[test]
+    fn it_gives_up_after_a_few_bad_entries() {
+        let (result, _) = scripted(&["a", "b", "c", "d", "e", "f"]);
+        assert!(result.is_err());
+    }
 }

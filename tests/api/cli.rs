@@ -355,7 +355,10 @@ fn exit_codes_tell_conflict_refusal_sealed_unreachable_and_usage_apart() {
     ok(&cli(&z, admin, &["seal"]));
     let err = fails(&cli(&z, admin, &["connection", "list"]), 6);
     assert!(err.contains("sealed"), "{err}");
-    let status = json(&cli(&z, None, &["status", "--json"]));
+    // `status` answers, and exits 2 for a sealed vault (Vault's convention).
+    let sealed = cli(&z, None, &["status", "--json"]);
+    assert_eq!(sealed.status.code(), Some(2), "{}", stderr(&sealed));
+    let status: Value = serde_json::from_slice(&sealed.stdout).expect("--json prints JSON");
     assert_eq!(status["sealed"], true);
     let mut unseal = z.app.dir.command();
     let err = fails(

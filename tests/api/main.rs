@@ -19,6 +19,7 @@ mod oauth;
 mod oauth_flow;
 mod odd_answers;
 mod openapi;
+mod operator;
 mod ratelimit;
 mod refresh_ahead;
 mod request_ids;

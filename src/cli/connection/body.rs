@@ -79,6 +79,42 @@ pub(super) fn import(
     Ok(body)
 }
 
+/// Warns on stderr when a secret-bearing file (`self_client.json`, which
+/// holds the client secret) can be read by other users of the machine.
+pub(super) fn warn_if_readable_by_others(path: &Path) {
+    if path == Path::new("-") {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode();
+            if mode & 0o044 != 0 {
+                eprintln!(
+                    "warning: {} is readable by other users (mode {:o}) and holds the client \
+                     secret; `chmod 600` such files, or better, delete them once uploaded",
+                    path.display(),
+                    mode & 0o777
+                );
+            }
+        }
+    }
+}
+
+/// After a successful upload: the file's secret now lives in the vault.
+pub(super) fn remind_to_delete(path: &Path) {
+    if path != Path::new("-") {
+        eprintln!(
+            "The vault keeps its own encrypted copy: delete {} now (it holds the client \
+             secret), e.g. `shred -u {}` or `rm {}`.",
+            path.display(),
+            path.display(),
+            path.display()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
