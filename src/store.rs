@@ -7,6 +7,7 @@
 //! here. Implementations are blocking; [`AsyncStore`] moves every call onto
 //! tokio's blocking pool so the async workers never wait on disk.
 
+pub mod postgres;
 pub mod records;
 pub mod sled;
 
