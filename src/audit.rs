@@ -58,7 +58,7 @@ impl AuditLog {
     async fn blocking<T, F>(&self, f: F) -> Result<T, AuditError>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn crate::store::Store) -> Result<T, AuditError> + Send + 'static,
+        F: FnOnce(&dyn crate::store::BlockingStore) -> Result<T, AuditError> + Send + 'static,
     {
         let store = Arc::clone(self.store().blocking());
         tokio::task::spawn_blocking(move || f(store.as_ref()))

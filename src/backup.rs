@@ -41,7 +41,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-use crate::store::{Op, Scan, Store, StoreError, Tree};
+use crate::store::{BlockingStore, Op, Scan, StoreError, Tree};
 
 const FORMAT: &str = "zoho-vault-backup";
 const VERSION: u32 = 1;
@@ -133,7 +133,10 @@ impl<W: Write> HashingWriter<'_, W> {
 
 /// Writes every tree of `store` to `out`. Blocking: run it off the async
 /// workers. Entries written while the backup runs may or may not be in it.
-pub fn write_backup<W: Write>(store: &dyn Store, out: &mut W) -> Result<Summary, BackupError> {
+pub fn write_backup<W: Write>(
+    store: &dyn BlockingStore,
+    out: &mut W,
+) -> Result<Summary, BackupError> {
     let mut w = HashingWriter {
         inner: out,
         hash: Sha256::new(),
@@ -198,7 +201,10 @@ pub fn verify<R: BufRead>(input: R) -> Result<Summary, BackupError> {
 /// an interrupted restore never leaves something that looks like a vault.
 /// If the file turns out bad, everything written is removed again and the
 /// store is left empty.
-pub fn restore_backup<R: BufRead>(store: &dyn Store, input: R) -> Result<Summary, BackupError> {
+pub fn restore_backup<R: BufRead>(
+    store: &dyn BlockingStore,
+    input: R,
+) -> Result<Summary, BackupError> {
     if store.get(Tree::Meta, b"header")?.is_some() || !is_empty(store)? {
         return Err(BackupError::TargetNotEmpty);
     }
@@ -232,7 +238,7 @@ pub fn restore_backup<R: BufRead>(store: &dyn Store, input: R) -> Result<Summary
 }
 
 /// Whether every tree of `store` is empty.
-fn is_empty(store: &dyn Store) -> Result<bool, StoreError> {
+fn is_empty(store: &dyn BlockingStore) -> Result<bool, StoreError> {
     for tree in Tree::ALL {
         if !store.scan(&Scan::prefix(tree, &[], 1))?.is_empty() {
             return Ok(false);
@@ -242,7 +248,7 @@ fn is_empty(store: &dyn Store) -> Result<bool, StoreError> {
 }
 
 /// Removes every entry of every tree.
-fn clear(store: &dyn Store) -> Result<(), StoreError> {
+fn clear(store: &dyn BlockingStore) -> Result<(), StoreError> {
     for tree in Tree::ALL {
         loop {
             let page = store.scan(&Scan::prefix(tree, &[], PAGE))?;
@@ -405,7 +411,7 @@ impl Write for ChannelWriter {
 /// the receiver stops the backup. A failure mid-way ends the stream with an
 /// error (and the file without its trailer, so it can never be restored).
 /// Call from within a tokio runtime.
-pub fn spawn_stream(store: Arc<dyn Store>) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
+pub fn spawn_stream(store: Arc<dyn BlockingStore>) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
     let (tx, rx) = mpsc::channel(DEPTH);
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
@@ -432,10 +438,22 @@ pub fn spawn_stream(store: Arc<dyn Store>) -> mpsc::Receiver<std::io::Result<Vec
 mod tests {
     use super::*;
     use crate::store::sled::SledStore;
+    use crate::store::AsyncStore;
 
-    fn filled() -> (tempfile::TempDir, SledStore) {
+    /// A runtime entered on the test's thread, so the blocking store can
+    /// wait on the async one from here.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Runtime::new().expect("runtime")
+    }
+
+    fn empty(dir: &std::path::Path) -> Arc<dyn BlockingStore> {
+        let store = AsyncStore::new(Arc::new(SledStore::open(dir).expect("open")));
+        Arc::clone(store.blocking())
+    }
+
+    fn filled() -> (tempfile::TempDir, Arc<dyn BlockingStore>) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SledStore::open(dir.path()).expect("open");
+        let store = empty(dir.path());
         let mut ops = vec![Op::Put {
             tree: Tree::Meta,
             key: b"header".to_vec(),
@@ -454,13 +472,15 @@ mod tests {
 
     #[test]
     fn a_backup_restores_every_entry_into_an_empty_store() {
+        let rt = runtime();
+        let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        let written = write_backup(&store, &mut file).expect("backup");
+        let written = write_backup(store.as_ref(), &mut file).expect("backup");
         assert_eq!(written.entries, 2501);
         let target_dir = tempfile::tempdir().expect("tempdir");
-        let target = SledStore::open(target_dir.path()).expect("open");
-        let restored = restore_backup(&target, file.as_slice()).expect("restore");
+        let target = empty(target_dir.path());
+        let restored = restore_backup(target.as_ref(), file.as_slice()).expect("restore");
         assert_eq!(restored, written);
         assert_eq!(
             target
@@ -473,20 +493,24 @@ mod tests {
 
     #[test]
     fn restore_refuses_a_store_that_holds_a_vault() {
+        let rt = runtime();
+        let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        write_backup(&store, &mut file).expect("backup");
+        write_backup(store.as_ref(), &mut file).expect("backup");
         assert!(matches!(
-            restore_backup(&store, file.as_slice()),
+            restore_backup(store.as_ref(), file.as_slice()),
             Err(BackupError::TargetNotEmpty)
         ));
     }
 
     #[test]
     fn truncated_or_edited_backups_are_refused_and_nothing_is_written() {
+        let rt = runtime();
+        let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        write_backup(&store, &mut file).expect("backup");
+        write_backup(store.as_ref(), &mut file).expect("backup");
         let text = String::from_utf8(file).expect("utf8");
         let lines: Vec<&str> = text.lines().collect();
         let truncated = lines[..lines.len() - 10].join("\n");
@@ -495,11 +519,11 @@ mod tests {
         for bad in [truncated, edited, trailing, String::new(), "garbage".into()] {
             assert!(verify(bad.as_bytes()).is_err());
             let target_dir = tempfile::tempdir().expect("tempdir");
-            let target = SledStore::open(target_dir.path()).expect("open");
-            assert!(restore_backup(&target, bad.as_bytes()).is_err());
+            let target = empty(target_dir.path());
+            assert!(restore_backup(target.as_ref(), bad.as_bytes()).is_err());
             assert!(target.get(Tree::Meta, b"header").expect("get").is_none());
             assert!(
-                is_empty(&target).expect("scan"),
+                is_empty(target.as_ref()).expect("scan"),
                 "a refused restore leaves nothing"
             );
         }
@@ -507,9 +531,11 @@ mod tests {
 
     #[test]
     fn verify_reads_a_whole_backup_without_a_store() {
+        let rt = runtime();
+        let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        let written = write_backup(&store, &mut file).expect("backup");
+        let written = write_backup(store.as_ref(), &mut file).expect("backup");
         assert_eq!(verify(file.as_slice()).expect("verify"), written);
         let crlf = String::from_utf8(file).expect("utf8").replace('\n', "\r\n");
         assert_eq!(verify(crlf.as_bytes()).expect("crlf"), written);
@@ -517,11 +543,13 @@ mod tests {
 
     #[test]
     fn restore_refuses_a_store_with_leftovers_of_an_interrupted_restore() {
+        let rt = runtime();
+        let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        write_backup(&store, &mut file).expect("backup");
+        write_backup(store.as_ref(), &mut file).expect("backup");
         let target_dir = tempfile::tempdir().expect("tempdir");
-        let target = SledStore::open(target_dir.path()).expect("open");
+        let target = empty(target_dir.path());
         target
             .apply(vec![Op::Put {
                 tree: Tree::Audit,
@@ -530,7 +558,7 @@ mod tests {
             }])
             .expect("apply");
         assert!(matches!(
-            restore_backup(&target, file.as_slice()),
+            restore_backup(target.as_ref(), file.as_slice()),
             Err(BackupError::TargetNotEmpty)
         ));
         assert_eq!(target.get(Tree::Audit, &[1]).expect("get"), Some(vec![2]));
@@ -544,8 +572,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_streamed_backup_is_a_valid_backup_and_stops_when_the_reader_leaves() {
-        let (_d, store) = filled();
-        let store: Arc<dyn Store> = Arc::new(store);
+        let (_d, store) = tokio::task::spawn_blocking(filled).await.expect("fill");
         let mut rx = spawn_stream(Arc::clone(&store));
         let mut file = Vec::new();
         let mut chunks = 0;

@@ -92,6 +92,11 @@ impl Default for Settings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
+    /// Which storage backend holds the vault (`store.backend`,
+    /// `ZOHO_VAULT_STORE__BACKEND`). Only `sled` (the embedded store in the
+    /// data directory) is accepted today; any other value stops the start
+    /// with an error that names the accepted values.
+    pub backend: StoreBackend,
     /// Page cache in MiB (`store.cache_mib`, `ZOHO_VAULT_STORE__CACHE_MIB`).
     /// The working set is small; a larger cache mostly speeds up audit
     /// queries over old events.
@@ -103,6 +108,7 @@ pub struct StoreSettings {
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
+            backend: StoreBackend::Sled,
             cache_mib: 32,
             postgres: PostgresSettings::default(),
         }
@@ -147,6 +153,14 @@ impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&crate::store::postgres::redact_url(&self.0))
     }
+}
+
+/// The storage backends this build knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// The embedded sled store under `data_dir`.
+    Sled,
 }
 
 /// Log output.
@@ -571,6 +585,23 @@ mod tests {
             jail.set_env("ZOHO_VAULT_LISTN", "x");
             let err = Settings::load_from(Path::new("none.toml"), None).expect_err("unknown env");
             assert!(err.to_string().to_lowercase().contains("listn"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_store_backend_defaults_to_sled_and_an_unknown_one_names_the_accepted_values() {
+        Jail::expect_with(|_jail| {
+            let s = Settings::load_from(Path::new("none.toml"), None).map_err(|e| e.to_string())?;
+            assert_eq!(s.store.backend, StoreBackend::Sled);
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ZOHO_VAULT_STORE__BACKEND", "cassandra");
+            let err = Settings::load_from(Path::new("none.toml"), None).expect_err("unknown");
+            let text = err.to_string();
+            assert!(text.contains("cassandra"), "{text}");
+            assert!(text.contains("sled"), "names the accepted values: {text}");
             Ok(())
         });
     }

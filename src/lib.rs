@@ -8,6 +8,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod coord;
 pub mod crypto;
 pub mod fake_zoho;
 pub mod metrics;

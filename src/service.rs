@@ -8,7 +8,6 @@ mod backup;
 pub use admin_tokens::AdminTokenError;
 pub use backup::BackupStream;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +24,6 @@ use crate::connections::upload::{validate_name, UploadRequest};
 use crate::connections::{ConnectionError, ConnectionManager};
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::metrics::Metrics;
-use crate::store::sled::SledStore;
 use crate::store::AsyncStore;
 use crate::tokens::{make_token, NewToken, TokenRecord, TokenRegistry};
 use crate::vault::{Unsealed, Vault, VaultError};
@@ -58,9 +56,9 @@ pub struct VaultService {
 }
 
 impl VaultService {
-    /// Opens the store in the configured data directory (sealed).
+    /// Opens the configured store (sealed).
     pub fn open(settings: Settings) -> Result<Arc<Self>, OpenError> {
-        let store = open_store(&settings.data_dir, settings.store.cache_mib)?;
+        let store = crate::store::open(&settings).map_err(VaultError::Store)?;
         Ok(Arc::new(Self::with_store(settings, store)?))
     }
 
@@ -592,18 +590,4 @@ pub enum UnsealError {
     /// The audit trail is unavailable.
     #[error(transparent)]
     Audit(#[from] AuditError),
-}
-
-/// Opens the embedded store under `data_dir`, creating the directory.
-pub fn open_store(data_dir: &Path, cache_mib: u64) -> Result<AsyncStore, VaultError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        VaultError::Store(crate::store::StoreError::Backend(format!(
-            "cannot create data directory {}: {e}",
-            data_dir.display()
-        )))
-    })?;
-    Ok(AsyncStore::new(Arc::new(SledStore::open_with_cache(
-        data_dir,
-        cache_mib.saturating_mul(1024 * 1024),
-    )?)))
 }

@@ -4,8 +4,8 @@
 //! compare-and-swap) so that a second backend on a distributed database can
 //! be added without touching the layers above. It knows nothing about
 //! encryption: [`records`] seals every secret-bearing value before it gets
-//! here. Implementations are blocking; [`AsyncStore`] moves every call onto
-//! tokio's blocking pool so the async workers never wait on disk.
+//! here. [`open`] is the one factory that picks the configured backend;
+//! every layer above holds the clonable [`AsyncStore`].
 
 pub mod postgres;
 pub mod records;
@@ -13,6 +13,8 @@ pub mod sled;
 
 use std::ops::Bound;
 use std::sync::Arc;
+
+use crate::config::{Settings, StoreBackend};
 
 /// The record kinds. Each is its own tree (or table) in the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -182,17 +184,20 @@ pub enum StoreError {
     Task,
 }
 
-/// The blocking storage interface every backend implements.
+/// The storage interface every backend implements. Async and object safe
+/// (`async-trait`), so the service holds one `Arc<dyn Store>` whatever the
+/// backend; a blocking backend moves each call off the async workers.
+#[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Reads one value.
-    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Reads a key range.
-    fn scan(&self, scan: &Scan) -> Result<Entries, StoreError>;
+    async fn scan(&self, scan: Scan) -> Result<Entries, StoreError>;
     /// Applies all writes atomically and makes them durable before returning.
-    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError>;
+    async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError>;
     /// Replaces `tree/key` with `new` (or removes it when `None`) only if its
     /// current value equals `expected`, durably; `Ok(Err(Conflict))` otherwise.
-    fn compare_and_swap(
+    async fn compare_and_swap(
         &self,
         tree: Tree,
         key: &[u8],
@@ -200,50 +205,117 @@ pub trait Store: Send + Sync + 'static {
         new: Option<Vec<u8>>,
     ) -> Result<Result<(), Conflict>, StoreError>;
     /// Forces everything written so far to disk.
+    async fn flush(&self) -> Result<(), StoreError>;
+    /// Which backend this is ("sled", "postgres"), for health and logs.
+    fn backend(&self) -> &'static str;
+}
+
+/// A synchronous face of a [`Store`] for code that already runs on a
+/// blocking thread (streaming a backup, verifying the audit chain). Each
+/// call waits on the async store with [`tokio::runtime::Handle::block_on`];
+/// never call it on an async worker.
+pub trait BlockingStore: Send + Sync {
+    /// See [`Store::get`].
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// See [`Store::scan`].
+    fn scan(&self, scan: &Scan) -> Result<Entries, StoreError>;
+    /// See [`Store::apply`].
+    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError>;
+    /// See [`Store::compare_and_swap`].
+    fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError>;
+    /// See [`Store::flush`].
     fn flush(&self) -> Result<(), StoreError>;
 }
 
-/// Async face of a [`Store`]: each call runs on the blocking pool.
+/// [`BlockingStore`] over an async [`Store`], using the runtime of the
+/// calling thread (a blocking-pool thread has one).
+struct BlockOn {
+    store: Arc<dyn Store>,
+}
+
+impl BlockOn {
+    fn wait<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| StoreError::Task)?;
+        handle.block_on(fut)
+    }
+}
+
+impl BlockingStore for BlockOn {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.wait(self.store.get(tree, key))
+    }
+
+    fn scan(&self, scan: &Scan) -> Result<Entries, StoreError> {
+        self.wait(self.store.scan(scan.clone()))
+    }
+
+    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        self.wait(self.store.apply(ops))
+    }
+
+    fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        self.wait(self.store.compare_and_swap(tree, key, expected, new))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.wait(self.store.flush())
+    }
+}
+
+/// The clonable handle every layer above holds.
 #[derive(Clone)]
 pub struct AsyncStore {
     inner: Arc<dyn Store>,
+    blocking: Arc<dyn BlockingStore>,
 }
 
 impl AsyncStore {
     /// Wraps a backend.
     pub fn new(inner: Arc<dyn Store>) -> Self {
-        Self { inner }
+        let blocking: Arc<dyn BlockingStore> = Arc::new(BlockOn {
+            store: Arc::clone(&inner),
+        });
+        Self { inner, blocking }
     }
 
-    /// The blocking backend, for callers already on a blocking thread.
-    pub fn blocking(&self) -> &Arc<dyn Store> {
-        &self.inner
+    /// The synchronous face, for callers already on a blocking thread.
+    pub fn blocking(&self) -> &Arc<dyn BlockingStore> {
+        &self.blocking
     }
 
-    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-    {
-        let store = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|_| StoreError::Task)?
+    /// Which backend this is.
+    pub fn backend(&self) -> &'static str {
+        self.inner.backend()
     }
 
     /// See [`Store::get`].
     pub async fn get(&self, tree: Tree, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
-        self.run(move |s| s.get(tree, &key)).await
+        self.inner.get(tree, &key).await
     }
 
     /// See [`Store::scan`].
     pub async fn scan(&self, scan: Scan) -> Result<Entries, StoreError> {
-        self.run(move |s| s.scan(&scan)).await
+        self.inner.scan(scan).await
     }
 
     /// See [`Store::apply`].
     pub async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        self.run(move |s| s.apply(ops)).await
+        self.inner.apply(ops).await
     }
 
     /// See [`Store::compare_and_swap`].
@@ -254,19 +326,70 @@ impl AsyncStore {
         expected: Option<Vec<u8>>,
         new: Option<Vec<u8>>,
     ) -> Result<Result<(), Conflict>, StoreError> {
-        self.run(move |s| s.compare_and_swap(tree, &key, expected.as_deref(), new))
+        self.inner
+            .compare_and_swap(tree, &key, expected.as_deref(), new)
             .await
     }
 
     /// See [`Store::flush`].
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.run(|s| s.flush()).await
+        self.inner.flush().await
+    }
+}
+
+/// Whether the configured backend already holds a store (without opening
+/// it): the offline commands refuse to create one by accident.
+pub fn exists(settings: &Settings) -> bool {
+    match settings.store.backend {
+        StoreBackend::Sled => sled::SledStore::exists(&settings.data_dir),
+    }
+}
+
+/// Opens the configured backend, creating an empty store if there is none.
+/// The one place that picks a backend: `serve`, the offline commands,
+/// backup and restore all open their store here.
+pub fn open(settings: &Settings) -> Result<AsyncStore, StoreError> {
+    match settings.store.backend {
+        StoreBackend::Sled => {
+            let dir = &settings.data_dir;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            let cache = settings.store.cache_mib.saturating_mul(1024 * 1024);
+            let store = sled::SledStore::open_with_cache(dir, cache)?;
+            Ok(AsyncStore::new(Arc::new(store)))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_factory_opens_the_configured_backend_and_creates_its_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = Settings {
+            data_dir: dir.path().join("vault"),
+            ..Settings::default()
+        };
+        assert!(!exists(&settings));
+        let store = open(&settings).expect("open");
+        assert_eq!(store.backend(), "sled");
+        store
+            .apply(vec![Op::Put {
+                tree: Tree::Meta,
+                key: b"k".to_vec(),
+                value: b"v".to_vec(),
+            }])
+            .await
+            .expect("apply");
+        assert!(exists(&settings));
+        assert!(matches!(open(&settings), Err(StoreError::Locked(_))));
+    }
 
     #[test]
     fn prefix_end_is_the_next_prefix() {

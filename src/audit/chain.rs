@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::event::{AuditEvent, AuditRecord};
 use super::keys::{parse_seq, seq_key, Checkpoint, CHECKPOINT_KEY};
 use crate::crypto::keys::SubKey;
-use crate::store::{Scan, Store, StoreError, Tree};
+use crate::store::{BlockingStore, Scan, StoreError, Tree};
 use crate::vault::Keyring;
 
 /// WARNING: part of every hash; never change.
@@ -230,7 +230,7 @@ impl<'k> Verifier<'k> {
 }
 
 /// The stored checkpoint, or genesis.
-pub fn load_checkpoint(store: &dyn Store) -> Result<Checkpoint, StoreError> {
+pub fn load_checkpoint(store: &dyn BlockingStore) -> Result<Checkpoint, StoreError> {
     match store.get(Tree::AuditIndex, CHECKPOINT_KEY)? {
         Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             tree: Tree::AuditIndex.name(),
@@ -242,7 +242,10 @@ pub fn load_checkpoint(store: &dyn Store) -> Result<Checkpoint, StoreError> {
 }
 
 /// Verifies the whole stored chain from the checkpoint on (blocking).
-pub fn verify_store(store: &dyn Store, key: &dyn ChainKey) -> Result<VerifyReport, StoreError> {
+pub fn verify_store(
+    store: &dyn BlockingStore,
+    key: &dyn ChainKey,
+) -> Result<VerifyReport, StoreError> {
     let anchor = load_checkpoint(store)?;
     let mut verifier = Verifier::new(key, anchor.clone());
     let mut start = anchor.seq.saturating_add(1);

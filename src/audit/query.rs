@@ -18,7 +18,7 @@ use super::keys::{
     index_keys, index_prefix, parse_seq, seq_key, Checkpoint, Field, CHECKPOINT_KEY,
 };
 use super::AuditError;
-use crate::store::{Op, Scan, Store, StoreError, Tree};
+use crate::store::{BlockingStore, Op, Scan, StoreError, Tree};
 
 /// Default page size.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -236,7 +236,7 @@ fn corrupt(seq: u64, e: &serde_json::Error) -> StoreError {
     }
 }
 
-fn read_record(store: &dyn Store, seq: u64) -> Result<Option<AuditRecord>, StoreError> {
+fn read_record(store: &dyn BlockingStore, seq: u64) -> Result<Option<AuditRecord>, StoreError> {
     store
         .get(Tree::Audit, &seq_key(seq))?
         .map(|v| serde_json::from_slice(&v).map_err(|e| corrupt(seq, &e)))
@@ -244,7 +244,7 @@ fn read_record(store: &dyn Store, seq: u64) -> Result<Option<AuditRecord>, Store
 }
 
 /// Runs a query (blocking).
-pub fn run_query(store: &dyn Store, q: &Query) -> Result<Page, StoreError> {
+pub fn run_query(store: &dyn BlockingStore, q: &Query) -> Result<Page, StoreError> {
     let floor = load_checkpoint(store)?.seq.saturating_add(1);
     // Inclusive seq window still to scan.
     let (mut low, mut high) = (floor, u64::MAX);
@@ -319,7 +319,7 @@ pub fn run_query(store: &dyn Store, q: &Query) -> Result<Page, StoreError> {
 /// `limit` or at the first event later than `until` (an export is always a
 /// prefix of the trail, fit for a prune). `next` is set when more may follow.
 pub fn export_page(
-    store: &dyn Store,
+    store: &dyn BlockingStore,
     after: Option<u64>,
     until: Option<OffsetDateTime>,
     limit: usize,
@@ -352,7 +352,7 @@ pub fn export_page(
 
 /// Prunes every event up to `until_seq` (blocking). See
 /// [`super::AuditLog::prune`].
-pub fn prune(store: &dyn Store, until_seq: u64) -> Result<Checkpoint, AuditError> {
+pub fn prune(store: &dyn BlockingStore, until_seq: u64) -> Result<Checkpoint, AuditError> {
     let current = load_checkpoint(store)?;
     if until_seq <= current.seq {
         return Err(AuditError::InvalidPrune(format!(

@@ -11,7 +11,7 @@ use crate::auth::Principal;
 use crate::crypto::keys::{DataKey, SubKey};
 use crate::crypto::token::TokenKind;
 use crate::store::sled::SledStore;
-use crate::store::{AsyncStore, Entries, Op, Scan, Store, Tree};
+use crate::store::{AsyncStore, BlockingStore, Entries, Op, Scan, Tree};
 
 fn admin() -> Principal {
     Principal {
@@ -61,24 +61,58 @@ struct Probe {
     stuck: AtomicBool,
 }
 
-impl Store for Probe {
-    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+#[async_trait::async_trait]
+impl crate::store::Store for Probe {
+    async fn get(
+        &self,
+        tree: Tree,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
         if tree == Tree::Audit {
             self.gets.fetch_add(1, Ordering::SeqCst);
         }
-        self.inner.get(tree, key)
+        crate::store::Store::get(&self.inner, tree, key).await
     }
-    fn scan(&self, scan: &Scan) -> Result<Entries, crate::store::StoreError> {
-        let out = self.inner.scan(scan)?;
-        if scan.tree == Tree::Audit {
+    async fn scan(&self, scan: Scan) -> Result<Entries, crate::store::StoreError> {
+        let tree = scan.tree;
+        let out = crate::store::Store::scan(&self.inner, scan).await?;
+        if tree == Tree::Audit {
             self.audit_scanned.fetch_add(out.len(), Ordering::SeqCst);
         }
         Ok(out)
     }
-    fn apply(&self, ops: Vec<Op>) -> Result<(), crate::store::StoreError> {
+    async fn apply(&self, ops: Vec<Op>) -> Result<(), crate::store::StoreError> {
         if self.stuck.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(800));
+            tokio::time::sleep(Duration::from_millis(800)).await;
         }
+        crate::store::Store::apply(&self.inner, ops).await
+    }
+    async fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), crate::store::Conflict>, crate::store::StoreError> {
+        crate::store::Store::compare_and_swap(&self.inner, tree, key, expected, new).await
+    }
+    async fn flush(&self) -> Result<(), crate::store::StoreError> {
+        crate::store::Store::flush(&self.inner).await
+    }
+    fn backend(&self) -> &'static str {
+        crate::store::Store::backend(&self.inner)
+    }
+}
+
+/// The same probe, read and written directly by the tests.
+impl BlockingStore for Probe {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
+        self.inner.get(tree, key)
+    }
+    fn scan(&self, scan: &Scan) -> Result<Entries, crate::store::StoreError> {
+        self.inner.scan(scan)
+    }
+    fn apply(&self, ops: Vec<Op>) -> Result<(), crate::store::StoreError> {
         self.inner.apply(ops)
     }
     fn compare_and_swap(

@@ -24,9 +24,8 @@ use super::ClientArgs;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::backup::{self, BackupError, Summary};
 use crate::config::Settings;
-use crate::service::{open_store, OpenError, VaultService};
-use crate::store::sled::SledStore;
-use crate::store::StoreError;
+use crate::service::{OpenError, VaultService};
+use crate::store::{self, StoreError};
 use crate::telemetry;
 use crate::vault::VaultError;
 
@@ -171,7 +170,7 @@ fn open_offline(config: Option<&Path>, what: &str) -> anyhow::Result<Arc<VaultSe
     let settings = Settings::load(config)?;
     telemetry::init(&settings.log);
     let dir = settings.data_dir.clone();
-    if !SledStore::exists(&dir) {
+    if !store::exists(&settings) {
         return Err(CliError::Usage(format!("there is no vault in {}", dir.display())).into());
     }
     match VaultService::open(settings) {
@@ -245,9 +244,9 @@ pub async fn run_restore(config: Option<&Path>, args: RestoreArgs) -> anyhow::Re
         };
         anyhow::Error::from(CliError::Usage(reason))
     })?;
-    let store = match open_store(&dir, settings.store.cache_mib) {
+    let store = match store::open(&settings) {
         Ok(store) => store,
-        Err(VaultError::Store(StoreError::Locked(_))) => {
+        Err(StoreError::Locked(_)) => {
             return Err(CliError::Conflict(format!(
                 "the data directory {} is in use by a running zoho-vault; restore works offline only: stop the service and restore into an empty data directory",
                 dir.display()

@@ -10,7 +10,7 @@
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
-use super::{Conflict, Entries, Op, Scan, Store, StoreError, Tree};
+use super::{BlockingStore, Conflict, Entries, Op, Scan, Store, StoreError, Tree};
 
 /// Directory name of the store inside the data directory. The suffix is the
 /// on-disk format version, so a future format can live beside this one
@@ -24,8 +24,7 @@ pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The sled database.
 pub struct SledStore {
-    db: sled::Db,
-    kv: sled::Tree,
+    handles: Handles,
 }
 
 impl SledStore {
@@ -44,7 +43,9 @@ impl SledStore {
             .open()
             .map_err(|e| open_error(&path, e))?;
         let kv = db.open_tree(KEYSPACE).map_err(backend)?;
-        Ok(Self { db, kv })
+        Ok(Self {
+            handles: Handles { db, kv },
+        })
     }
 
     /// Whether a store exists under `data_dir`, without opening it.
@@ -87,7 +88,15 @@ fn open_error(path: &Path, e: sled::Error) -> StoreError {
     }
 }
 
-impl Store for SledStore {
+/// The sled calls themselves, blocking; [`Store`] runs each one on tokio's
+/// blocking pool.
+#[derive(Clone)]
+struct Handles {
+    db: sled::Db,
+    kv: sled::Tree,
+}
+
+impl Handles {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .kv
@@ -154,16 +163,102 @@ impl Store for SledStore {
     }
 }
 
+impl SledStore {
+    /// Runs one blocking sled call on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Handles) -> Result<T, StoreError> + Send + 'static,
+    {
+        let handles = self.handles.clone();
+        tokio::task::spawn_blocking(move || f(&handles))
+            .await
+            .map_err(|_| StoreError::Task)?
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SledStore {
+    async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_vec();
+        self.run(move |h| h.get(tree, &key)).await
+    }
+
+    async fn scan(&self, scan: Scan) -> Result<Entries, StoreError> {
+        self.run(move |h| h.scan(&scan)).await
+    }
+
+    async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        self.run(move |h| h.apply(ops)).await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        let key = key.to_vec();
+        let expected = expected.map(<[u8]>::to_vec);
+        self.run(move |h| h.compare_and_swap(tree, &key, expected.as_deref(), new))
+            .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.run(|h| h.flush()).await
+    }
+
+    fn backend(&self) -> &'static str {
+        "sled"
+    }
+}
+
+/// Sled is blocking underneath: code already on a blocking thread (and
+/// tests) may call it directly, without a runtime.
+impl BlockingStore for SledStore {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.handles.get(tree, key)
+    }
+
+    fn scan(&self, scan: &Scan) -> Result<Entries, StoreError> {
+        self.handles.scan(scan)
+    }
+
+    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        self.handles.apply(ops)
+    }
+
+    fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        self.handles.compare_and_swap(tree, key, expected, new)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.handles.flush()
+    }
+}
+
 impl Drop for SledStore {
     fn drop(&mut self) {
         // Best effort: everything acknowledged was flushed already.
-        let _ = self.db.flush();
+        let _ = self.handles.db.flush();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The store as the layers above see it.
+    fn open_async(dir: &Path) -> std::sync::Arc<dyn Store> {
+        std::sync::Arc::new(SledStore::open(dir).expect("open"))
+    }
 
     fn put(tree: Tree, k: &[u8], v: &[u8]) -> Op {
         Op::Put {
@@ -173,62 +268,66 @@ mod tests {
         }
     }
 
-    #[test]
-    fn kinds_do_not_see_each_others_keys() {
+    #[tokio::test]
+    async fn kinds_do_not_see_each_others_keys() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SledStore::open(dir.path()).expect("open");
+        let store = open_async(dir.path());
         store
             .apply(vec![
                 put(Tree::Audit, b"k", b"a"),
                 put(Tree::AuditIndex, b"k", b"i"),
             ])
+            .await
             .expect("apply");
         let all = store
-            .scan(&Scan::prefix(Tree::Audit, &[], 10))
+            .scan(Scan::prefix(Tree::Audit, &[], 10))
+            .await
             .expect("scan");
         assert_eq!(all, vec![(b"k".to_vec(), b"a".to_vec())]);
         let mut rev = Scan::prefix(Tree::AuditIndex, &[], 10);
         rev.reverse = true;
         assert_eq!(
-            store.scan(&rev).expect("scan"),
+            store.scan(rev).await.expect("scan"),
             vec![(b"k".to_vec(), b"i".to_vec())]
         );
     }
 
-    #[test]
-    fn batches_span_trees_and_survive_reopen() {
+    #[tokio::test]
+    async fn batches_span_trees_and_survive_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let store = SledStore::open(dir.path()).expect("open");
+            let store = open_async(dir.path());
             store
                 .apply(vec![
                     put(Tree::Meta, b"a", b"1"),
                     put(Tree::Tokens, b"b", b"2"),
                 ])
+                .await
                 .expect("apply");
         }
-        let store = SledStore::open(dir.path()).expect("reopen");
+        let store = open_async(dir.path());
         assert_eq!(
-            store.get(Tree::Meta, b"a").expect("get"),
+            store.get(Tree::Meta, b"a").await.expect("get"),
             Some(b"1".to_vec())
         );
         assert_eq!(
-            store.get(Tree::Tokens, b"b").expect("get"),
+            store.get(Tree::Tokens, b"b").await.expect("get"),
             Some(b"2".to_vec())
         );
-        assert_eq!(store.get(Tree::Tokens, b"a").expect("get"), None);
+        assert_eq!(store.get(Tree::Tokens, b"a").await.expect("get"), None);
     }
 
-    #[test]
-    fn scans_honour_bounds_order_and_limit() {
+    #[tokio::test]
+    async fn scans_honour_bounds_order_and_limit() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SledStore::open(dir.path()).expect("open");
+        let store = open_async(dir.path());
         let ops = (0u8..10).map(|i| put(Tree::Audit, &[i], &[i])).collect();
-        store.apply(ops).expect("apply");
+        store.apply(ops).await.expect("apply");
         let mut scan = Scan::prefix(Tree::Audit, &[], 3);
         scan.reverse = true;
         let keys: Vec<u8> = store
-            .scan(&scan)
+            .scan(scan)
+            .await
             .expect("scan")
             .iter()
             .map(|(k, _)| k[0])
@@ -236,19 +335,21 @@ mod tests {
         assert_eq!(keys, vec![9, 8, 7]);
     }
 
-    #[test]
-    fn compare_and_swap_detects_conflicts() {
+    #[tokio::test]
+    async fn compare_and_swap_detects_conflicts() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SledStore::open(dir.path()).expect("open");
+        let store = open_async(dir.path());
         assert_eq!(
             store
                 .compare_and_swap(Tree::Meta, b"h", None, Some(b"1".to_vec()))
+                .await
                 .expect("cas"),
             Ok(())
         );
         assert_eq!(
             store
                 .compare_and_swap(Tree::Meta, b"h", None, Some(b"2".to_vec()))
+                .await
                 .expect("cas"),
             Err(Conflict)
         );
