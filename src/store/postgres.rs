@@ -27,7 +27,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, QueryBuilder, Row};
 
-use super::{Conflict, Entries, Op, Scan, StoreError, Tree};
+use super::{Conflict, Entries, Op, Scan, Store, StoreError, Tree};
 
 /// The schema migrations, embedded at build time and applied at open.
 static MIGRATOR: Migrator = sqlx::migrate!("src/store/postgres/migrations");
@@ -216,6 +216,39 @@ impl PgStore {
 
     /// The backend's name, for health and logs.
     pub fn backend(&self) -> &'static str {
+        BACKEND
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        PgStore::get(self, tree, key).await
+    }
+
+    async fn scan(&self, scan: Scan) -> Result<Entries, StoreError> {
+        PgStore::scan(self, scan).await
+    }
+
+    async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        PgStore::apply(self, ops).await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        PgStore::compare_and_swap(self, tree, key, expected, new).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        PgStore::flush(self).await
+    }
+
+    fn backend(&self) -> &'static str {
         BACKEND
     }
 }

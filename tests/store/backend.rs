@@ -1,4 +1,5 @@
-//! One face over both backends for the shared suite.
+//! One face over both backends for the shared suite: the [`AsyncStore`]
+//! the service itself holds, over either backend.
 
 use std::sync::Arc;
 
@@ -9,15 +10,14 @@ use zoho_vault::store::{AsyncStore, Conflict, Entries, Op, Scan, StoreError, Tre
 use crate::pg::{self, TestDb};
 
 /// A backend under test, with what it needs to be reopened.
-pub enum Backend {
-    Sled {
-        store: Option<AsyncStore>,
-        dir: tempfile::TempDir,
-    },
-    Postgres {
-        store: PgStore,
-        db: TestDb,
-    },
+pub struct Backend {
+    store: AsyncStore,
+    kind: Kind,
+}
+
+enum Kind {
+    Sled(tempfile::TempDir),
+    Postgres(PgStore, TestDb),
 }
 
 impl Backend {
@@ -25,9 +25,9 @@ impl Backend {
     pub fn sled() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SledStore::open(dir.path()).expect("open sled");
-        Backend::Sled {
-            store: Some(AsyncStore::new(Arc::new(store))),
-            dir,
+        Backend {
+            store: AsyncStore::new(Arc::new(store)),
+            kind: Kind::Sled(dir),
         }
     }
 
@@ -35,54 +35,48 @@ impl Backend {
     /// PostgreSQL is unavailable (the harness said so loudly).
     pub async fn postgres() -> Option<Self> {
         let db = pg::database().await?;
-        let store = PgStore::connect(&db.url, 16).await.expect("open postgres");
-        Some(Backend::Postgres { store, db })
+        let pg = PgStore::connect(&db.url, 16).await.expect("open postgres");
+        Some(Backend {
+            store: AsyncStore::new(Arc::new(pg.clone())),
+            kind: Kind::Postgres(pg, db),
+        })
     }
 
     /// Closes the store and opens it again from what it persisted.
     pub async fn reopen(self) -> Self {
-        match self {
-            Backend::Sled { mut store, dir } => {
-                drop(store.take());
+        let Backend { store, kind } = self;
+        drop(store);
+        match kind {
+            Kind::Sled(dir) => {
                 let store = SledStore::open(dir.path()).expect("reopen sled");
-                Backend::Sled {
-                    store: Some(AsyncStore::new(Arc::new(store))),
-                    dir,
+                Backend {
+                    store: AsyncStore::new(Arc::new(store)),
+                    kind: Kind::Sled(dir),
                 }
             }
-            Backend::Postgres { store, db } => {
-                store.pool().close().await;
-                let store = PgStore::connect(&db.url, 16)
+            Kind::Postgres(pg, db) => {
+                pg.pool().close().await;
+                let pg = PgStore::connect(&db.url, 16)
                     .await
                     .expect("reopen postgres");
-                Backend::Postgres { store, db }
+                Backend {
+                    store: AsyncStore::new(Arc::new(pg.clone())),
+                    kind: Kind::Postgres(pg, db),
+                }
             }
         }
-    }
-
-    fn sled_store(store: &Option<AsyncStore>) -> &AsyncStore {
-        store.as_ref().expect("sled store open")
     }
 
     pub async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self {
-            Backend::Sled { store, .. } => Self::sled_store(store).get(tree, key.to_vec()).await,
-            Backend::Postgres { store, .. } => store.get(tree, key).await,
-        }
+        self.store.get(tree, key.to_vec()).await
     }
 
     pub async fn scan(&self, scan: Scan) -> Result<Entries, StoreError> {
-        match self {
-            Backend::Sled { store, .. } => Self::sled_store(store).scan(scan).await,
-            Backend::Postgres { store, .. } => store.scan(scan).await,
-        }
+        self.store.scan(scan).await
     }
 
     pub async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        match self {
-            Backend::Sled { store, .. } => Self::sled_store(store).apply(ops).await,
-            Backend::Postgres { store, .. } => store.apply(ops).await,
-        }
+        self.store.apply(ops).await
     }
 
     pub async fn compare_and_swap(
@@ -92,23 +86,17 @@ impl Backend {
         expected: Option<&[u8]>,
         new: Option<Vec<u8>>,
     ) -> Result<Result<(), Conflict>, StoreError> {
-        match self {
-            Backend::Sled { store, .. } => {
-                Self::sled_store(store)
-                    .compare_and_swap(tree, key.to_vec(), expected.map(<[u8]>::to_vec), new)
-                    .await
-            }
-            Backend::Postgres { store, .. } => {
-                store.compare_and_swap(tree, key, expected, new).await
-            }
-        }
+        self.store
+            .compare_and_swap(tree, key.to_vec(), expected.map(<[u8]>::to_vec), new)
+            .await
     }
 
     pub async fn flush(&self) -> Result<(), StoreError> {
-        match self {
-            Backend::Sled { store, .. } => Self::sled_store(store).flush().await,
-            Backend::Postgres { store, .. } => store.flush().await,
-        }
+        self.store.flush().await
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.store.backend()
     }
 }
 

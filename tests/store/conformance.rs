@@ -15,7 +15,9 @@ macro_rules! on_every_backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    super::$name(super::Backend::sled()).await
+                    let backend = super::Backend::sled();
+                    assert_eq!(backend.name(), "sled");
+                    super::$name(backend).await
                 }
             )*
         }
@@ -24,6 +26,7 @@ macro_rules! on_every_backend {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     if let Some(backend) = super::Backend::postgres().await {
+                        assert_eq!(backend.name(), "postgres");
                         super::$name(backend).await
                     }
                 }
