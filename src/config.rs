@@ -24,8 +24,18 @@ use crate::crypto::kdf::KdfParams;
 pub const DEFAULT_FILE: &str = "config/default.toml";
 /// Prefix of every environment variable the vault reads.
 pub const ENV_PREFIX: &str = "ZOHO_VAULT_";
-/// `ZOHO_VAULT_*` variables that are not settings.
-pub const NON_SETTING_VARS: [&str; 5] = ["PASSPHRASE", "NEW_PASSPHRASE", "ADDR", "TOKEN", "CONFIG"];
+/// `ZOHO_VAULT_*` variables that are not settings (the last three steer
+/// the test suite's PostgreSQL and may be set around a running vault).
+pub const NON_SETTING_VARS: [&str; 8] = [
+    "PASSPHRASE",
+    "NEW_PASSPHRASE",
+    "ADDR",
+    "TOKEN",
+    "CONFIG",
+    "TEST_DATABASE_URL",
+    "REQUIRE_POSTGRES",
+    "PG_TEST_LOG",
+];
 
 /// Every setting of the service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
