@@ -24,8 +24,18 @@ use crate::crypto::kdf::KdfParams;
 pub const DEFAULT_FILE: &str = "config/default.toml";
 /// Prefix of every environment variable the vault reads.
 pub const ENV_PREFIX: &str = "ZOHO_VAULT_";
-/// `ZOHO_VAULT_*` variables that are not settings.
-pub const NON_SETTING_VARS: [&str; 5] = ["PASSPHRASE", "NEW_PASSPHRASE", "ADDR", "TOKEN", "CONFIG"];
+/// `ZOHO_VAULT_*` variables that are not settings (the last three steer
+/// the test suite's PostgreSQL and may be set around a running vault).
+pub const NON_SETTING_VARS: [&str; 8] = [
+    "PASSPHRASE",
+    "NEW_PASSPHRASE",
+    "ADDR",
+    "TOKEN",
+    "CONFIG",
+    "TEST_DATABASE_URL",
+    "REQUIRE_POSTGRES",
+    "PG_TEST_LOG",
+];
 
 /// Every setting of the service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +111,8 @@ pub struct StoreSettings {
     /// The working set is small; a larger cache mostly speeds up audit
     /// queries over old events.
     pub cache_mib: u64,
+    /// The PostgreSQL backend (`store.postgres.*`).
+    pub postgres: PostgresSettings,
 }
 
 impl Default for StoreSettings {
@@ -108,7 +120,48 @@ impl Default for StoreSettings {
         Self {
             backend: StoreBackend::Sled,
             cache_mib: 32,
+            postgres: PostgresSettings::default(),
         }
+    }
+}
+
+/// The PostgreSQL backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresSettings {
+    /// `postgres://user:password@host:5432/db?sslmode=require`
+    /// (`store.postgres.url`, `ZOHO_VAULT_STORE__POSTGRES__URL`). Never
+    /// logged with its password.
+    pub url: Option<DatabaseUrl>,
+    /// Most connections each replica opens (`store.postgres.pool_size`,
+    /// `ZOHO_VAULT_STORE__POSTGRES__POOL_SIZE`).
+    pub pool_size: u32,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            pool_size: 10,
+        }
+    }
+}
+
+/// A database URL, which may carry a password: `Debug` shows it redacted.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL with its password, for the one place that connects.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::store::postgres::redact_url(&self.0))
     }
 }
 
@@ -471,6 +524,25 @@ mod tests {
         assert_eq!(s.ratelimit.per_token_per_sec, 20_000);
         assert_eq!(s.ratelimit.burst, 40_000);
         assert_eq!(s.tls, TlsSettings::default());
+    }
+
+    #[test]
+    fn postgres_settings_come_from_the_environment_and_debug_hides_the_password() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "ZOHO_VAULT_STORE__POSTGRES__URL",
+                "postgres://vault:hunter2@db:5432/vault",
+            );
+            jail.set_env("ZOHO_VAULT_STORE__POSTGRES__POOL_SIZE", "4");
+            let s = Settings::load_from(Path::new("none.toml"), None).map_err(|e| e.to_string())?;
+            let url = s.store.postgres.url.as_ref().expect("url set");
+            assert_eq!(url.expose(), "postgres://vault:hunter2@db:5432/vault");
+            assert_eq!(s.store.postgres.pool_size, 4);
+            let shown = format!("{s:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("postgres://vault:***@db:5432/vault"));
+            Ok(())
+        });
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! (connections, auth) can use the seam without it depending on them.
 
 pub mod local;
+pub mod postgres;
 
 use std::any::Any;
 

@@ -7,6 +7,7 @@
 //! here. [`open`] is the one factory that picks the configured backend;
 //! every layer above holds the clonable [`AsyncStore`].
 
+pub mod postgres;
 pub mod records;
 pub mod sled;
 

@@ -1,0 +1,429 @@
+//! The PostgreSQL backend, for several replicas sharing one database.
+//!
+//! It holds exactly what the embedded store holds, in one table
+//! (`zv_records`: tree name, key bytes, value bytes; see the migrations
+//! under `postgres/migrations`), so a sealed record means the same thing
+//! in either backend and backups move between them unchanged. The schema is
+//! embedded in the binary and brought up to date when the store opens;
+//! sqlx's migrator takes an advisory lock while it does, so replicas that
+//! start together do not race.
+//!
+//! Client: sqlx, for its pool, its embedded versioned migrations and its
+//! `PgListener` (LISTEN/NOTIFY with reconnects), which the cluster
+//! coordination builds on. Queries are checked at run time, so building
+//! needs no database.
+//!
+//! Durability: a call returns after PostgreSQL committed, and with the
+//! default `synchronous_commit = on` a commit is acknowledged only once its
+//! WAL is flushed to disk (and to synchronous standbys, if configured), so
+//! [`PgStore::flush`] has nothing left to do.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, Postgres, QueryBuilder, Row};
+
+use super::{Conflict, Entries, Op, Scan, Store, StoreError, Tree};
+
+/// The schema migrations, embedded at build time and applied at open.
+static MIGRATOR: Migrator = sqlx::migrate!("src/store/postgres/migrations");
+
+/// Name reported by [`PgStore::backend`].
+pub const BACKEND: &str = "postgres";
+
+/// How long a caller waits for a pooled connection before the call fails
+/// (the database is down or every connection is busy).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Attempts of a batch that PostgreSQL aborted as a deadlock victim or
+/// serialization failure; the batch changed nothing, so it is retried.
+const BATCH_ATTEMPTS: u32 = 3;
+
+/// The PostgreSQL store: a connection pool over a migrated database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` with at most `pool_size` connections and applies
+    /// the pending schema migrations. Errors never contain the password.
+    pub async fn connect(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|_| {
+            StoreError::Backend(format!(
+                "store.postgres.url {} is not a valid PostgreSQL URL",
+                redact_url(url)
+            ))
+        })?;
+        // One direct connection first: the pool retries a refused
+        // connection until its timeout and then reports only the timeout,
+        // while this reports why (refused, unknown host, authentication).
+        let probe = sqlx::PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot connect to PostgreSQL at {}: {}",
+                    redact_url(url),
+                    describe(&e)
+                ))
+            })?;
+        let _ = probe.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        Self::open(pool).await
+    }
+
+    /// Uses an existing pool, applying the pending schema migrations.
+    pub async fn open(pool: PgPool) -> Result<Self, StoreError> {
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("PostgreSQL schema migration failed: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for the cluster coordination beside the store.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Newest schema version this build knows (the highest migration).
+    pub fn schema_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Reads one value.
+    pub async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM zv_records WHERE tree = $1 AND key = $2")
+            .bind(tree.name())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    /// Reads a key range, in key order (or reverse), at most `limit`
+    /// entries: the embedded store's semantics.
+    pub async fn scan(&self, scan: Scan) -> Result<Entries, StoreError> {
+        if scan.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut q: QueryBuilder<'_, Postgres> =
+            QueryBuilder::new("SELECT key, value FROM zv_records WHERE tree = ");
+        q.push_bind(scan.tree.name());
+        for (bound, included, excluded) in [
+            (scan.start, " AND key >= ", " AND key > "),
+            (scan.end, " AND key <= ", " AND key < "),
+        ] {
+            match bound {
+                Bound::Included(k) => q.push(included).push_bind(k),
+                Bound::Excluded(k) => q.push(excluded).push_bind(k),
+                Bound::Unbounded => continue,
+            };
+        }
+        q.push(if scan.reverse {
+            " ORDER BY key DESC LIMIT "
+        } else {
+            " ORDER BY key LIMIT "
+        });
+        q.push_bind(i64::try_from(scan.limit).unwrap_or(i64::MAX));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(backend)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<Vec<u8>, _>(0).map_err(backend)?,
+                    row.try_get::<Vec<u8>, _>(1).map_err(backend)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Applies all writes in one transaction: all of them or none. Within
+    /// a batch a later write to the same key wins, as in the embedded store.
+    pub async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        let batch = Batch::collapse(ops);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut attempt = 1;
+        loop {
+            match batch.write(&self.pool).await {
+                Err(e) if attempt < BATCH_ATTEMPTS && is_retryable(&e) => attempt += 1,
+                other => return other.map_err(backend),
+            }
+        }
+    }
+
+    /// Replaces `tree/key` with `new` (or removes it when `None`) only if
+    /// its current value equals `expected`. Each case is one statement,
+    /// atomic under concurrency: PostgreSQL re-checks an `UPDATE`'s or
+    /// `DELETE`'s condition on the newest row version after waiting for a
+    /// concurrent writer, and `ON CONFLICT DO NOTHING` lets one insert of a
+    /// key win.
+    pub async fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        let changed = match (expected, new) {
+            (None, None) => {
+                return Ok(match self.get(tree, key).await? {
+                    None => Ok(()),
+                    Some(_) => Err(Conflict),
+                })
+            }
+            (None, Some(new)) => sqlx::query(
+                "INSERT INTO zv_records (tree, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tree, key) DO NOTHING",
+            )
+            .bind(tree.name())
+            .bind(key)
+            .bind(new),
+            (Some(old), Some(new)) => sqlx::query(
+                "UPDATE zv_records SET value = $4 WHERE tree = $1 AND key = $2 AND value = $3",
+            )
+            .bind(tree.name())
+            .bind(key)
+            .bind(old)
+            .bind(new),
+            (Some(old), None) => {
+                sqlx::query("DELETE FROM zv_records WHERE tree = $1 AND key = $2 AND value = $3")
+                    .bind(tree.name())
+                    .bind(key)
+                    .bind(old)
+            }
+        }
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(if changed == 1 { Ok(()) } else { Err(Conflict) })
+    }
+
+    /// Nothing to do: every write was durable when its commit returned
+    /// (see the module documentation).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The backend's name, for health and logs.
+    pub fn backend(&self) -> &'static str {
+        BACKEND
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        PgStore::get(self, tree, key).await
+    }
+
+    async fn scan(&self, scan: Scan) -> Result<Entries, StoreError> {
+        PgStore::scan(self, scan).await
+    }
+
+    async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
+        PgStore::apply(self, ops).await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        PgStore::compare_and_swap(self, tree, key, expected, new).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        PgStore::flush(self).await
+    }
+
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+}
+
+/// A batch reduced to its final write per key, in key order (so two
+/// batches lock shared rows in the same order and rarely deadlock).
+struct Batch {
+    put_trees: Vec<&'static str>,
+    put_keys: Vec<Vec<u8>>,
+    put_values: Vec<Vec<u8>>,
+    del_trees: Vec<&'static str>,
+    del_keys: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    fn collapse(ops: Vec<Op>) -> Self {
+        let mut last: BTreeMap<(&'static str, Vec<u8>), Option<Vec<u8>>> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Put { tree, key, value } => last.insert((tree.name(), key), Some(value)),
+                Op::Delete { tree, key } => last.insert((tree.name(), key), None),
+            };
+        }
+        let mut batch = Batch {
+            put_trees: Vec::new(),
+            put_keys: Vec::new(),
+            put_values: Vec::new(),
+            del_trees: Vec::new(),
+            del_keys: Vec::new(),
+        };
+        for ((tree, key), value) in last {
+            match value {
+                Some(value) => {
+                    batch.put_trees.push(tree);
+                    batch.put_keys.push(key);
+                    batch.put_values.push(value);
+                }
+                None => {
+                    batch.del_trees.push(tree);
+                    batch.del_keys.push(key);
+                }
+            }
+        }
+        batch
+    }
+
+    fn is_empty(&self) -> bool {
+        self.put_keys.is_empty() && self.del_keys.is_empty()
+    }
+
+    /// Two statements at most, whatever the batch size: the writes travel
+    /// as arrays.
+    async fn write(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        if !self.put_keys.is_empty() {
+            sqlx::query(
+                "INSERT INTO zv_records (tree, key, value) \
+                 SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::bytea[]) \
+                 ON CONFLICT (tree, key) DO UPDATE SET value = EXCLUDED.value",
+            )
+            .bind(&self.put_trees)
+            .bind(&self.put_keys)
+            .bind(&self.put_values)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !self.del_keys.is_empty() {
+            sqlx::query(
+                "DELETE FROM zv_records WHERE (tree, key) IN \
+                 (SELECT * FROM UNNEST($1::text[], $2::bytea[]))",
+            )
+            .bind(&self.del_trees)
+            .bind(&self.del_keys)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+}
+
+/// Deadlock victims and serialization failures changed nothing and may be
+/// retried.
+fn is_retryable(e: &sqlx::Error) -> bool {
+    matches!(
+        e.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("40P01" | "40001")
+    )
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(format!("PostgreSQL: {}", describe(&e)))
+}
+
+/// sqlx's message for an error. Its messages carry neither the connection
+/// URL nor bound values.
+fn describe(e: &sqlx::Error) -> String {
+    e.to_string()
+}
+
+/// `url` with any password replaced by `***`, fit for logs and errors. A
+/// string that does not parse as a URL is not shown at all, since where
+/// its password sits is unknown.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "[unparseable URL, not shown]".to_string();
+    };
+    if parsed.password().is_some() {
+        // Only fails for URLs that cannot have a password at all.
+        let _ = parsed.set_password(Some("***"));
+    }
+    let redacted_query: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k.eq_ignore_ascii_case("password") {
+                "***".to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    if !redacted_query.is_empty() {
+        parsed
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(redacted_query);
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_the_password_in_the_authority_and_the_query() {
+        let r = redact_url("postgres://vault:s3cr%40t@db.internal:5432/vault?sslmode=require");
+        assert_eq!(
+            r,
+            "postgres://vault:***@db.internal:5432/vault?sslmode=require"
+        );
+        let r = redact_url("postgresql://db/vault?user=v&password=hunter2");
+        assert!(!r.contains("hunter2"), "{r}");
+        assert!(r.contains("user=v"), "{r}");
+        assert_eq!(
+            redact_url("host=db password=hunter2"),
+            "[unparseable URL, not shown]"
+        );
+        assert_eq!(redact_url("postgres://db/vault"), "postgres://db/vault");
+    }
+
+    #[test]
+    fn a_batch_keeps_the_last_write_per_key_in_key_order() {
+        let put = |k: &[u8], v: &[u8]| Op::Put {
+            tree: Tree::Tokens,
+            key: k.to_vec(),
+            value: v.to_vec(),
+        };
+        let b = Batch::collapse(vec![
+            put(b"b", b"1"),
+            put(b"a", b"2"),
+            Op::Delete {
+                tree: Tree::Tokens,
+                key: b"b".to_vec(),
+            },
+            put(b"c", b"3"),
+            put(b"c", b"4"),
+        ]);
+        assert_eq!(b.put_keys, vec![b"a".to_vec(), b"c".to_vec()]);
+        assert_eq!(b.put_values, vec![b"2".to_vec(), b"4".to_vec()]);
+        assert_eq!(b.del_keys, vec![b"b".to_vec()]);
+    }
+
+    #[test]
+    fn the_embedded_schema_has_a_version() {
+        assert!(PgStore::schema_version() >= 1);
+    }
+}
