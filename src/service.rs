@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::audit::{AuditError, AuditEvent, AuditLog, CreateMethod, RequestContext, TokenSource};
+use crate::audit::log::SegmentLog;
+use crate::audit::{
+    AuditError, AuditEvent, AuditLog, CreateMethod, EmbeddedAuditStore, RequestContext, TokenSource,
+};
 
 use crate::auth::{AuthError, Principal};
 use crate::broker::{Broker, Issued};
@@ -54,6 +57,8 @@ pub struct VaultService {
     broker: Broker,
     connections: ConnectionManager,
     audit: AuditLog,
+    /// The audit log's files, for backups (blocking reads).
+    audit_files: Arc<SegmentLog>,
     metrics: Arc<Metrics>,
 }
 
@@ -89,14 +94,17 @@ impl VaultService {
             Arc::clone(&metrics),
         );
         let connections = ConnectionManager::new(&settings, store.clone(), zoho, broker.clone());
+        let trail = EmbeddedAuditStore::open(&settings.data_dir, store.clone())?;
+        let audit_files = Arc::clone(trail.log());
         let audit = AuditLog::new(
-            store.clone(),
+            Arc::new(trail),
             Duration::from_millis(settings.audit.write_timeout_ms),
         );
         audit.observe_flushes(metrics.audit_flush_seconds.clone());
         Ok(Self {
             metrics,
             audit,
+            audit_files,
             tokens: TokenRegistry::new(store),
             vault,
             broker,
@@ -120,6 +128,11 @@ impl VaultService {
     /// and answer 503 without the token when that fails (invariant 7).
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// The audit log's files (backups read them directly).
+    pub fn audit_files(&self) -> &Arc<SegmentLog> {
+        &self.audit_files
     }
 
     /// Installs the keyring's audit key in the log, chaining every event
@@ -580,6 +593,10 @@ pub enum OpenError {
     /// The metrics registry could not be built.
     #[error("cannot register metrics: {0}")]
     Metrics(String),
+    /// The audit log cannot be opened (e.g. a damaged record before its
+    /// tail: the message names the segment and offset).
+    #[error("cannot open the audit trail: {0}")]
+    Audit(#[from] AuditError),
 }
 
 /// Unsealing can fail in the vault or, after the keys were loaded, because

@@ -204,11 +204,12 @@ async fn offline_backup(config: Option<&Path>, partial: &Path) -> anyhow::Result
         .await
         .context("the backup could not be recorded in the audit trail; nothing was backed up")?;
     let store = Arc::clone(service.vault().store().blocking());
+    let audit = Arc::clone(service.audit_files());
     let file =
         create_private(partial).with_context(|| format!("cannot create {}", partial.display()))?;
     tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
         let mut out = BufWriter::new(file);
-        backup::write_backup(store.as_ref(), &mut out)?;
+        backup::write_backup(store.as_ref(), Some(&audit), &mut out)?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         Ok(())
     })
