@@ -26,6 +26,8 @@ pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 pub struct SledStore {
     db: sled::Db,
     kv: sled::Tree,
+    /// `fdatasync` after each flush (see [`super::sled_sync`]).
+    data_file: super::sled_sync::DataFileSync,
 }
 
 impl SledStore {
@@ -44,7 +46,9 @@ impl SledStore {
             .open()
             .map_err(|e| open_error(&path, e))?;
         let kv = db.open_tree(KEYSPACE).map_err(backend)?;
-        Ok(Self { db, kv })
+        let data_file = super::sled_sync::DataFileSync::open(&path)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Self { db, kv, data_file })
     }
 
     /// Whether a store exists under `data_dir`, without opening it.
@@ -150,7 +154,10 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(backend)
+        self.db.flush().map_err(backend)?;
+        self.data_file
+            .sync()
+            .map_err(|e| StoreError::Backend(format!("fdatasync of the store failed: {e}")))
     }
 }
 
