@@ -9,6 +9,7 @@
 
 pub mod records;
 pub mod sled;
+pub mod sled_sync;
 
 use std::ops::Bound;
 use std::sync::Arc;
