@@ -5,16 +5,22 @@
 //! - [`writer`]: [`AuditLog`], group commit with a deadline (fail closed).
 //! - [`chain`]: the HMAC chain and its verification.
 //! - [`query`]: indexed, cursor-paged queries, exports and pruning.
-//! - [`keys`]: the on-disk key layout.
+//! - [`store`]: [`AuditStore`], the seam to where the trail is kept.
+//! - [`log`]: the embedded storage engine, an append-only segment log.
+//! - [`keys`]: indexed fields, the checkpoint, the previous release's
+//!   key layout (read by the upgrade).
 //!
 //! See `docs/audit.md` for the format, the HTTP routes and sizing.
 
 pub mod chain;
 pub mod event;
 pub mod keys;
+pub mod log;
 pub mod query;
+pub mod store;
 pub mod writer;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -25,10 +31,12 @@ pub use event::{
     RequestContext, TokenSource,
 };
 pub use keys::Checkpoint;
+pub use log::{EmbeddedAuditStore, SignedCheckpoint};
 pub use query::{Order, Page, Query, QueryParams};
+pub use store::{AuditStore, Batch};
 pub use writer::{Appended, AuditLog, WriterStats};
 
-use crate::store::StoreError;
+use crate::store::{AsyncStore, StoreError};
 
 /// Audit failures.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -46,6 +54,15 @@ pub enum AuditError {
     /// Reading the trail failed.
     #[error("reading the audit trail failed: {0}")]
     Store(String),
+    /// A stored event cannot be read (damaged on disk); `message` names
+    /// where (for the segment log: segment file and byte offset).
+    #[error("{message}")]
+    Damaged {
+        /// The event that should be there, when known.
+        seq: Option<u64>,
+        /// What and where.
+        message: String,
+    },
 }
 
 impl From<StoreError> for AuditError {
@@ -55,27 +72,14 @@ impl From<StoreError> for AuditError {
 }
 
 impl AuditLog {
-    async fn blocking<T, F>(&self, f: F) -> Result<T, AuditError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn crate::store::BlockingStore) -> Result<T, AuditError> + Send + 'static,
-    {
-        let store = Arc::clone(self.store().blocking());
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|_| AuditError::Store("the audit read task failed".into()))?
-    }
-
     /// One page of events matching `query`.
     pub async fn query(&self, query: Query) -> Result<Page, AuditError> {
-        self.blocking(move |s| Ok(query::run_query(s, &query)?))
-            .await
+        self.store().query(&query).await
     }
 
     /// Verifies the whole stored chain with `key`.
     pub async fn verify(&self, key: Arc<dyn ChainKey>) -> Result<VerifyReport, AuditError> {
-        self.blocking(move |s| Ok(chain::verify_store(s, key.as_ref())?))
-            .await
+        chain::verify_store(self.store().as_ref(), key.as_ref()).await
     }
 
     /// One export page (see [`query::export_page`]).
@@ -85,9 +89,16 @@ impl AuditLog {
         until: Option<OffsetDateTime>,
         limit: usize,
     ) -> Result<(Vec<AuditRecord>, Option<u64>), AuditError> {
-        self.blocking(move |s| Ok(query::export_page(s, after, until, limit)?))
-            .await
+        query::export_page(self.store().as_ref(), after, until, limit).await
     }
+}
+
+/// Opens the embedded audit trail of the vault in `data_dir` (the segment
+/// log in `<data_dir>/audit-log`, pending events in `store`), recovering
+/// its tail. Opened next to [`crate::store::open`], by the service only.
+/// Blocking: call at startup.
+pub fn open_embedded(data_dir: &Path, store: AsyncStore) -> Result<EmbeddedAuditStore, AuditError> {
+    EmbeddedAuditStore::open(data_dir, store)
 }
 
 /// Verifies an export (JSON lines) with `key`; names the first edited,

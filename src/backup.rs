@@ -41,6 +41,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
+use crate::audit::keys::{seq_key, CHECKPOINT_KEY};
+use crate::audit::log::{LogError, SegmentLog};
 use crate::store::{BlockingStore, Op, Scan, StoreError, Tree};
 
 const FORMAT: &str = "zoho-vault-backup";
@@ -131,10 +133,18 @@ impl<W: Write> HashingWriter<'_, W> {
     }
 }
 
-/// Writes every tree of `store` to `out`. Blocking: run it off the async
-/// workers. Entries written while the backup runs may or may not be in it.
+/// Writes every tree of `store`, and the events of the audit log `audit`,
+/// to `out`. Blocking: run it off the async workers. Entries written while
+/// the backup runs may or may not be in it.
+///
+/// The audit log's events and checkpoint are written as entries of the
+/// `audit` and `audit_index` trees in the previous release's layout (seq →
+/// event JSON; the checkpoint as JSON): the backup format is unchanged, and
+/// a restored vault moves them into its log at the first unseal, like an
+/// upgrade.
 pub fn write_backup<W: Write>(
     store: &dyn BlockingStore,
+    audit: Option<&SegmentLog>,
     out: &mut W,
 ) -> Result<Summary, BackupError> {
     let mut w = HashingWriter {
@@ -176,6 +186,9 @@ pub fn write_backup<W: Write>(
                 _ => break,
             }
         }
+        if let Some(log) = audit {
+            entries += write_audit_log(&mut w, tree, log)?;
+        }
     }
     let sha256 = hex::encode(w.hash.clone().finalize());
     w.line(&Trailer {
@@ -186,6 +199,53 @@ pub fn write_backup<W: Write>(
         entries,
         created_at,
     })
+}
+
+/// The audit log's part of `tree`'s entries; how many were written.
+fn write_audit_log<W: Write>(
+    w: &mut HashingWriter<'_, W>,
+    tree: Tree,
+    log: &SegmentLog,
+) -> Result<u64, BackupError> {
+    let failed = |e: LogError| BackupError::Invalid(format!("the audit log cannot be read: {e}"));
+    let mut entries = 0;
+    let checkpoint = log.checkpoint().map_err(failed)?;
+    match tree {
+        Tree::AuditIndex => {
+            if let Some(c) = checkpoint {
+                let value = serde_json::to_vec(&c.anchor())
+                    .map_err(|e| BackupError::Invalid(e.to_string()))?;
+                w.line(&Entry {
+                    t: tree.name().into(),
+                    k: B64.encode(CHECKPOINT_KEY),
+                    v: B64.encode(value),
+                })?;
+                entries += 1;
+            }
+        }
+        Tree::Audit => {
+            let mut from = checkpoint.map_or(0, |c| c.seq) + 1;
+            loop {
+                let page = log.records_from(from, PAGE).map_err(failed)?;
+                for record in &page {
+                    let value = serde_json::to_vec(record)
+                        .map_err(|e| BackupError::Invalid(e.to_string()))?;
+                    w.line(&Entry {
+                        t: tree.name().into(),
+                        k: B64.encode(seq_key(record.seq)),
+                        v: B64.encode(value),
+                    })?;
+                    entries += 1;
+                    from = record.seq + 1;
+                }
+                if page.len() < PAGE {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(entries)
 }
 
 /// Reads a whole backup and checks its header, every entry, the entry
@@ -411,7 +471,10 @@ impl Write for ChannelWriter {
 /// the receiver stops the backup. A failure mid-way ends the stream with an
 /// error (and the file without its trailer, so it can never be restored).
 /// Call from within a tokio runtime.
-pub fn spawn_stream(store: Arc<dyn BlockingStore>) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
+pub fn spawn_stream(
+    store: Arc<dyn BlockingStore>,
+    audit: Option<Arc<SegmentLog>>,
+) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
     let (tx, rx) = mpsc::channel(DEPTH);
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
@@ -420,7 +483,7 @@ pub fn spawn_stream(store: Arc<dyn BlockingStore>) -> mpsc::Receiver<std::io::Re
             tx: tx.clone(),
             buf: Vec::with_capacity(CHUNK),
         };
-        match write_backup(store.as_ref(), &mut writer) {
+        match write_backup(store.as_ref(), audit.as_deref(), &mut writer) {
             Ok(summary) => tracing::info!(entries = summary.entries, "backup streamed"),
             Err(BackupError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                 tracing::warn!("backup download abandoned by the client");
@@ -476,7 +539,7 @@ mod tests {
         let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        let written = write_backup(store.as_ref(), &mut file).expect("backup");
+        let written = write_backup(store.as_ref(), None, &mut file).expect("backup");
         assert_eq!(written.entries, 2501);
         let target_dir = tempfile::tempdir().expect("tempdir");
         let target = empty(target_dir.path());
@@ -497,7 +560,7 @@ mod tests {
         let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        write_backup(store.as_ref(), &mut file).expect("backup");
+        write_backup(store.as_ref(), None, &mut file).expect("backup");
         assert!(matches!(
             restore_backup(store.as_ref(), file.as_slice()),
             Err(BackupError::TargetNotEmpty)
@@ -510,7 +573,7 @@ mod tests {
         let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        write_backup(store.as_ref(), &mut file).expect("backup");
+        write_backup(store.as_ref(), None, &mut file).expect("backup");
         let text = String::from_utf8(file).expect("utf8");
         let lines: Vec<&str> = text.lines().collect();
         let truncated = lines[..lines.len() - 10].join("\n");
@@ -535,7 +598,7 @@ mod tests {
         let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        let written = write_backup(store.as_ref(), &mut file).expect("backup");
+        let written = write_backup(store.as_ref(), None, &mut file).expect("backup");
         assert_eq!(verify(file.as_slice()).expect("verify"), written);
         let crlf = String::from_utf8(file).expect("utf8").replace('\n', "\r\n");
         assert_eq!(verify(crlf.as_bytes()).expect("crlf"), written);
@@ -547,7 +610,7 @@ mod tests {
         let _in = rt.enter();
         let (_d, store) = filled();
         let mut file = Vec::new();
-        write_backup(store.as_ref(), &mut file).expect("backup");
+        write_backup(store.as_ref(), None, &mut file).expect("backup");
         let target_dir = tempfile::tempdir().expect("tempdir");
         let target = empty(target_dir.path());
         target
@@ -573,7 +636,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_streamed_backup_is_a_valid_backup_and_stops_when_the_reader_leaves() {
         let (_d, store) = tokio::task::spawn_blocking(filled).await.expect("fill");
-        let mut rx = spawn_stream(Arc::clone(&store));
+        let mut rx = spawn_stream(Arc::clone(&store), None);
         let mut file = Vec::new();
         let mut chunks = 0;
         while let Some(chunk) = rx.recv().await {
@@ -585,7 +648,7 @@ mod tests {
         assert!(chunks > 1, "streamed in several chunks");
         assert_eq!(verify(file.as_slice()).expect("verify").entries, 2501);
         // A reader that goes away after one chunk stops the writer.
-        let mut rx = spawn_stream(store);
+        let mut rx = spawn_stream(store, None);
         assert!(rx.recv().await.is_some());
         drop(rx);
     }

@@ -20,7 +20,8 @@ pub use trail::OfflineBackupError;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::audit::{AuditEvent, AuditLog};
+use crate::audit::log::SegmentLog;
+use crate::audit::{AuditEvent, AuditLog, EmbeddedAuditStore};
 
 use crate::auth::TokenRegistry;
 use crate::broker::Broker;
@@ -56,18 +57,26 @@ pub struct VaultService {
     connections: ConnectionManager,
     coord: Arc<dyn Coordinator>,
     audit: AuditLog,
+    /// The audit log's files, for backups (blocking reads).
+    audit_files: Arc<SegmentLog>,
     metrics: Arc<Metrics>,
 }
 
 impl VaultService {
-    /// Opens the configured store (sealed).
+    /// Opens the configured store and the audit trail beside it (sealed).
+    /// The one place `serve`, the offline commands and backups open them.
     pub fn open(settings: Settings) -> Result<Arc<Self>, OpenError> {
         let store = crate::store::open(&settings).map_err(VaultError::Store)?;
-        Ok(Arc::new(Self::with_store(settings, store)?))
+        let trail = crate::audit::open_embedded(&settings.data_dir, store.clone())?;
+        Ok(Arc::new(Self::with_stores(settings, store, trail)?))
     }
 
-    /// Builds the service over an opened store.
-    pub fn with_store(settings: Settings, store: AsyncStore) -> Result<Self, OpenError> {
+    /// Builds the service over an opened store and audit trail.
+    pub fn with_stores(
+        settings: Settings,
+        store: AsyncStore,
+        trail: EmbeddedAuditStore,
+    ) -> Result<Self, OpenError> {
         let z = &settings.zoho;
         let zoho = ZohoClient::new(ZohoClientConfig {
             timeout: std::time::Duration::from_secs(z.timeout_secs),
@@ -94,14 +103,16 @@ impl VaultService {
         );
         let connections =
             ConnectionManager::new(&settings, store.clone(), zoho, Arc::clone(&coord));
+        let audit_files = Arc::clone(trail.log());
         let audit = AuditLog::new(
-            store.clone(),
+            Arc::new(trail),
             Duration::from_millis(settings.audit.write_timeout_ms),
         );
         audit.observe_flushes(metrics.audit_flush_seconds.clone());
         Ok(Self {
             metrics,
             audit,
+            audit_files,
             tokens: TokenRegistry::new(store, Arc::clone(&coord)),
             vault,
             broker,

@@ -10,6 +10,7 @@
 pub mod postgres;
 pub mod records;
 pub mod sled;
+pub mod sled_sync;
 
 use std::ops::Bound;
 use std::sync::Arc;

@@ -224,7 +224,7 @@ impl From<AuditError> for ApiError {
             }
             AuditError::InvalidQuery(msg) => Self::bad_request("invalid_query", msg),
             AuditError::InvalidPrune(msg) => Self::new(StatusCode::CONFLICT, "invalid_prune", msg),
-            AuditError::Store(_) => Self::internal(&e),
+            AuditError::Store(_) | AuditError::Damaged { .. } => Self::internal(&e),
         }
     }
 }

@@ -13,15 +13,16 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::event::{AuditEvent, AuditRecord};
-use super::keys::{parse_seq, seq_key, Checkpoint, CHECKPOINT_KEY};
+use super::keys::Checkpoint;
+use super::store::AuditStore;
+use super::AuditError;
 use crate::crypto::keys::SubKey;
-use crate::store::{BlockingStore, Scan, StoreError, Tree};
 use crate::vault::Keyring;
 
 /// WARNING: part of every hash; never change.
 const DOMAIN: &[u8] = b"zoho-vault audit v1\n";
 /// Records read per scan while verifying the store.
-const PAGE: usize = 512;
+const PAGE: usize = 4096;
 
 /// A key that can MAC audit records: the keyring's audit subkey.
 pub trait ChainKey: Send + Sync {
@@ -229,79 +230,64 @@ impl<'k> Verifier<'k> {
     }
 }
 
-/// The stored checkpoint, or genesis.
-pub fn load_checkpoint(store: &dyn BlockingStore) -> Result<Checkpoint, StoreError> {
-    match store.get(Tree::AuditIndex, CHECKPOINT_KEY)? {
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-            tree: Tree::AuditIndex.name(),
-            key: "checkpoint".into(),
-            reason: e.to_string(),
-        }),
-        None => Ok(Checkpoint::genesis()),
-    }
-}
-
-/// Verifies the whole stored chain from the checkpoint on (blocking).
-pub fn verify_store(
-    store: &dyn BlockingStore,
+/// Verifies the whole stored chain from the checkpoint on: the checkpoint's
+/// signature, then every event in order. Stored data that cannot be read
+/// is reported as `unreadable`, with the seq it should hold and where.
+pub async fn verify_store(
+    store: &dyn AuditStore,
     key: &dyn ChainKey,
-) -> Result<VerifyReport, StoreError> {
-    let anchor = load_checkpoint(store)?;
+) -> Result<VerifyReport, AuditError> {
+    let checkpoint = store.checkpoint().await?;
+    let anchor = checkpoint
+        .as_ref()
+        .map_or_else(Checkpoint::genesis, |c| c.anchor());
     let mut verifier = Verifier::new(key, anchor.clone());
+    if let Some(c) = checkpoint.filter(|c| !c.is_valid(key)) {
+        verifier.fail(
+            Some(c.seq),
+            None,
+            Problem::Edited,
+            "the prune checkpoint was edited: its signature does not match".into(),
+        );
+        return Ok(verifier.finish());
+    }
     let mut start = anchor.seq.saturating_add(1);
-    let never = |_: u64| false;
-    'pages: loop {
-        let scan = Scan {
-            tree: Tree::Audit,
-            start: std::ops::Bound::Included(seq_key(start)),
-            end: std::ops::Bound::Unbounded,
-            reverse: false,
-            limit: PAGE,
-        };
-        let entries = store.scan(&scan)?;
-        let full = entries.len() == PAGE;
-        for (k, v) in entries {
-            let Some(at) = parse_seq(&k) else {
-                verifier.fail(
-                    None,
-                    None,
-                    Problem::Unreadable,
-                    "a key of the audit tree is not a sequence number".into(),
-                );
-                break 'pages;
-            };
-            let record: AuditRecord = match serde_json::from_slice(&v) {
-                Ok(r) => r,
-                Err(_) => {
-                    verifier.fail(
-                        Some(at),
-                        None,
-                        Problem::Edited,
-                        format!("event {at} cannot be parsed: it was edited"),
-                    );
-                    break 'pages;
+    loop {
+        let page = match store.scan(start, PAGE).await {
+            Ok(page) => page,
+            Err(AuditError::Damaged { seq, message }) => {
+                // Verify what precedes the damage, then name it.
+                let readable = seq.map_or(0, |s| s.saturating_sub(start));
+                if readable > 0 {
+                    let before = store.scan(start, readable as usize).await?;
+                    push_page(&mut verifier, &before);
                 }
-            };
-            if record.seq != at {
-                verifier.fail(
-                    Some(at),
-                    None,
-                    Problem::Reordered,
-                    format!("the event stored as {at} says it is event {}", record.seq),
-                );
-                break 'pages;
+                verifier.fail(seq, None, Problem::Unreadable, message);
+                break;
             }
-            verifier.push(&record, None, &never);
-            if verifier.is_broken() {
-                break 'pages;
-            }
-            start = at.saturating_add(1);
-        }
-        if !full {
-            break;
+            Err(e) => return Err(e),
+        };
+        let full = page.len() == PAGE;
+        push_page(&mut verifier, &page);
+        match page.last() {
+            Some(last) if full && !verifier.is_broken() => start = last.seq.saturating_add(1),
+            _ => break,
         }
     }
     Ok(verifier.finish())
+}
+
+/// Checks one page of stored records in order; a seq found elsewhere in
+/// the page tells a reordered record from a missing one.
+fn push_page(verifier: &mut Verifier<'_>, page: &[AuditRecord]) {
+    let seqs: HashSet<u64> = page.iter().map(|r| r.seq).collect();
+    let elsewhere = |s: u64| seqs.contains(&s);
+    for record in page {
+        verifier.push(record, None, &elsewhere);
+        if verifier.is_broken() {
+            return;
+        }
+    }
 }
 
 /// Verifies an export: JSON lines, one record each, in order. The anchor

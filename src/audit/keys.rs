@@ -92,9 +92,9 @@ pub fn index_key(field: Field, value: &str, seq: u64) -> Vec<u8> {
     key
 }
 
-/// Every index key of a record. Values holding a NUL byte are not
-/// indexed (they would blur the prefix); none of ours can.
-pub fn index_keys(record: &AuditRecord) -> Vec<Vec<u8>> {
+/// Every indexed (field, value) of a record. Values holding a NUL byte are
+/// not indexed (they would blur a prefix); none of ours can.
+pub fn indexed_values(record: &AuditRecord) -> Vec<(Field, &str)> {
     let mut fields = vec![
         (Field::Actor, record.actor.as_str()),
         (Field::Action, record.action.as_str()),
@@ -105,9 +105,14 @@ pub fn index_keys(record: &AuditRecord) -> Vec<Vec<u8>> {
     if let Some(fp) = record.fingerprint() {
         fields.push((Field::Fingerprint, fp));
     }
+    fields.retain(|(_, v)| !v.as_bytes().contains(&0));
     fields
+}
+
+/// Every index key of a record (the previous release's layout).
+pub fn index_keys(record: &AuditRecord) -> Vec<Vec<u8>> {
+    indexed_values(record)
         .into_iter()
-        .filter(|(_, v)| !v.as_bytes().contains(&0))
         .map(|(f, v)| index_key(f, v, record.seq))
         .collect()
 }

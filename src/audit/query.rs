@@ -1,24 +1,16 @@
-//! Reading the trail: filtered, cursor-paged queries over the indexes,
-//! export pages, and pruning.
-//!
-//! A query with an indexed filter (`fingerprint`, `connection`, `actor`,
-//! `action`, most selective first) scans only that value's index prefix and
-//! reads just the records it points to; other filters are checked on those
-//! records. Time filters alone walk the trail by sequence number.
-
-use std::ops::Bound;
+//! Reading the trail: validated, cursor-paged queries (run by the
+//! [`AuditStore`]), export pages, and pruning.
 
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::chain::load_checkpoint;
+use super::chain::ChainKey;
 use super::event::{AuditAction, AuditRecord};
-use super::keys::{
-    index_keys, index_prefix, parse_seq, seq_key, Checkpoint, Field, CHECKPOINT_KEY,
-};
+use super::keys::{Checkpoint, Field};
+use super::log::SignedCheckpoint;
+use super::store::AuditStore;
 use super::AuditError;
-use crate::store::{BlockingStore, Op, Scan, StoreError, Tree};
 
 /// Default page size.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -26,8 +18,6 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 /// Largest page of an export.
 pub const MAX_EXPORT_LIMIT: usize = 10_000;
-/// Keys read per scan.
-const PAGE: usize = 256;
 
 /// Sort order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -189,7 +179,8 @@ impl Query {
         parts.join(" ")
     }
 
-    fn index(&self) -> Option<(Field, &str)> {
+    /// The most selective indexed filter, if any.
+    pub(crate) fn index(&self) -> Option<(Field, &str)> {
         if let Some(f) = &self.fingerprint {
             return Some((Field::Fingerprint, f));
         }
@@ -202,7 +193,8 @@ impl Query {
         self.action.map(|a| (Field::Action, a.as_str()))
     }
 
-    fn matches(&self, r: &AuditRecord) -> bool {
+    /// Whether `r` passes every filter.
+    pub(crate) fn matches(&self, r: &AuditRecord) -> bool {
         let time = || OffsetDateTime::parse(&r.time, &Rfc3339).ok();
         self.connection
             .as_ref()
@@ -228,115 +220,19 @@ pub struct Page {
     pub next: Option<String>,
 }
 
-fn corrupt(seq: u64, e: &serde_json::Error) -> StoreError {
-    StoreError::Corrupt {
-        tree: Tree::Audit.name(),
-        key: seq.to_string(),
-        reason: e.to_string(),
-    }
-}
-
-fn read_record(store: &dyn BlockingStore, seq: u64) -> Result<Option<AuditRecord>, StoreError> {
-    store
-        .get(Tree::Audit, &seq_key(seq))?
-        .map(|v| serde_json::from_slice(&v).map_err(|e| corrupt(seq, &e)))
-        .transpose()
-}
-
-/// Runs a query (blocking).
-pub fn run_query(store: &dyn BlockingStore, q: &Query) -> Result<Page, StoreError> {
-    let floor = load_checkpoint(store)?.seq.saturating_add(1);
-    // Inclusive seq window still to scan.
-    let (mut low, mut high) = (floor, u64::MAX);
-    match (q.order, q.after) {
-        (Order::Asc, Some(a)) => low = low.max(a.saturating_add(1)),
-        (Order::Desc, Some(0)) => {
-            return Ok(Page {
-                events: vec![],
-                next: None,
-            })
-        }
-        (Order::Desc, Some(a)) => high = a - 1,
-        _ => {}
-    }
-    let prefix = q.index().map(|(f, v)| index_prefix(f, v));
-    let key_of = |seq: u64| match &prefix {
-        Some(p) => [p.as_slice(), &seq.to_be_bytes()].concat(),
-        None => seq_key(seq),
-    };
-    let tree = if prefix.is_some() {
-        Tree::AuditIndex
-    } else {
-        Tree::Audit
-    };
-    let mut events = Vec::new();
-    while low <= high {
-        let scan = Scan {
-            tree,
-            start: Bound::Included(key_of(low)),
-            end: Bound::Included(key_of(high)),
-            reverse: q.order == Order::Desc,
-            limit: PAGE,
-        };
-        let entries = store.scan(&scan)?;
-        let full = entries.len() == PAGE;
-        for (k, v) in entries {
-            let seq_bytes = &k[k.len().saturating_sub(8)..];
-            let Some(seq) = parse_seq(seq_bytes) else {
-                continue;
-            };
-            let record = if prefix.is_some() {
-                match read_record(store, seq)? {
-                    Some(r) => r,
-                    None => continue,
-                }
-            } else {
-                serde_json::from_slice(&v).map_err(|e| corrupt(seq, &e))?
-            };
-            if q.matches(&record) {
-                events.push(record);
-                if events.len() == q.limit {
-                    return Ok(Page {
-                        events,
-                        next: Some(seq.to_string()),
-                    });
-                }
-            }
-            match q.order {
-                Order::Asc => low = seq.saturating_add(1),
-                Order::Desc if seq == 0 => return Ok(Page { events, next: None }),
-                Order::Desc => high = seq - 1,
-            }
-        }
-        if !full {
-            break;
-        }
-    }
-    Ok(Page { events, next: None })
-}
-
 /// One page of an export: events after `after` in seq order, stopping at
 /// `limit` or at the first event later than `until` (an export is always a
 /// prefix of the trail, fit for a prune). `next` is set when more may follow.
-pub fn export_page(
-    store: &dyn BlockingStore,
+pub async fn export_page(
+    store: &dyn AuditStore,
     after: Option<u64>,
     until: Option<OffsetDateTime>,
     limit: usize,
-) -> Result<(Vec<AuditRecord>, Option<u64>), StoreError> {
-    let floor = load_checkpoint(store)?.seq.saturating_add(1);
+) -> Result<(Vec<AuditRecord>, Option<u64>), AuditError> {
+    let floor = store.checkpoint().await?.map_or(0, |c| c.seq) + 1;
     let start = floor.max(after.map_or(0, |a| a.saturating_add(1)));
-    let scan = Scan {
-        tree: Tree::Audit,
-        start: Bound::Included(seq_key(start)),
-        end: Bound::Unbounded,
-        reverse: false,
-        limit,
-    };
     let mut out = Vec::new();
-    for (k, v) in store.scan(&scan)? {
-        let seq = parse_seq(&k).unwrap_or_default();
-        let record: AuditRecord = serde_json::from_slice(&v).map_err(|e| corrupt(seq, &e))?;
+    for record in store.scan(start, limit).await? {
         let late = until
             .is_some_and(|u| OffsetDateTime::parse(&record.time, &Rfc3339).is_ok_and(|t| t > u));
         if late {
@@ -350,60 +246,37 @@ pub fn export_page(
     Ok((out, next))
 }
 
-/// Prunes every event up to `until_seq` (blocking). See
-/// [`super::AuditLog::prune`].
-pub fn prune(store: &dyn BlockingStore, until_seq: u64) -> Result<Checkpoint, AuditError> {
-    let current = load_checkpoint(store)?;
-    if until_seq <= current.seq {
+/// Prunes every event up to `until_seq`: stores the checkpoint (that
+/// event's seq and hash, signed with `key`) first, so readers and verify
+/// ignore what it covers from then on; the store then drops what it can
+/// (the segment log: every whole segment before the open one).
+pub async fn prune(
+    store: &dyn AuditStore,
+    key: &dyn ChainKey,
+    until_seq: u64,
+) -> Result<Checkpoint, AuditError> {
+    let current = store.checkpoint().await?.map_or(0, |c| c.seq);
+    if until_seq <= current {
         return Err(AuditError::InvalidPrune(format!(
-            "events up to {} are already pruned",
-            current.seq
+            "events up to {current} are already pruned"
         )));
     }
-    let Some(last) = read_record(store, until_seq)? else {
-        return Err(AuditError::InvalidPrune(format!(
-            "there is no event {until_seq} to prune up to"
-        )));
-    };
+    let last = store
+        .scan(until_seq, 1)
+        .await?
+        .into_iter()
+        .next()
+        .filter(|r| r.seq == until_seq)
+        .ok_or_else(|| {
+            AuditError::InvalidPrune(format!("there is no event {until_seq} to prune up to"))
+        })?;
     let checkpoint = Checkpoint {
         seq: last.seq,
         hash: last.hash,
     };
-    let value = serde_json::to_vec(&checkpoint)
-        .map_err(|_| AuditError::InvalidPrune("the checkpoint cannot be encoded".into()))?;
-    // Checkpoint first: from now on readers and verify skip what it covers,
-    // so a crash half-way through the deletes leaves a valid trail.
-    store.apply(vec![Op::Put {
-        tree: Tree::AuditIndex,
-        key: CHECKPOINT_KEY.to_vec(),
-        value,
-    }])?;
-    loop {
-        let scan = Scan {
-            tree: Tree::Audit,
-            start: Bound::Unbounded,
-            end: Bound::Included(seq_key(until_seq)),
-            reverse: false,
-            limit: PAGE,
-        };
-        let entries = store.scan(&scan)?;
-        if entries.is_empty() {
-            break;
-        }
-        let mut ops = Vec::new();
-        for (k, v) in entries {
-            if let Ok(record) = serde_json::from_slice::<AuditRecord>(&v) {
-                ops.extend(index_keys(&record).into_iter().map(|key| Op::Delete {
-                    tree: Tree::AuditIndex,
-                    key,
-                }));
-            }
-            ops.push(Op::Delete {
-                tree: Tree::Audit,
-                key: k,
-            });
-        }
-        store.apply(ops)?;
-    }
+    let dropped = store
+        .prune(SignedCheckpoint::sign(key, &checkpoint))
+        .await?;
+    tracing::info!(until_seq, segments = dropped, "audit trail pruned");
     Ok(checkpoint)
 }

@@ -1,16 +1,16 @@
 //! The group-commit writer: one task owns the chain head, takes events from
 //! a channel, drains everything queued into one batch, chains it and writes
-//! it with one [`crate::store::Store::apply`] (which flushes), then answers
-//! every waiter. [`AuditLog::append`] gives up after the configured
+//! it with one [`AuditStore::append`] (durable before it returns), then
+//! answers every waiter. [`AuditLog::append`] gives up after the configured
 //! deadline and reports [`AuditError::Unavailable`]; it never hangs.
 //!
 //! Caveat: a write that outlives the deadline may still land afterwards, so
 //! the trail can hold an event for an action that was refused with 503. It
 //! never misses an event for an action that was acknowledged.
 //!
-//! While no key is installed (sealed, or offline commands) events go to the
-//! `audit_pending` tree unchained; [`AuditLog::activate`] chains them, in
-//! order, before any later event.
+//! While no key is installed (sealed, or offline commands) events are stored
+//! pending, unchained; [`AuditLog::activate`] chains them, in order, before
+//! any later event.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::chain::{chain_event, load_checkpoint, ChainKey};
-use super::event::{AuditEvent, AuditRecord};
-use super::keys::{index_keys, seq_key, Checkpoint};
+use super::chain::{chain_event, ChainKey};
+use super::event::AuditEvent;
+use super::keys::Checkpoint;
+use super::store::{AuditStore, Batch};
 use super::AuditError;
-use crate::store::{AsyncStore, Op, Scan, Tree};
 
 /// Most events in one batch.
 const MAX_BATCH: usize = 1024;
@@ -62,6 +62,8 @@ struct Shared {
     events: AtomicU64,
     /// Durations of batch writes, for the metrics endpoint.
     flushes: std::sync::OnceLock<prometheus::Histogram>,
+    /// The chain key while unsealed (signs prune checkpoints).
+    key: Mutex<Option<Arc<dyn ChainKey>>>,
 }
 
 /// The durable, append-only audit trail.
@@ -70,7 +72,7 @@ pub struct AuditLog {
     idle: Mutex<Option<Writer>>,
     shared: Arc<Shared>,
     timeout: Duration,
-    store: AsyncStore,
+    store: Arc<dyn AuditStore>,
     prune_lock: tokio::sync::Mutex<()>,
 }
 
@@ -85,17 +87,16 @@ impl std::fmt::Debug for AuditLog {
 impl AuditLog {
     /// A log over `store` whose appends give up after `write_timeout`. The
     /// writer task starts on the current tokio runtime (or at first use).
-    pub fn new(store: AsyncStore, write_timeout: Duration) -> Self {
+    pub fn new(store: Arc<dyn AuditStore>, write_timeout: Duration) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         let shared = Arc::new(Shared::default());
         let writer = Writer {
-            store: store.clone(),
+            store: Arc::clone(&store),
             rx,
             shared: Arc::clone(&shared),
             key: None,
             head: None,
             drained: false,
-            pending_next: None,
         };
         let log = Self {
             tx,
@@ -124,9 +125,14 @@ impl AuditLog {
         }
     }
 
-    /// The store the trail lives in.
-    pub fn store(&self) -> &AsyncStore {
+    /// Where the trail is kept.
+    pub fn store(&self) -> &Arc<dyn AuditStore> {
         &self.store
+    }
+
+    /// The chain key while unsealed.
+    pub(crate) fn key(&self) -> Option<Arc<dyn ChainKey>> {
+        self.shared.key.lock().ok().and_then(|k| k.clone())
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Msg) -> Result<T, AuditError> {
@@ -165,6 +171,9 @@ impl AuditLog {
     /// event, in order, before anything appended later. If that write fails
     /// the events stay pending and are chained with the next batch.
     pub async fn activate(&self, key: Arc<dyn ChainKey>) -> Result<(), AuditError> {
+        if let Ok(mut slot) = self.shared.key.lock() {
+            *slot = Some(Arc::clone(&key));
+        }
         self.call(|reply| Msg::Activate(key, reply)).await
     }
 
@@ -172,6 +181,9 @@ impl AuditLog {
     pub async fn deactivate(&self) {
         self.ensure_started();
         let (reply, answer) = oneshot::channel();
+        if let Ok(mut slot) = self.shared.key.lock() {
+            *slot = None;
+        }
         if self.tx.send(Msg::Deactivate(reply)).await.is_ok() {
             let _ = tokio::time::timeout(self.timeout, answer).await;
         }
@@ -190,28 +202,28 @@ impl AuditLog {
         }
     }
 
-    /// Deletes every event up to `until_seq` and leaves a checkpoint so the
-    /// rest still verifies. Crash-safe: the checkpoint is written first and
-    /// verification ignores events it covers.
+    /// Deletes every event up to `until_seq` (whole segments; see
+    /// [`super::query::prune`]) and leaves a signed checkpoint so the rest
+    /// still verifies. Crash-safe: the checkpoint is written first and
+    /// readers ignore events it covers.
     pub async fn prune(&self, until_seq: u64) -> Result<Checkpoint, AuditError> {
         let _one_at_a_time = self.prune_lock.lock().await;
-        let store = Arc::clone(self.store.blocking());
-        tokio::task::spawn_blocking(move || super::query::prune(store.as_ref(), until_seq))
-            .await
-            .map_err(|_| AuditError::Store("the prune task failed".into()))?
+        let key = self
+            .key()
+            .ok_or_else(|| AuditError::InvalidPrune("the vault is sealed".into()))?;
+        super::query::prune(self.store.as_ref(), key.as_ref(), until_seq).await
     }
 }
 
 struct Writer {
-    store: AsyncStore,
+    store: Arc<dyn AuditStore>,
     rx: mpsc::Receiver<Msg>,
     shared: Arc<Shared>,
     key: Option<Arc<dyn ChainKey>>,
     /// The chain head, loaded from the store on first use after activation.
     head: Option<Checkpoint>,
-    /// Whether the pending tree was chained since the key was installed.
+    /// Whether the pending events were chained since the key was installed.
     drained: bool,
-    pending_next: Option<u64>,
 }
 
 type Waiter = (AuditEvent, Reply<Appended>);
@@ -242,7 +254,6 @@ impl Writer {
                         self.key = None;
                         self.head = None;
                         self.drained = false;
-                        self.pending_next = None;
                         let _ = reply.send(());
                     }
                 }
@@ -259,7 +270,7 @@ impl Writer {
         }
         let (events, replies): (Vec<_>, Vec<_>) = waiters.into_iter().unzip();
         let outcome = match self.key.clone() {
-            Some(key) => self.write_chained(key.as_ref(), events).await,
+            Some(key) => self.write_chained(&key, events).await,
             None => self.write_pending(events).await,
         };
         match outcome {
@@ -279,7 +290,12 @@ impl Writer {
         }
     }
 
-    async fn apply(&self, ops: Vec<Op>, events: usize) -> Result<(), AuditError> {
+    /// One durable write through the store, with the fault-injection knob,
+    /// the flush histogram and the counters.
+    async fn write<F>(&self, events: usize, write: F) -> Result<(), AuditError>
+    where
+        F: std::future::Future<Output = Result<(), AuditError>>,
+    {
         let injected = self
             .shared
             .faults
@@ -289,7 +305,7 @@ impl Writer {
             return Err(AuditError::Unavailable("injected audit write failure"));
         }
         let started = std::time::Instant::now();
-        self.store.apply(ops).await.map_err(|e| {
+        write.await.map_err(|e| {
             tracing::error!(error = %e, "audit store write failed");
             AuditError::Unavailable("the audit store write failed")
         })?;
@@ -303,95 +319,59 @@ impl Writer {
         Ok(())
     }
 
-    async fn load_head(&self) -> Result<Checkpoint, AuditError> {
-        let store = Arc::clone(self.store.blocking());
-        let unavailable = |e: crate::store::StoreError| {
+    /// The head, after moving a previous release's trail in (once).
+    async fn load_head(&self, key: &Arc<dyn ChainKey>) -> Result<Checkpoint, AuditError> {
+        let unavailable = |e: AuditError| {
             tracing::error!(error = %e, "cannot read the audit chain head");
             AuditError::Unavailable("the audit chain head cannot be read")
         };
-        tokio::task::spawn_blocking(move || {
-            let mut last = Scan::prefix(Tree::Audit, &[], 1);
-            last.reverse = true;
-            match store.scan(&last)?.into_iter().next() {
-                Some((_, value)) => {
-                    let record: AuditRecord = serde_json::from_slice(&value).map_err(|e| {
-                        crate::store::StoreError::Corrupt {
-                            tree: Tree::Audit.name(),
-                            key: "last".into(),
-                            reason: e.to_string(),
-                        }
-                    })?;
-                    Ok(Checkpoint {
-                        seq: record.seq,
-                        hash: record.hash,
-                    })
-                }
-                None => load_checkpoint(store.as_ref()),
-            }
-        })
-        .await
-        .map_err(|_| AuditError::Unavailable("the audit store task failed"))?
-        .map_err(unavailable)
+        self.store
+            .upgrade(Arc::clone(key))
+            .await
+            .map_err(unavailable)?;
+        self.store.head().await.map_err(unavailable)
     }
 
     async fn write_chained(
         &mut self,
-        key: &dyn ChainKey,
+        key: &Arc<dyn ChainKey>,
         events: Vec<AuditEvent>,
     ) -> Result<Vec<Appended>, AuditError> {
         let mut head = match &self.head {
             Some(h) => h.clone(),
-            None => self.load_head().await?,
+            None => self.load_head(key).await?,
         };
-        let mut ops = Vec::new();
         let mut queue = Vec::new();
+        let mut drained_pending = None;
         if !self.drained {
-            let pending = self
-                .store
-                .scan(Scan::prefix(Tree::AuditPending, &[], usize::MAX))
-                .await
-                .map_err(|_| AuditError::Unavailable("the pending audit events cannot be read"))?;
-            for (k, v) in pending {
-                match serde_json::from_slice::<AuditEvent>(&v) {
-                    Ok(event) => queue.push(event),
-                    Err(e) => {
-                        tracing::error!(error = %e, "dropping an unreadable pending audit event")
-                    }
-                }
-                ops.push(Op::Delete {
-                    tree: Tree::AuditPending,
-                    key: k,
-                });
+            let pending =
+                self.store.pending().await.map_err(|_| {
+                    AuditError::Unavailable("the pending audit events cannot be read")
+                })?;
+            for (counter, event) in pending {
+                drained_pending = Some(counter);
+                queue.push(event);
             }
         }
         let drained = queue.len();
         queue.extend(events);
-        let mut placed = Vec::with_capacity(queue.len());
+        let mut records = Vec::with_capacity(queue.len());
         for event in queue {
-            let record = chain_event(key, head.seq + 1, event, head.hash.clone());
-            for index in index_keys(&record) {
-                ops.push(Op::Put {
-                    tree: Tree::AuditIndex,
-                    key: index,
-                    value: Vec::new(),
-                });
-            }
-            let value = serde_json::to_vec(&record)
-                .map_err(|_| AuditError::Unavailable("an audit record cannot be encoded"))?;
-            ops.push(Op::Put {
-                tree: Tree::Audit,
-                key: seq_key(record.seq),
-                value,
-            });
-            placed.push(Appended::Chained(record.seq));
+            let record = chain_event(key.as_ref(), head.seq + 1, event, head.hash.clone());
             head = Checkpoint {
                 seq: record.seq,
-                hash: record.hash,
+                hash: record.hash.clone(),
             };
+            records.push(record);
         }
-        let count = placed.len();
-        if !ops.is_empty() {
-            self.apply(ops, count).await?;
+        let mut placed: Vec<Appended> = records.iter().map(|r| Appended::Chained(r.seq)).collect();
+        let count = records.len();
+        if count > 0 {
+            let batch = Batch {
+                records,
+                drained_pending,
+            };
+            self.write(count, self.store.append(batch)).await?;
         }
         if drained > 0 {
             tracing::info!(
@@ -408,33 +388,8 @@ impl Writer {
         &mut self,
         events: Vec<AuditEvent>,
     ) -> Result<Vec<Appended>, AuditError> {
-        let mut next = match self.pending_next {
-            Some(n) => n,
-            None => {
-                let mut last = Scan::prefix(Tree::AuditPending, &[], 1);
-                last.reverse = true;
-                let found = self.store.scan(last).await.map_err(|_| {
-                    AuditError::Unavailable("the pending audit events cannot be read")
-                })?;
-                found
-                    .first()
-                    .and_then(|(k, _)| super::keys::parse_seq(k))
-                    .map_or(1, |n| n + 1)
-            }
-        };
-        let mut ops = Vec::with_capacity(events.len());
-        for event in &events {
-            let value = serde_json::to_vec(event)
-                .map_err(|_| AuditError::Unavailable("an audit event cannot be encoded"))?;
-            ops.push(Op::Put {
-                tree: Tree::AuditPending,
-                key: seq_key(next),
-                value,
-            });
-            next += 1;
-        }
-        self.apply(ops, events.len()).await?;
-        self.pending_next = Some(next);
-        Ok(vec![Appended::Pending; events.len()])
+        let count = events.len();
+        self.write(count, self.store.append_pending(events)).await?;
+        Ok(vec![Appended::Pending; count])
     }
 }

@@ -28,8 +28,9 @@ impl VaultService {
         self.audit
             .append(AuditEvent::backup_taken(Some(by), ctx))
             .await?;
-        Ok(backup::spawn_stream(Arc::clone(
-            self.vault.store().blocking(),
-        )))
+        Ok(backup::spawn_stream(
+            Arc::clone(self.vault.store().blocking()),
+            Some(Arc::clone(&self.audit_files)),
+        ))
     }
 }

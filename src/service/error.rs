@@ -54,6 +54,10 @@ pub enum OpenError {
     /// The metrics registry could not be built.
     #[error("cannot register metrics: {0}")]
     Metrics(String),
+    /// The audit log cannot be opened (e.g. a damaged record before its
+    /// tail: the message names the segment and offset).
+    #[error("cannot open the audit trail: {0}")]
+    Audit(#[from] AuditError),
 }
 
 /// Unsealing can fail in the vault or, after the keys were loaded, because

@@ -43,8 +43,14 @@ impl SledStore {
             .open()
             .map_err(|e| open_error(&path, e))?;
         let kv = db.open_tree(KEYSPACE).map_err(backend)?;
+        let data_file = super::sled_sync::DataFileSync::open(&path)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(Self {
-            handles: Handles { db, kv },
+            handles: Handles {
+                db,
+                kv,
+                data_file: std::sync::Arc::new(data_file),
+            },
         })
     }
 
@@ -94,6 +100,8 @@ fn open_error(path: &Path, e: sled::Error) -> StoreError {
 struct Handles {
     db: sled::Db,
     kv: sled::Tree,
+    /// `fdatasync` after each flush (see [`super::sled_sync`]).
+    data_file: std::sync::Arc<super::sled_sync::DataFileSync>,
 }
 
 impl Handles {
@@ -159,7 +167,10 @@ impl Handles {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(backend)
+        self.db.flush().map_err(backend)?;
+        self.data_file
+            .sync()
+            .map_err(|e| StoreError::Backend(format!("fdatasync of the store failed: {e}")))
     }
 }
 

@@ -8,6 +8,7 @@
 mod durability;
 mod secrets;
 mod token_issue;
+mod upgrade;
 
 use serde_json::{json, Value};
 
