@@ -5,8 +5,8 @@ use actix_web::{web, HttpResponse};
 
 use super::extract::Caller;
 use super::{resource, ApiError};
-use crate::service::VaultService;
 use crate::auth::TokenRecord;
+use crate::service::VaultService;
 
 /// The routes of this resource.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -1,8 +1,8 @@
 //! Who a bearer token is (`GET /v1/auth/self`).
 
 use super::{ServiceError, VaultService};
-use crate::auth::{AuthError, Principal};
 use crate::auth::TokenRecord;
+use crate::auth::{AuthError, Principal};
 
 impl VaultService {
     /// The stored metadata of the caller's own token: kind, name, id,

@@ -4,13 +4,13 @@ use std::process::Command;
 
 use secrecy::SecretString;
 use time::OffsetDateTime;
-use zoho_vault::model::connection::{CachedToken, ConnectionRecord, Health, Source};
+use zoho_vault::auth::{make_token, NewToken};
 use zoho_vault::crypto::keys::DataKey;
 use zoho_vault::crypto::token::TokenKind;
+use zoho_vault::model::connection::{CachedToken, ConnectionRecord, Health, Source};
 use zoho_vault::store::postgres::PgStore;
 use zoho_vault::store::records::{open_value, seal_op};
 use zoho_vault::store::Tree;
-use zoho_vault::auth::{make_token, NewToken};
 use zoho_vault::zoho::DataCenter;
 
 use crate::backend::put;
