@@ -39,7 +39,6 @@ pub struct ConnectionManager {
     budget_limit: u32,
     budget_window: u64,
     state_ttl: std::time::Duration,
-    admin_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ConnectionManager {
@@ -58,7 +57,6 @@ impl ConnectionManager {
             budget_limit: settings.broker.mint_budget,
             budget_window: settings.broker.mint_window_secs,
             state_ttl: std::time::Duration::from_secs(settings.oauth.state_ttl_secs.max(1)),
-            admin_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -100,7 +98,6 @@ impl ConnectionManager {
     ) -> Result<ConnectionView, ConnectionError> {
         let grant = req.grant().map_err(ConnectionError::Invalid)?;
         let (data_center, accounts_url) = self.accounts_url(&req)?;
-        let _guard = self.admin_lock.lock().await;
         // Fences off any refresh still running for a connection of the
         // same name that was deleted.
         let _lease = self
@@ -337,7 +334,6 @@ impl ConnectionManager {
         name: &ConnectionName,
         revoke: bool,
     ) -> Result<bool, ConnectionError> {
-        let _guard = self.admin_lock.lock().await;
         // A refresh in flight is fenced off: whenever it finishes, it
         // writes nothing, so the deleted connection cannot come back.
         let _lease = self

@@ -74,3 +74,38 @@ async fn a_delete_without_revocation_during_a_refresh_is_final() {
 async fn a_delete_with_revocation_during_a_refresh_is_final() {
     delete_during_refresh("").await;
 }
+
+/// Admin writers serialise per connection name, never across names: deleting
+/// one connection does not wait behind the create of another whose code
+/// exchange with Zoho hangs.
+#[tokio::test]
+async fn an_admin_action_never_waits_behind_another_connections_zoho_call() {
+    let z = Arc::new(ZohoApp::spawn());
+    z.connect("globex").await;
+    let before = z.fake.counters().token_requests;
+    z.fake
+        .update_config(zoho_vault::fake_zoho::ConfigPatch {
+            latency_ms: Some(60_000),
+            ..Default::default()
+        })
+        .expect("latency");
+    let create = {
+        let z = Arc::clone(&z);
+        tokio::spawn(async move {
+            let body = z.upload_body();
+            z.put_connection("acme", &body).await
+        })
+    };
+    until_token_requests(&z, before + 1).await;
+    let (status, body) = z
+        .app
+        .admin_delete("/v1/connections/globex?revoke=false")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !create.is_finished(),
+        "the delete of globex waited for acme's hanging exchange"
+    );
+    let (status, body) = create.await.expect("create");
+    assert_ne!(status, 201, "the hanging exchange cannot succeed: {body}");
+}

@@ -81,9 +81,15 @@ impl ConnectionManager {
             .clone()
             .ok_or_else(|| CallbackError::MissingCode { name: name.clone() })?;
 
-        // Serialises with create and delete: the connection cannot vanish
-        // or be replaced between the checks below and the write.
-        let _guard = self.admin_lock.lock().await;
+        // Serialises with create, delete and refreshes of this name only
+        // (never across connections): the connection cannot vanish or be
+        // replaced between the checks below and the write, and no refresh of
+        // an old token can write meanwhile.
+        let _lease = self
+            .coord
+            .acquire_exclusive(&name)
+            .await
+            .map_err(|e| crate::store::StoreError::Backend(e.to_string()))?;
         let record = self.bound_record(keyring, &link).await?;
         let target = allowlisted(self.allow_custom_url, &record, &params)?;
 
@@ -136,19 +142,11 @@ impl ConnectionManager {
             });
         };
 
-        let stored = {
-            // No refresh of the old token runs (or can write) meanwhile.
-            let _lease = self
-                .coord
-                .acquire_exclusive(&name)
-                .await
-                .map_err(|e| crate::store::StoreError::Backend(e.to_string()))?;
-            let stored = self
-                .store_grant(keyring, &used, &target, granted, refresh_token, sent_at)
-                .await;
-            self.changed(&name);
-            stored?
-        };
+        let stored = self
+            .store_grant(keyring, &used, &target, granted, refresh_token, sent_at)
+            .await;
+        self.changed(&name);
+        let stored = stored?;
         if let Some((old_token, old_url)) = stored {
             self.revoke_in_background(&name, old_token, old_url);
         }
