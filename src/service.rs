@@ -127,18 +127,6 @@ impl VaultService {
         &self.settings
     }
 
-    /// The key lifecycle.
-    pub fn vault(&self) -> &Vault {
-        &self.vault
-    }
-
-    /// The audit trail. Actions append their event here and await it before
-    /// answering; e.g. token issue must `append(AuditEvent::token_issued(..))`
-    /// and answer 503 without the token when that fails (no record, no token).
-    pub fn audit(&self) -> &AuditLog {
-        &self.audit
-    }
-
     /// Records an admin action that already happened. Its effect cannot be
     /// undone (a code spent at Zoho, a token revoked), so a failure to record
     /// it is logged loudly instead of being reported as a failed action.
