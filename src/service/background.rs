@@ -44,6 +44,12 @@ impl VaultService {
         };
         let mut refreshed = 0;
         for name in names {
+            // Stored names were checked when written; one that no longer
+            // parses is damage the keep-alive cannot fix.
+            let Ok(name) = crate::model::ConnectionName::parse(name) else {
+                tracing::warn!("keep-alive skips a stored connection with an invalid name");
+                continue;
+            };
             let result = self
                 .broker
                 .refresh_ahead(&keyring, &name, Duration::ZERO, true)

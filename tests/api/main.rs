@@ -23,6 +23,7 @@ mod operator;
 mod ratelimit;
 mod refresh_ahead;
 mod request_ids;
+mod single_flight;
 mod support;
 mod tls;
 mod token_issue;

@@ -1,0 +1,30 @@
+//! How refresh failures become caller-facing errors.
+
+use crate::coord::CoordError;
+use crate::model::error::{fix_reauth_browser, ConnectionError, FIX_REAUTH};
+use crate::store::StoreError;
+use crate::zoho::ZohoError;
+
+pub(super) fn coord_error(e: CoordError) -> ConnectionError {
+    ConnectionError::Store(StoreError::Backend(e.to_string()))
+}
+
+/// How to revive a connection whose refresh token died: the browser flow
+/// when the connection has a redirect URI, a new self-client code otherwise.
+pub(super) fn reauth_fix(name: &str, redirect_uri: &Option<String>) -> String {
+    match redirect_uri {
+        Some(_) => fix_reauth_browser(name),
+        None => FIX_REAUTH.into(),
+    }
+}
+
+/// The Zoho error's wire name, for audit events.
+pub(super) fn zoho_code(err: &ZohoError) -> &'static str {
+    match err {
+        ZohoError::InvalidCode => "invalid_code",
+        ZohoError::InvalidClient => "invalid_client",
+        ZohoError::InvalidClientSecret => "invalid_client_secret",
+        ZohoError::InvalidRedirectUri => "invalid_redirect_uri",
+        _ => "rejected",
+    }
+}

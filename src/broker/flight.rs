@@ -1,0 +1,166 @@
+//! The single flight's shared state: one [`Slot`] per connection holds the
+//! cached token and the outcome of the last refresh, so callers queued
+//! behind a refresh share what it ended with (a token or a failure)
+//! instead of asking Zoho again.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::model::connection::CachedToken;
+use crate::zoho::ZohoError;
+
+/// An access token handed to a caller.
+pub struct Issued {
+    /// The token.
+    pub access_token: SecretString,
+    /// The API host to call with it.
+    pub api_domain: String,
+    /// When the vault stops handing it out.
+    pub expires_at: OffsetDateTime,
+    /// Whether this call refreshed it (else it came from the cache).
+    pub refreshed: bool,
+    /// Whether the refresh answer rotated the refresh token.
+    pub rotated: bool,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("refreshed", &self.refreshed)
+            .finish()
+    }
+}
+
+/// A cached access token, in memory.
+#[derive(Clone)]
+pub(super) struct Cached {
+    token: SecretString,
+    api_domain: String,
+    pub(super) expires_at: OffsetDateTime,
+    minted_at: OffsetDateTime,
+}
+
+impl Cached {
+    pub(super) fn from_record(c: &CachedToken) -> Self {
+        Self {
+            token: c.access_token.secret().clone(),
+            api_domain: c.api_domain.clone(),
+            expires_at: c.expires_at,
+            minted_at: c.minted_at,
+        }
+    }
+
+    /// Whether a token this close to expiry should be refreshed ahead of
+    /// demand: within `ahead` of expiry and past half its life (so a token
+    /// that lives shorter than `ahead` is not refreshed over and over).
+    pub(super) fn due_ahead(&self, now: OffsetDateTime, ahead: Duration) -> bool {
+        let remaining = self.expires_at - now;
+        let half_life = (self.expires_at - self.minted_at) / 2;
+        remaining < ahead && remaining < half_life
+    }
+
+    fn valid_for(&self, now: OffsetDateTime, min: Duration) -> bool {
+        self.expires_at - now >= min
+    }
+
+    pub(super) fn issue(&self, refreshed: bool) -> Issued {
+        Issued {
+            access_token: self.token.clone(),
+            api_domain: self.api_domain.clone(),
+            expires_at: self.expires_at,
+            refreshed,
+            rotated: false,
+        }
+    }
+}
+
+/// How a finished refresh ended, for the callers that queued behind it.
+#[derive(Clone)]
+pub(super) enum Outcome {
+    /// A new token is in the cache.
+    Refreshed,
+    /// Zoho failed or refused; the record says how.
+    Failed(ZohoError),
+}
+
+/// The last finished refresh: a sequence number and its outcome.
+#[derive(Default)]
+struct Flight {
+    finished: u64,
+    outcome: Option<Outcome>,
+}
+
+/// One connection's in-memory state.
+#[derive(Default)]
+pub(super) struct Slot {
+    /// Whether the cache was loaded from the store (read and written only
+    /// by the holder of the connection's refresh lease).
+    pub(super) loaded: AtomicBool,
+    cache: RwLock<Option<Cached>>,
+    /// Written by the lease holder when its refresh finishes, read by the
+    /// callers that waited for the lease meanwhile.
+    flight: Mutex<Flight>,
+    /// When a caller last asked (unix seconds); refresh-ahead serves only
+    /// connections in use.
+    pub(super) last_demand: AtomicI64,
+}
+
+impl Slot {
+    /// The cached token if it stays valid for `min` from `now`.
+    pub(super) fn fresh(&self, now: OffsetDateTime, min: Duration) -> Option<Cached> {
+        let guard = self.cache.read().ok()?;
+        guard.as_ref().filter(|c| c.valid_for(now, min)).cloned()
+    }
+
+    /// The cached token, valid or not.
+    pub(super) fn cached(&self) -> Option<Cached> {
+        self.cache.read().ok().and_then(|c| c.clone())
+    }
+
+    pub(super) fn set(&self, cached: Option<Cached>) {
+        if let Ok(mut guard) = self.cache.write() {
+            *guard = cached;
+        }
+    }
+
+    fn flight(&self) -> std::sync::MutexGuard<'_, Flight> {
+        self.flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many refreshes have finished so far; taken before waiting for
+    /// the lease, and compared after with [`Slot::finished_since`].
+    pub(super) fn finished(&self) -> u64 {
+        self.flight().finished
+    }
+
+    /// The outcome of the refresh that finished after `seen` was taken, if
+    /// one did.
+    pub(super) fn finished_since(&self, seen: u64) -> Option<Outcome> {
+        let flight = self.flight();
+        (flight.finished != seen)
+            .then(|| flight.outcome.clone())
+            .flatten()
+    }
+
+    /// Publishes the outcome of the refresh that just finished.
+    pub(super) fn finish(&self, outcome: Outcome) {
+        let mut flight = self.flight();
+        flight.finished = flight.finished.wrapping_add(1);
+        flight.outcome = Some(outcome);
+    }
+
+    pub(super) fn mark_demand(&self, at: OffsetDateTime) {
+        self.last_demand
+            .store(at.unix_timestamp(), Ordering::Relaxed);
+    }
+
+    pub(super) fn demanded_since(&self, since: i64) -> bool {
+        self.last_demand.load(Ordering::Relaxed) >= since
+    }
+}
