@@ -85,8 +85,9 @@ impl Broker {
         }
     }
 
+    /// Wall-clock time (a test build can jump it, see [`crate::clock`]).
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        crate::clock::now()
     }
 
     /// Drops the cache entries every published invalidation names.
@@ -185,9 +186,9 @@ impl Broker {
         let slot = self.slot(name);
         let now = self.now();
         let min_valid = match slot.cached() {
-            Some(c) if !force && !c.due_ahead(now, ahead) => return Ok(c.issue(false)),
+            Some(c) if !force && !c.due_ahead(now, ahead) => return Ok(c.issue(now, false)),
             // Anything longer than what is left forces a refresh.
-            Some(c) => (c.expires_at - now).unsigned_abs() + Duration::from_secs(1),
+            Some(c) => c.remaining(now).unsigned_abs() + Duration::from_secs(1),
             None => Duration::from_secs(u64::from(u32::MAX)),
         };
         self.issue_from(keyring, name, slot, min_valid).await
@@ -217,8 +218,9 @@ impl Broker {
         slot: &Arc<Slot>,
         min_valid: Duration,
     ) -> Result<Result<Issued, Fenced>, ConnectionError> {
-        if let Some(hit) = slot.fresh(self.now(), min_valid) {
-            return Ok(Ok(hit.issue(false)));
+        let now = self.now();
+        if let Some(hit) = slot.fresh(now, min_valid) {
+            return Ok(Ok(hit.issue(now, false)));
         }
         let key = name.as_bytes().to_vec();
         let seen = slot.finished();
@@ -244,11 +246,13 @@ impl Broker {
         let dk = keyring.data_key();
         if changed_meanwhile || !slot.loaded.load(Ordering::Acquire) {
             let cached: Option<CachedToken> = self.store.get_sealed(dk, name.as_bytes()).await?;
-            slot.set(cached.as_ref().map(Cached::from_record));
+            let now = self.now();
+            slot.set(cached.as_ref().map(|c| Cached::from_record(c, now)));
             slot.loaded.store(true, Ordering::Release);
         }
-        if let Some(hit) = slot.fresh(self.now(), min_valid) {
-            return Ok(Ok(hit.issue(false)));
+        let now = self.now();
+        if let Some(hit) = slot.fresh(now, min_valid) {
+            return Ok(Ok(hit.issue(now, false)));
         }
         let record: ConnectionRecord = open_value(dk, name.as_bytes(), &stored)?;
         if changed_meanwhile
@@ -259,8 +263,8 @@ impl Broker {
         {
             // Another replica refreshed (or failed to) while we waited:
             // share its outcome while the stored token is valid.
-            if let Some(shared) = slot.fresh(self.now(), Duration::ZERO) {
-                return Ok(Ok(shared.issue(false)));
+            if let Some(shared) = slot.fresh(now, Duration::ZERO) {
+                return Ok(Ok(shared.issue(now, false)));
             }
         }
         let current = Current {
@@ -276,9 +280,11 @@ impl Broker {
     fn share(&self, slot: &Slot, outcome: Outcome) -> Option<Result<Issued, ConnectionError>> {
         match outcome {
             // The best token there is, whatever our demand.
-            Outcome::Refreshed => slot
-                .fresh(self.now(), Duration::ZERO)
-                .map(|c| Ok(c.issue(false))),
+            Outcome::Refreshed => {
+                let now = self.now();
+                slot.fresh(now, Duration::ZERO)
+                    .map(|c| Ok(c.issue(now, false)))
+            }
             Outcome::Failed(err) if err.class() == ErrorClass::Transient => {
                 Some(self.transient_answer(slot, err))
             }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod backup;
 pub mod broker;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod coord;

@@ -5,7 +5,6 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ErrorBody;
@@ -294,7 +293,7 @@ async fn issue(
         .issue_token(&caller.0, &name, body.min_valid_secs, &ctx.0)
         .await?;
     tracing::debug!(refreshed = issued.refreshed, "token issued");
-    let expires_in = (issued.expires_at - OffsetDateTime::now_utc())
+    let expires_in = (issued.expires_at - crate::clock::now())
         .whole_seconds()
         .max(0);
     Ok(HttpResponse::Ok()

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use time::OffsetDateTime;
@@ -37,43 +37,83 @@ impl std::fmt::Debug for Issued {
     }
 }
 
+/// How far the two clocks may disagree before an answer's `expires_at` is
+/// pulled in to the monotonic deadline (they drift apart by microseconds
+/// between taking the two readings).
+const CLOCK_TOLERANCE: time::Duration = time::Duration::SECOND;
+
 /// A cached access token, in memory.
 #[derive(Clone)]
 pub(super) struct Cached {
     token: SecretString,
     api_domain: String,
-    pub(super) expires_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
     minted_at: OffsetDateTime,
+    /// `expires_at` on the monotonic clock, which no wall-clock jump moves:
+    /// after a backward jump the wall clock would call an expired token
+    /// valid, so validity is the earlier of the two.
+    deadline: Instant,
 }
 
 impl Cached {
-    pub(super) fn from_record(c: &CachedToken) -> Self {
+    /// The cached token of a record, read at wall-clock time `now`. (A
+    /// token loaded from the store gets its deadline from the wall clock
+    /// at load: a jump while the vault was down goes unnoticed.)
+    pub(super) fn from_record(c: &CachedToken, now: OffsetDateTime) -> Self {
+        let left = c.expires_at - now;
+        let left = if left.is_positive() {
+            left.unsigned_abs()
+        } else {
+            Duration::ZERO
+        };
         Self {
             token: c.access_token.secret().clone(),
             api_domain: c.api_domain.clone(),
             expires_at: c.expires_at,
             minted_at: c.minted_at,
+            deadline: Instant::now() + left,
         }
+    }
+
+    /// How long the token stays valid from wall-clock time `now`: the
+    /// smaller of what the wall clock and the monotonic clock say
+    /// (negative once expired).
+    pub(super) fn remaining(&self, now: OffsetDateTime) -> time::Duration {
+        let wall = self.expires_at - now;
+        let monotonic = match self.deadline.checked_duration_since(Instant::now()) {
+            Some(left) => time::Duration::try_from(left).unwrap_or(time::Duration::MAX),
+            None => -time::Duration::try_from(Instant::now() - self.deadline)
+                .unwrap_or(time::Duration::MAX),
+        };
+        wall.min(monotonic)
     }
 
     /// Whether a token this close to expiry should be refreshed ahead of
     /// demand: within `ahead` of expiry and past half its life (so a token
     /// that lives shorter than `ahead` is not refreshed over and over).
     pub(super) fn due_ahead(&self, now: OffsetDateTime, ahead: Duration) -> bool {
-        let remaining = self.expires_at - now;
+        let remaining = self.remaining(now);
         let half_life = (self.expires_at - self.minted_at) / 2;
         remaining < ahead && remaining < half_life
     }
 
     fn valid_for(&self, now: OffsetDateTime, min: Duration) -> bool {
-        self.expires_at - now >= min
+        self.remaining(now) >= min
     }
 
-    pub(super) fn issue(&self, refreshed: bool) -> Issued {
+    /// The token as answered at wall-clock time `now`: its `expires_at`
+    /// never later than the monotonic deadline says.
+    pub(super) fn issue(&self, now: OffsetDateTime, refreshed: bool) -> Issued {
+        let by_deadline = now + self.remaining(now);
+        let expires_at = if by_deadline < self.expires_at - CLOCK_TOLERANCE {
+            by_deadline
+        } else {
+            self.expires_at
+        };
         Issued {
             access_token: self.token.clone(),
             api_domain: self.api_domain.clone(),
-            expires_at: self.expires_at,
+            expires_at,
             refreshed,
             rotated: false,
         }

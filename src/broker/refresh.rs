@@ -142,10 +142,10 @@ impl Broker {
                 if let Err(fenced) = written {
                     return Ok(Err(fenced));
                 }
-                let fresh = Cached::from_record(&cached);
+                let fresh = Cached::from_record(&cached, done);
                 slot.set(Some(fresh.clone()));
                 slot.finish(Outcome::Refreshed);
-                let mut issued = fresh.issue(true);
+                let mut issued = fresh.issue(done, true);
                 issued.rotated = rotated;
                 Ok(Ok(issued))
             }
@@ -243,8 +243,9 @@ impl Broker {
         slot: &Slot,
         err: ZohoError,
     ) -> Result<Issued, ConnectionError> {
-        match slot.fresh(self.now(), Duration::ZERO) {
-            Some(c) => Ok(c.issue(false)),
+        let now = self.now();
+        match slot.fresh(now, Duration::ZERO) {
+            Some(c) => Ok(c.issue(now, false)),
             None => Err(ConnectionError::Zoho {
                 op: ZohoOp::Refresh,
                 err,

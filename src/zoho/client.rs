@@ -164,7 +164,7 @@ impl ZohoClient {
         let margin = self.config.expiry_margin;
         self.call(&url, req, |status, body, sent_at| {
             let grant = parse_token_response(status, body, sent_at, margin)?;
-            unexpired_at(grant, OffsetDateTime::now_utc())
+            unexpired_at(grant, crate::clock::now())
         })
         .await
     }
@@ -233,7 +233,7 @@ impl ZohoClient {
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
             .body(body.as_str().to_owned());
-        let sent_at = OffsetDateTime::now_utc();
+        let sent_at = crate::clock::now();
         let mut response = request.send().await.map_err(ZohoError::from_reqwest)?;
         let status = response.status().as_u16();
         let mut answer = Zeroizing::new(Vec::new());

@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod backup;
 mod cli;
+mod clock_jumps;
 mod connections;
 mod errors;
 mod example;
