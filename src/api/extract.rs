@@ -112,6 +112,20 @@ impl FromRequest for Admin {
     }
 }
 
+/// The client's address as the vault believes it (see
+/// [`super::context::ClientAddr`]): what per-address limits and back-offs
+/// key on. `None` only for a request without a peer (unit tests).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl FromRequest for ClientAddr {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(ClientAddr(super::context::client_addr(req))))
+    }
+}
+
 /// The request's audit context (request id, client address).
 pub struct Ctx(pub crate::audit::RequestContext);
 

@@ -76,6 +76,11 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// Worker threads; 0 means one per core (`http.workers`).
     pub workers: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`http.trusted_proxies`, `ZOHO_VAULT_HTTP__TRUSTED_PROXIES` as
+    /// `10.0.0.0/8,192.0.2.7` or `[10.0.0.0/8, 192.0.2.7]`); empty (the
+    /// default) trusts nobody's header. See docs/configuration.md.
+    pub trusted_proxies: super::TrustedProxies,
 }
 
 impl Default for HttpSettings {
@@ -83,6 +88,7 @@ impl Default for HttpSettings {
         Self {
             body_limit_bytes: 64 * 1024,
             workers: 0,
+            trusted_proxies: super::TrustedProxies::default(),
         }
     }
 }

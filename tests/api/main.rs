@@ -20,6 +20,7 @@ mod oauth_flow;
 mod odd_answers;
 mod openapi;
 mod operator;
+mod proxies;
 mod ratelimit;
 mod refresh_ahead;
 mod request_ids;
