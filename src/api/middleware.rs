@@ -19,6 +19,8 @@
 //! - the client's address is resolved once ([`ClientAddr`]: the peer, or
 //!   what a trusted proxy's `X-Forwarded-For` names) and put in the
 //!   request's extensions and its log span (`client`);
+//! - an admin action refused with an error is audited
+//!   ([`super::refusals`]);
 //! - one `debug` line per request (target `zoho_vault::http`): method,
 //!   path, status and time. Never headers (bearer tokens) and never the
 //!   query string (the redirect flow's callback carries a code in it).
@@ -101,6 +103,9 @@ pub async fn guard(
     let res = next.call(req).instrument(span.clone()).await?;
     let mut res = json_error_shape(res.map_into_boxed_body());
     audit_unrecorded_denial(&res).instrument(span.clone()).await;
+    super::refusals::audit_refused_admin_action(&res)
+        .instrument(span.clone())
+        .await;
     if let Ok(value) = HeaderValue::from_str(&id.0) {
         res.headers_mut()
             .insert(header::HeaderName::from_static(REQUEST_ID), value);
