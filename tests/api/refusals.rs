@@ -244,3 +244,22 @@ async fn a_vault_made_by_serve_init_starts_its_trail_with_vault_initialized() {
     assert_eq!(body["events"][0]["seq"], 1, "{body}");
     assert_eq!(body["events"][0]["action"], "vault_initialized", "{body}");
 }
+
+#[tokio::test]
+async fn a_refused_import_leaves_one_event_with_the_name_and_the_code() {
+    let z = ZohoApp::spawn();
+    let body = json!({
+        "client_id": z.client.client_id,
+        "client_secret": z.client.client_secret,
+        "refresh_token": format!("1000.{}", "0".repeat(64)),
+        "accounts_url": z.fake.base_url(),
+    });
+    refused_once(
+        &z.app,
+        "connection_created",
+        Some("imported"),
+        "refresh_token_invalid",
+        z.put_connection("imported", &body),
+    )
+    .await;
+}
