@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod oauth;
 pub mod openapi;
+mod refusals;
 pub mod service_tokens;
 pub mod sys;
 

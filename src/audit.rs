@@ -25,7 +25,9 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+pub mod denials;
 pub use chain::{Broken, ChainKey, Problem, VerifyReport};
+pub use denials::DenialThrottle;
 pub use event::{
     AuditAction, AuditEvent, AuditRecord, CreateMethod, Detail, Details, Outcome, ReadKind,
     RequestContext, TokenSource,

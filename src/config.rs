@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::kdf::KdfParams;
 
+mod proxies;
 mod sections;
+pub use proxies::TrustedProxies;
 pub use sections::*;
 
 /// Path of the shipped defaults file, relative to the working directory.

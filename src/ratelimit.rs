@@ -101,6 +101,33 @@ impl<C: Clock + Clone> RateLimiter<C> {
     }
 }
 
+/// The limit on failed authentications per client address (the resolved
+/// address: see `http.trusted_proxies`), so that an anonymous flood is
+/// answered `429` cheaply and cannot grow the trail or the work without
+/// bound. Only failures are counted: a valid token never meets it. Memory
+/// is bounded like the per-token map (idle buckets are swept).
+#[derive(Debug)]
+pub struct AddressLimiter(RateLimiter);
+
+impl AddressLimiter {
+    /// A limiter from the settings; `None` when
+    /// `anonymous_per_addr_per_sec` is 0.
+    pub fn from_settings(s: &RateLimitSettings) -> Option<Self> {
+        (s.anonymous_per_addr_per_sec > 0).then(|| {
+            Self(RateLimiter::new(
+                s.anonymous_per_addr_per_sec,
+                s.anonymous_burst,
+            ))
+        })
+    }
+
+    /// Takes one failure from `addr`'s bucket; `Err` carries the seconds
+    /// to wait, as [`RateLimiter::check`].
+    pub fn check(&self, addr: std::net::IpAddr) -> Result<(), u64> {
+        self.0.check(&addr.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -173,8 +200,11 @@ mod tests {
         let off = RateLimitSettings {
             per_token_per_sec: 0,
             burst: 5,
+            anonymous_per_addr_per_sec: 0,
+            anonymous_burst: 5,
         };
         assert!(RateLimiter::from_settings(&off).is_none());
+        assert!(AddressLimiter::from_settings(&off).is_none());
         assert!(RateLimiter::from_settings(&RateLimitSettings::default()).is_some());
     }
 }

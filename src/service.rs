@@ -6,6 +6,7 @@ mod admin_tokens;
 mod background;
 mod backup;
 mod connections;
+mod denials;
 mod error;
 mod sys;
 mod tokens;
@@ -60,6 +61,8 @@ pub struct VaultService {
     /// The audit log's files, for backups (blocking reads).
     audit_files: Arc<SegmentLog>,
     metrics: Arc<Metrics>,
+    /// Per-address counting of anonymous denials (see docs/audit.md).
+    denials: crate::audit::DenialThrottle,
 }
 
 impl VaultService {
@@ -109,7 +112,14 @@ impl VaultService {
             Duration::from_millis(settings.audit.write_timeout_ms),
         );
         audit.observe_flushes(metrics.audit_flush_seconds.clone());
+        let a = &settings.audit;
+        let denials = crate::audit::DenialThrottle::new(
+            a.denials_written_per_window,
+            Duration::from_secs(a.denial_window_secs),
+            a.denial_sources_max,
+        );
         Ok(Self {
+            denials,
             metrics,
             audit,
             audit_files,

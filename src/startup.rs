@@ -12,7 +12,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::api;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{AddressLimiter, RateLimiter};
 use crate::service::VaultService;
 use crate::tls::{tls_config, CertReloader};
 
@@ -57,6 +57,7 @@ impl Application {
         if limiter.is_none() {
             tracing::warn!("the per-token rate limit is off (ratelimit.per_token_per_sec = 0)");
         }
+        let by_address = AddressLimiter::from_settings(&settings.ratelimit).map(web::Data::new);
         let body_limit = settings.http.body_limit_bytes;
         // Rendered once, served as is by every worker.
         let openapi = api::openapi::Document::build(&settings)
@@ -66,6 +67,9 @@ impl Application {
             let mut app = App::new().app_data(data.clone()).app_data(openapi.clone());
             if let Some(limiter) = &limiter {
                 app = app.app_data(limiter.clone());
+            }
+            if let Some(by_address) = &by_address {
+                app = app.app_data(by_address.clone());
             }
             app.configure(api::configure(body_limit))
                 .default_service(web::to(api::error::not_found))

@@ -323,13 +323,20 @@ async fn prune(
 #[serde(deny_unknown_fields)]
 struct FaultsBody {
     /// How many of the next batch writes fail.
+    #[serde(default)]
     fail_next: u64,
+    /// Close every window of counted denials now, writing their
+    /// `auth_denied_summary` events (as at shutdown).
+    #[serde(default)]
+    close_denial_windows: bool,
 }
 
 /// Arm audit write failures (test knob)
 ///
 /// `POST /v1/sys/audit-faults` `{"fail_next": n}`: the next `n` batch
-/// writes of the audit trail fail as if the disk had. Exists only with
+/// writes of the audit trail fail as if the disk had.
+/// `{"close_denial_windows": true}` writes the summaries of counted
+/// denials now instead of when their windows close. Exists only with
 /// `audit.fault_injection` on (never in production); otherwise `404`.
 #[utoipa::path(
     post,
@@ -346,11 +353,15 @@ async fn faults(
     service: web::Data<VaultService>,
     body: web::Json<FaultsBody>,
 ) -> HttpResponse {
+    if body.close_denial_windows {
+        service.close_denial_windows().await;
+    }
     service.audit_inject_write_failures(body.fail_next);
     tracing::warn!(fail_next = body.fail_next, "audit fault injection armed");
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(FaultsBody {
             fail_next: body.fail_next,
+            close_denial_windows: body.close_denial_windows,
         })
 }

@@ -5,6 +5,8 @@
 //! The extractors ([`super::extract`]) and the middleware
 //! ([`super::middleware`]) both use it; it uses neither.
 
+use std::net::IpAddr;
+
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::ApiError;
@@ -37,8 +39,43 @@ fn fresh_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// The client's address: the TCP peer, or for a peer in
+/// `http.trusted_proxies` the address its `X-Forwarded-For` names (see
+/// [`crate::config::TrustedProxies::client_addr`]). Resolved once per
+/// request by [`super::middleware::guard`]; read it with [`client_addr`] or
+/// the [`super::extract::ClientAddr`] extractor, never from the headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl ClientAddr {
+    /// Resolves the client address of a request from its peer and headers.
+    pub fn resolve(
+        proxies: &crate::config::TrustedProxies,
+        peer: Option<IpAddr>,
+        headers: &actix_web::http::header::HeaderMap,
+    ) -> Option<Self> {
+        let peer = peer?;
+        let forwarded = headers
+            .get_all(FORWARDED_FOR)
+            .filter_map(|v| v.to_str().ok());
+        Some(Self(proxies.client_addr(peer, forwarded)))
+    }
+}
+
+const FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The request's client address (see [`ClientAddr`]); the TCP peer for a
+/// request that did not pass the guard middleware (unit tests).
+pub fn client_addr(req: &HttpRequest) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ClientAddr>()
+        .map(|c| c.0)
+        .or_else(|| req.peer_addr().map(|a| a.ip().to_canonical()))
+}
+
 /// Who and where, for audit events: the `X-Request-Id` header when it is a
-/// short token (else a fresh random id) and the TCP peer's IP.
+/// short token (else a fresh random id) and the client's address
+/// ([`client_addr`]).
 pub fn request_context(req: &HttpRequest) -> RequestContext {
     // The guard middleware gives every request its id; the fallback only
     // serves requests built without it (unit tests).
@@ -48,7 +85,7 @@ pub fn request_context(req: &HttpRequest) -> RequestContext {
         .map_or_else(fresh_id, |id| id.0.clone());
     RequestContext {
         request_id: Some(request_id),
-        source: req.peer_addr().map(|a| a.ip().to_string()),
+        source: client_addr(req).map(|a| a.to_string()),
     }
 }
 

@@ -8,7 +8,8 @@
 //! the request's extensions so that a 401/403 decided later (e.g. a
 //! connection the token was not granted) is audited by
 //! [`super::middleware`] with the caller's identity.
-//! A valid token over its rate limit gets `429 rate_limited`.
+//! A valid token over its rate limit gets `429 rate_limited`, and so does
+//! an address that keeps failing to authenticate ([`AddressLimiter`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,7 +22,7 @@ use super::context::{record_denial, request_context};
 use super::ApiError;
 use crate::auth::{is_token_id, AuthError, Principal};
 use crate::crypto::token::parse_bearer;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{AddressLimiter, RateLimiter};
 use crate::service::VaultService;
 
 /// Any authenticated caller.
@@ -62,7 +63,7 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
         Ok(p) => p,
         Err(e) => {
             record_denial(&req, &service, &e, None).await;
-            return Err(e);
+            return Err(over_address_limit(&req).unwrap_or(e));
         }
     };
     req.extensions_mut().insert(principal.clone());
@@ -79,6 +80,24 @@ async fn authenticate(req: HttpRequest) -> Result<Principal, ApiError> {
         }
     }
     Ok(principal)
+}
+
+/// `429` when the client's address has failed to authenticate more often
+/// than `ratelimit.anonymous_*` allows (the failure is counted either way).
+fn over_address_limit(req: &HttpRequest) -> Option<ApiError> {
+    let limiter = req.app_data::<web::Data<AddressLimiter>>()?;
+    let addr = super::context::client_addr(req)?;
+    let retry_after = limiter.check(addr).err()?;
+    tracing::warn!(client = %addr, "too many failed authentications from this address");
+    Some(
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests without a valid token from this address",
+        )
+        .with_hint("send a valid bearer token; retry after the Retry-After delay")
+        .with_retry_after(retry_after),
+    )
 }
 
 impl FromRequest for Caller {
@@ -109,6 +128,20 @@ impl FromRequest for Admin {
             }
             Ok(Admin(principal))
         })
+    }
+}
+
+/// The client's address as the vault believes it (see
+/// [`super::context::ClientAddr`]): what per-address limits and back-offs
+/// key on. `None` only for a request without a peer (unit tests).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl FromRequest for ClientAddr {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(ClientAddr(super::context::client_addr(req))))
     }
 }
 

@@ -16,6 +16,11 @@
 //! - a 401 or 403 that no extractor audited (e.g. a service token asking
 //!   for a connection it was not granted, decided in the service layer) is
 //!   audited here, with the caller's identity when it is known;
+//! - the client's address is resolved once ([`ClientAddr`]: the peer, or
+//!   what a trusted proxy's `X-Forwarded-For` names) and put in the
+//!   request's extensions and its log span (`client`);
+//! - an admin action refused with an error is audited
+//!   ([`super::refusals`]);
 //! - one `debug` line per request (target `zoho_vault::http`): method,
 //!   path, status and time. Never headers (bearer tokens) and never the
 //!   query string (the redirect flow's callback carries a code in it).
@@ -35,7 +40,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 use futures_util::FutureExt;
 
-use super::context::{record_denial_status, redact_path, DenialRecorded, RequestId};
+use super::context::{record_denial_status, redact_path, ClientAddr, DenialRecorded, RequestId};
 use super::ApiError;
 use crate::auth::Principal;
 use crate::service::VaultService;
@@ -83,10 +88,24 @@ pub async fn guard(
     let path = redact_path(req.path()).into_owned();
     let id = RequestId::from_header(req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()));
     req.extensions_mut().insert(id.clone());
-    let span = tracing::info_span!("request", request_id = %id.0);
+    let client = req.app_data::<web::Data<VaultService>>().and_then(|s| {
+        ClientAddr::resolve(
+            &s.settings().http.trusted_proxies,
+            req.peer_addr().map(|a| a.ip()),
+            req.headers(),
+        )
+    });
+    if let Some(client) = client {
+        req.extensions_mut().insert(client);
+    }
+    let client_field = client.map(|c| c.0.to_string()).unwrap_or_default();
+    let span = tracing::info_span!("request", request_id = %id.0, client = %client_field);
     let res = next.call(req).instrument(span.clone()).await?;
     let mut res = json_error_shape(res.map_into_boxed_body());
     audit_unrecorded_denial(&res).instrument(span.clone()).await;
+    super::refusals::audit_refused_admin_action(&res)
+        .instrument(span.clone())
+        .await;
     if let Ok(value) = HeaderValue::from_str(&id.0) {
         res.headers_mut()
             .insert(header::HeaderName::from_static(REQUEST_ID), value);

@@ -16,6 +16,7 @@
 mod constructors;
 pub mod context;
 pub mod kinds;
+mod operator;
 pub mod record;
 #[cfg(test)]
 mod tests;

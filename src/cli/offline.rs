@@ -99,8 +99,12 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
         Arc::clone(&service),
         service.settings().refresh_ahead.clone(),
     ));
+    let denial_windows = tokio::spawn(Arc::clone(&service).close_denial_windows_periodically());
     app.run_until_stopped().await?;
     background.abort();
+    denial_windows.abort();
+    // No count of denials is lost with the process.
+    service.close_denial_windows().await;
     service.flush_store().await?;
     tracing::info!("stopped; store flushed");
     Ok(())

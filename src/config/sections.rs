@@ -76,6 +76,11 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// Worker threads; 0 means one per core (`http.workers`).
     pub workers: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`http.trusted_proxies`, `ZOHO_VAULT_HTTP__TRUSTED_PROXIES` as
+    /// `10.0.0.0/8,192.0.2.7` or `[10.0.0.0/8, 192.0.2.7]`); empty (the
+    /// default) trusts nobody's header. See docs/configuration.md.
+    pub trusted_proxies: super::TrustedProxies,
 }
 
 impl Default for HttpSettings {
@@ -83,6 +88,7 @@ impl Default for HttpSettings {
         Self {
             body_limit_bytes: 64 * 1024,
             workers: 0,
+            trusted_proxies: super::TrustedProxies::default(),
         }
     }
 }
@@ -152,6 +158,19 @@ pub struct AuditSettings {
     /// (admin) that makes the next n audit writes fail
     /// (`audit.fault_injection`, `ZOHO_VAULT_AUDIT__FAULT_INJECTION`).
     pub fault_injection: bool,
+    /// Anonymous denials (401/403 without a valid token) written one by
+    /// one per source address and window; the rest of the window is
+    /// counted into one `auth_denied_summary` event
+    /// (`audit.denials_written_per_window`,
+    /// `ZOHO_VAULT_AUDIT__DENIALS_WRITTEN_PER_WINDOW`); 0 writes every one.
+    pub denials_written_per_window: u32,
+    /// The window, in seconds (`audit.denial_window_secs`,
+    /// `ZOHO_VAULT_AUDIT__DENIAL_WINDOW_SECS`); at least 1.
+    pub denial_window_secs: u64,
+    /// Most addresses counted at once (`audit.denial_sources_max`,
+    /// `ZOHO_VAULT_AUDIT__DENIAL_SOURCES_MAX`); beyond it new addresses
+    /// share one window with source `*`, so memory stays bounded.
+    pub denial_sources_max: usize,
 }
 
 impl Default for AuditSettings {
@@ -159,6 +178,9 @@ impl Default for AuditSettings {
         Self {
             write_timeout_ms: 2000,
             fault_injection: false,
+            denials_written_per_window: 5,
+            denial_window_secs: 60,
+            denial_sources_max: 10_000,
         }
     }
 }
@@ -199,6 +221,14 @@ pub struct RateLimitSettings {
     /// Requests a token may send in a burst above the sustained rate
     /// (`ratelimit.burst`, `ZOHO_VAULT_RATELIMIT__BURST`); at least 1.
     pub burst: u32,
+    /// Sustained failed authentications per second per client address
+    /// before `429 rate_limited` (`ratelimit.anonymous_per_addr_per_sec`,
+    /// `ZOHO_VAULT_RATELIMIT__ANONYMOUS_PER_ADDR_PER_SEC`); 0 turns it off.
+    /// Requests with a valid token never count against it.
+    pub anonymous_per_addr_per_sec: u32,
+    /// Failed authentications an address may send at once above that rate
+    /// (`ratelimit.anonymous_burst`, `ZOHO_VAULT_RATELIMIT__ANONYMOUS_BURST`).
+    pub anonymous_burst: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -206,6 +236,8 @@ impl Default for RateLimitSettings {
         Self {
             per_token_per_sec: 20_000,
             burst: 40_000,
+            anonymous_per_addr_per_sec: 5,
+            anonymous_burst: 50,
         }
     }
 }

@@ -124,3 +124,47 @@ fn a_missing_config_file_is_refused() {
     .expect_err("missing file");
     assert!(matches!(err, ConfigError::MissingFile(_)));
 }
+
+#[test]
+fn trusted_proxies_come_from_a_comma_list_or_a_bracketed_list_in_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.set_env("ZOHO_VAULT_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7");
+        let s = Settings::load_from(Path::new("none.toml"), None).map_err(|e| e.to_string())?;
+        assert_eq!(
+            s.http.trusted_proxies.to_string(),
+            "10.0.0.0/8,192.0.2.7/32"
+        );
+        jail.set_env(
+            "ZOHO_VAULT_HTTP__TRUSTED_PROXIES",
+            "[10.0.0.0/8, 2001:db8::/32]",
+        );
+        let s = Settings::load_from(Path::new("none.toml"), None).map_err(|e| e.to_string())?;
+        assert_eq!(
+            s.http.trusted_proxies.to_string(),
+            "10.0.0.0/8,2001:db8::/32"
+        );
+        jail.create_file(
+            "vault.toml",
+            "[http]\ntrusted_proxies = [\"172.16.0.0/12\"]\n",
+        )?;
+        jail.set_env("ZOHO_VAULT_HTTP__TRUSTED_PROXIES", "");
+        let s = Settings::load_from(Path::new("vault.toml"), None).map_err(|e| e.to_string())?;
+        assert!(
+            s.http.trusted_proxies.is_empty(),
+            "the empty variable overrides the file"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bad_trusted_proxy_stops_loading_and_is_named() {
+    Jail::expect_with(|jail| {
+        jail.set_env("ZOHO_VAULT_HTTP__TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/40");
+        let err = Settings::load_from(Path::new("none.toml"), None).expect_err("bad CIDR");
+        let msg = err.to_string();
+        assert!(msg.contains("`10.0.0.0/40`"), "{msg}");
+        assert!(msg.contains("trusted_proxies"), "{msg}");
+        Ok(())
+    });
+}

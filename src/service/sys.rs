@@ -43,6 +43,10 @@ impl VaultService {
             })
             .await?;
         self.activate_audit().await;
+        // The vault exists now whatever the trail says: recorded after the
+        // fact (a failure is logged), so the first admin token is not lost.
+        self.record_done(AuditEvent::vault_initialized(&RequestContext::local()))
+            .await;
         first.ok_or(VaultError::CorruptHeader)
     }
 

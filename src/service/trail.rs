@@ -10,8 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use crate::audit::{
-    verify_export, AuditError, AuditEvent, AuditRecord, ChainKey, Checkpoint, Page, Query,
-    ReadKind, RequestContext, VerifyReport,
+    verify_export, AuditAction, AuditError, AuditEvent, AuditRecord, ChainKey, Checkpoint, Page,
+    Query, ReadKind, RequestContext, VerifyReport,
 };
 use crate::auth::Principal;
 use crate::backup::{self, BackupError};
@@ -47,7 +47,8 @@ impl VaultService {
     }
 
     /// Records a refused request (401/403). The refusal stands whether or
-    /// not its event is written; a failure is logged.
+    /// not its event is written; a failure is logged. An anonymous one may
+    /// only be counted (see [`crate::audit::DenialThrottle`]).
     pub async fn record_denial(
         &self,
         status: u16,
@@ -56,9 +57,39 @@ impl VaultService {
         route: &str,
         ctx: &RequestContext,
     ) {
+        // Anonymous denials from one address: the first few per window
+        // are written, the rest counted into one summary.
+        if let (None, Some(source)) = (who, ctx.source.as_deref()) {
+            if !self.admit_denial(source).await {
+                return;
+            }
+        }
         let event = AuditEvent::access_denied(status, code, who, route, ctx);
         if let Err(e) = self.audit.append(event).await {
             tracing::error!(error = %e, status, "cannot record an access denial in the audit trail");
+        }
+    }
+
+    /// Records an admin action that was refused (`action` is what was
+    /// attempted; `code` the error code of the answer). Every refused
+    /// mutation of the vault's state by an authenticated admin goes
+    /// through here, whatever layer refused it (the request's shape, the
+    /// name, the vault, Zoho). The refusal stands whether or not its event
+    /// is written: nothing happened, so there is nothing to hand out or
+    /// undo, and a success must never be answered for it. A failure to
+    /// write is logged at ERROR level.
+    pub async fn record_refusal(
+        &self,
+        action: AuditAction,
+        by: &Principal,
+        connection: Option<&str>,
+        status: u16,
+        code: &str,
+        ctx: &RequestContext,
+    ) {
+        let event = AuditEvent::admin_refused(action, by, connection, status, code, ctx);
+        if let Err(e) = self.audit.append(event).await {
+            tracing::error!(error = %e, %action, code, "an admin action was refused and its audit event could not be written");
         }
     }
 

@@ -65,7 +65,8 @@ async fn wrong_unseal_while_sealed_is_pending_then_chained_with_seal_and_reads()
     assert_eq!(
         trail,
         vec![
-            ("unseal", "success"), // at start
+            ("vault_initialized", "success"), // init
+            ("unseal", "success"),            // at start
             ("seal", "success"),
             ("unseal", "failure"), // recorded while sealed, chained at unseal
             ("unseal", "success"),
@@ -77,14 +78,14 @@ async fn wrong_unseal_while_sealed_is_pending_then_chained_with_seal_and_reads()
         .iter()
         .map(|e| e["seq"].as_u64().expect("seq"))
         .collect();
-    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
-    assert_eq!(all[2]["details"]["reason"], "wrong_passphrase");
-    assert_eq!(all[2]["source"], "127.0.0.1");
-    assert!(all[1]["actor"]
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(all[3]["details"]["reason"], "wrong_passphrase");
+    assert_eq!(all[3]["source"], "127.0.0.1");
+    assert!(all[2]["actor"]
         .as_str()
         .expect("actor")
         .starts_with("admin:"));
-    assert!(all[3]["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(all[4]["request_id"].as_str().is_some_and(|r| !r.is_empty()));
 
     // The reads themselves are audited.
     let reads = app.events("action=audit_read").await;
@@ -100,7 +101,7 @@ async fn wrong_unseal_while_sealed_is_pending_then_chained_with_seal_and_reads()
 
 #[tokio::test]
 async fn denials_are_audited_filtered_and_paged_by_cursor() {
-    let app = TestApp::spawn();
+    let app = TestApp::spawn_with(&[("ZOHO_VAULT_AUDIT__DENIALS_WRITTEN_PER_WINDOW", "0")]);
     for i in 0..5 {
         let bogus = format!("zva_planted{i}AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
         let (status, _) = app.server.get("/v1/audit", Some(&bogus)).await;
@@ -291,10 +292,11 @@ async fn exports_verify_through_the_cli_and_tampered_lines_are_named() {
     let owned: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
 
     let mut edited = owned.clone();
-    edited[2] = edited[2].replace("\"outcome\":\"failure\"", "\"outcome\":\"success\"");
-    assert_ne!(edited[2], owned[2]);
+    // Line 1 is `vault_initialized`; line 4 the wrong unseal.
+    edited[3] = edited[3].replace("\"outcome\":\"failure\"", "\"outcome\":\"success\"");
+    assert_ne!(edited[3], owned[3]);
     let err = tampered("edited.jsonl", edited);
-    assert!(err.contains("at event 3 (line 3): edited"), "{err}");
+    assert!(err.contains("at event 4 (line 4): edited"), "{err}");
 
     let mut dropped = owned.clone();
     dropped.remove(1);

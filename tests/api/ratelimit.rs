@@ -62,8 +62,9 @@ async fn a_token_over_its_rate_limit_gets_429_with_retry_after_and_others_are_un
 
 #[tokio::test]
 async fn unauthenticated_requests_never_reach_a_bucket() {
-    // The limit is keyed by valid tokens only: garbage tokens get 401, not
-    // 429, however many arrive (they are audited instead).
+    // The per-token limit is keyed by valid tokens only: garbage tokens are
+    // never charged to a token's bucket (they meet the per-address limit of
+    // failed authentications instead: tests/api/flood.rs).
     let app = crate::helpers::TestApp::spawn_with(&[
         ("ZOHO_VAULT_RATELIMIT__PER_TOKEN_PER_SEC", "1"),
         ("ZOHO_VAULT_RATELIMIT__BURST", "1"),

@@ -6,8 +6,8 @@
 pub struct RequestContext {
     /// The request id (from `X-Request-Id` when well-formed, else generated).
     pub request_id: Option<String>,
-    /// The client's IP address (the TCP peer; forwarding headers are not
-    /// trusted).
+    /// The client's IP address: the TCP peer, or the address a trusted
+    /// proxy's `X-Forwarded-For` names (`http.trusted_proxies`).
     pub source: Option<String>,
 }
 

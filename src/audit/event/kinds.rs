@@ -43,11 +43,16 @@ pub enum AuditAction {
     AdminTokenRevoked,
     /// A backup of the store was taken (online, or offline by the operator).
     BackupTaken,
+    /// The vault was created (`init` or `serve --init`): the first event.
+    VaultInitialized,
+    /// Denials from one address beyond the first few in a window, counted
+    /// instead of written one by one.
+    AuthDeniedSummary,
 }
 
 impl AuditAction {
     /// Every action, for parsing and docs.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::TokenIssued,
         AuditAction::AccessDenied,
         AuditAction::Unseal,
@@ -64,6 +69,9 @@ impl AuditAction {
         AuditAction::AdminTokenCreated,
         AuditAction::AdminTokenRevoked,
         AuditAction::BackupTaken,
+        // Appended only: the position is the stored byte.
+        AuditAction::VaultInitialized,
+        AuditAction::AuthDeniedSummary,
     ];
 
     /// The stored name.
@@ -85,6 +93,8 @@ impl AuditAction {
             AuditAction::AdminTokenCreated => "admin_token_created",
             AuditAction::AdminTokenRevoked => "admin_token_revoked",
             AuditAction::BackupTaken => "backup_taken",
+            AuditAction::VaultInitialized => "vault_initialized",
+            AuditAction::AuthDeniedSummary => "auth_denied_summary",
         }
     }
 

@@ -70,7 +70,13 @@ async fn a_service_token_whose_creation_cannot_be_audited_is_refused_and_removed
         .map(|t| t["name"].clone())
         .collect();
     assert_eq!(names, vec![json!("billing")], "{list}");
-    assert_eq!(app.events("action=service_token_created").await.len(), 1);
+    // The one created, and the refused attempt (its refusal recorded once
+    // the trail took writes again).
+    let created = app.events("action=service_token_created&order=asc").await;
+    assert_eq!(created.len(), 2, "{created:#?}");
+    assert_eq!(created[0]["outcome"], "success");
+    assert_eq!(created[1]["outcome"], "failure");
+    assert_eq!(created[1]["details"]["error"], "audit_unavailable");
     assert_eq!(app.verify().await["ok"], true);
 }
 
