@@ -26,3 +26,4 @@ mod request_ids;
 mod support;
 mod tls;
 mod token_issue;
+mod unseal;
