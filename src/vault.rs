@@ -349,6 +349,30 @@ impl Vault {
         Ok(())
     }
 
+    /// The data key, opened with the passphrase without unsealing (for an
+    /// offline backup of a stopped vault).
+    pub async fn data_key_with(&self, passphrase: SecretString) -> Result<DataKey, VaultError> {
+        let header = self.header().await?.ok_or(VaultError::NotInitialized)?;
+        Self::open_header(header, passphrase).await
+    }
+
+    /// The data key from a vault header's stored bytes (e.g. the one in a
+    /// backup file), opened with the passphrase. Blocking: one KDF run.
+    pub fn open_stored_header(
+        bytes: &[u8],
+        passphrase: &SecretString,
+    ) -> Result<DataKey, VaultError> {
+        let header: Header =
+            serde_json::from_slice(bytes).map_err(|_| VaultError::CorruptHeader)?;
+        let wrapping = derive_wrapping_key(passphrase, &header.salt()?, &header.kdf)?;
+        wrapping
+            .unwrap_key(&header.wrapped()?)
+            .map_err(|e| match e {
+                CryptoError::Decrypt => VaultError::WrongPassphrase,
+                other => VaultError::Crypto(other),
+            })
+    }
+
     /// The KDF parameters stored in the header.
     pub async fn kdf_params(&self) -> Result<KdfParams, VaultError> {
         Ok(self.header().await?.ok_or(VaultError::NotInitialized)?.kdf)

@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod backup;
+mod backup_tamper;
 mod cli;
 mod connections;
 mod errors;
