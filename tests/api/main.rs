@@ -23,6 +23,7 @@ mod openapi;
 mod operator;
 mod ratelimit;
 mod refresh_ahead;
+mod rekey;
 mod request_ids;
 mod support;
 mod tls;
