@@ -173,3 +173,63 @@ async fn a_streamed_backup_is_a_valid_backup_and_stops_when_the_reader_leaves() 
     assert!(rx.recv().await.is_some());
     drop(rx);
 }
+
+/// A store whose audit tree holds a chain of `n` events (as the previous
+/// release's layout stores them: seq → event JSON).
+fn with_trail(n: u64) -> (tempfile::TempDir, Arc<dyn BlockingStore>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = empty(dir.path());
+    let mut ops = vec![Op::Put {
+        tree: Tree::Meta,
+        key: b"header".to_vec(),
+        value: b"{}".to_vec(),
+    }];
+    for seq in 1..=n {
+        ops.push(Op::Put {
+            tree: Tree::Audit,
+            key: crate::audit::keys::seq_key(seq),
+            value: serde_json::to_vec(
+                &serde_json::json!({"seq": seq, "hash": format!("{seq:064x}")}),
+            )
+            .expect("json"),
+        });
+    }
+    store.apply(ops).expect("apply");
+    (dir, store)
+}
+
+#[test]
+fn the_summary_names_the_last_event_as_the_head() {
+    let rt = runtime();
+    let _in = rt.enter();
+    let (_d, store) = with_trail(70);
+    let mut file = Vec::new();
+    let written = write_backup(store.as_ref(), None, &key(), &mut file).expect("backup");
+    let head = written.head.expect("a head");
+    assert_eq!((head.seq, head.hash), (70, format!("{:064x}", 70)));
+}
+
+#[test]
+fn a_backup_under_another_vaults_key_is_refused_but_structurally_whole() {
+    let rt = runtime();
+    let _in = rt.enter();
+    let (_d, store) = with_trail(3);
+    let other = BackupKey::derive(&DataKey::make());
+    let mut file = Vec::new();
+    write_backup(store.as_ref(), None, &other, &mut file).expect("backup");
+    assert!(
+        verify(file.as_slice(), None).is_ok(),
+        "structure alone checks out"
+    );
+    assert!(matches!(
+        verify(file.as_slice(), Some(&key())),
+        Err(BackupError::Forged)
+    ));
+    let target_dir = tempfile::tempdir().expect("tempdir");
+    let target = empty(target_dir.path());
+    assert!(matches!(
+        restore_backup(target.as_ref(), file.as_slice(), &key()),
+        Err(BackupError::Forged)
+    ));
+    assert!(is_empty(target.as_ref()).expect("scan"), "nothing is left");
+}
