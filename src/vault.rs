@@ -7,12 +7,12 @@
 //! reference, and the keys zeroize themselves when the last in-flight
 //! request lets go of them.
 //!
-//! Failed unseal attempts are serialised and each one is followed by a
-//! growing delay, so guessing over HTTP is never faster than one KDF run
-//! plus that delay per guess.
+//! Who may try a passphrase, and when, is decided per source by [`gate`]:
+//! a guesser backs off on its own without delaying anyone else.
+
+pub mod gate;
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -140,6 +140,16 @@ pub enum VaultError {
     /// The passphrase does not unwrap the data key.
     #[error("wrong passphrase")]
     WrongPassphrase,
+    /// This source must wait before it may try a passphrase again (it
+    /// failed recently, or its previous attempt is still running).
+    #[error("too many unseal attempts from this address; retry in {retry_after} s")]
+    UnsealThrottled {
+        /// Whole seconds until this source may try again.
+        retry_after: u64,
+    },
+    /// Other clients' attempts fill the unseal queue.
+    #[error("other unseal attempts are running; retry shortly")]
+    UnsealBusy,
     /// The operation needs the keys and the vault is sealed.
     #[error("the vault is sealed")]
     Sealed,
@@ -167,8 +177,7 @@ pub enum Unsealed {
 pub struct Vault {
     store: AsyncStore,
     keyring: RwLock<Option<Arc<Keyring>>>,
-    failures: tokio::sync::Mutex<u32>,
-    unseal: UnsealSettings,
+    gate: Arc<gate::Gate>,
     initialized: std::sync::atomic::AtomicBool,
 }
 
@@ -178,8 +187,7 @@ impl Vault {
         Self {
             store,
             keyring: RwLock::new(None),
-            failures: tokio::sync::Mutex::new(0),
-            unseal,
+            gate: gate::Gate::new(unseal),
             initialized: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -261,40 +269,40 @@ impl Vault {
         Ok(())
     }
 
-    /// Loads the keys with the passphrase. A wrong passphrase changes
-    /// nothing, and is answered only after the growing delay.
-    pub async fn unseal(&self, passphrase: SecretString) -> Result<Unsealed, VaultError> {
+    /// Loads the keys with the passphrase tried from `peer` (the client's
+    /// IP address; `None` on the host). A source inside its back-off, or
+    /// one whose previous attempt still runs, is refused at once
+    /// ([`VaultError::UnsealThrottled`]), as is any attempt while the key
+    /// derivation and its small queue are taken ([`VaultError::UnsealBusy`]).
+    /// A wrong passphrase changes nothing but its source's back-off.
+    pub async fn unseal(
+        &self,
+        passphrase: SecretString,
+        peer: Option<&str>,
+    ) -> Result<Unsealed, VaultError> {
         if !self.is_sealed() {
             return Ok(Unsealed::Already);
         }
-        let mut failures = self.failures.lock().await;
+        let pass = self.gate.admit(peer).await.map_err(|r| match r {
+            gate::Refusal::Source { retry_after } => VaultError::UnsealThrottled { retry_after },
+            gate::Refusal::Busy => VaultError::UnsealBusy,
+        })?;
         if !self.is_sealed() {
             return Ok(Unsealed::Already);
         }
         let header = self.header().await?.ok_or(VaultError::NotInitialized)?;
         match Self::open_header(header, passphrase).await {
             Ok(data) => {
-                *failures = 0;
+                pass.succeeded();
                 self.install(Keyring::new(data));
                 Ok(Unsealed::Now)
             }
             Err(VaultError::WrongPassphrase) => {
-                *failures = failures.saturating_add(1);
-                tokio::time::sleep(self.delay_after(*failures)).await;
+                pass.failed();
                 Err(VaultError::WrongPassphrase)
             }
             Err(other) => Err(other),
         }
-    }
-
-    fn delay_after(&self, failures: u32) -> Duration {
-        let factor = 1u64 << failures.saturating_sub(1).min(20);
-        Duration::from_millis(
-            self.unseal
-                .base_delay_ms
-                .saturating_mul(factor)
-                .min(self.unseal.max_delay_ms),
-        )
     }
 
     async fn open_header(header: Header, passphrase: SecretString) -> Result<DataKey, VaultError> {
@@ -339,6 +347,30 @@ impl Vault {
         fresh.rekeyed_at = Some(OffsetDateTime::now_utc());
         self.store.apply(vec![fresh.to_op()?]).await?;
         Ok(())
+    }
+
+    /// The data key, opened with the passphrase without unsealing (for an
+    /// offline backup of a stopped vault).
+    pub async fn data_key_with(&self, passphrase: SecretString) -> Result<DataKey, VaultError> {
+        let header = self.header().await?.ok_or(VaultError::NotInitialized)?;
+        Self::open_header(header, passphrase).await
+    }
+
+    /// The data key from a vault header's stored bytes (e.g. the one in a
+    /// backup file), opened with the passphrase. Blocking: one KDF run.
+    pub fn open_stored_header(
+        bytes: &[u8],
+        passphrase: &SecretString,
+    ) -> Result<DataKey, VaultError> {
+        let header: Header =
+            serde_json::from_slice(bytes).map_err(|_| VaultError::CorruptHeader)?;
+        let wrapping = derive_wrapping_key(passphrase, &header.salt()?, &header.kdf)?;
+        wrapping
+            .unwrap_key(&header.wrapped()?)
+            .map_err(|e| match e {
+                CryptoError::Decrypt => VaultError::WrongPassphrase,
+                other => VaultError::Crypto(other),
+            })
     }
 
     /// The KDF parameters stored in the header.

@@ -156,6 +156,20 @@ impl From<VaultError> for ApiError {
                 "wrong_passphrase",
                 "the passphrase does not unseal this vault",
             ),
+            VaultError::UnsealThrottled { retry_after } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "unseal_rate_limited",
+                "too many unseal attempts from this address",
+            )
+            .with_hint("each failed attempt doubles this address's wait; retry after the Retry-After delay")
+            .with_retry_after(retry_after),
+            VaultError::UnsealBusy => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "unseal_busy",
+                "other unseal attempts are running",
+            )
+            .with_hint("retry after the Retry-After delay")
+            .with_retry_after(1),
             VaultError::Crypto(_) | VaultError::CorruptHeader | VaultError::Store(_) => {
                 Self::internal(&e)
             }

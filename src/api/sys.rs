@@ -89,7 +89,8 @@ struct UnsealAnswer {
     already_unsealed: bool,
 }
 
-/// `POST /v1/sys/unseal`: anyone; failed attempts are slowed down.
+/// `POST /v1/sys/unseal`: anyone; each address's failed attempts slow
+/// that address down.
 pub fn unseal() -> impl actix_web::dev::HttpServiceFactory {
     resource("/sys/unseal").route(web::post().to(unseal_handler))
 }
@@ -97,8 +98,13 @@ pub fn unseal() -> impl actix_web::dev::HttpServiceFactory {
 /// Unseal the vault
 ///
 /// Derives the key from the passphrase and opens the data key. Anyone may
-/// try; after a wrong passphrase the next answer is delayed, the delay
-/// doubling with each consecutive failure. Every attempt is audited.
+/// try. After a wrong passphrase the client's address must wait before its
+/// next attempt, the wait doubling with each consecutive failure (capped);
+/// attempts inside that wait, or while the address's previous attempt is
+/// still running, are refused at once with 429 `unseal_rate_limited` and
+/// `Retry-After`, without looking at the passphrase. Other addresses are
+/// not slowed: at most one key derivation runs and a small queue waits for
+/// it; beyond that, 429 `unseal_busy`. Every checked attempt is audited.
 #[utoipa::path(
     post,
     path = "/v1/sys/unseal",
@@ -109,6 +115,7 @@ pub fn unseal() -> impl actix_web::dev::HttpServiceFactory {
         (status = 200, description = "Unsealed (or already was)", body = UnsealAnswer),
         (status = 401, description = "`wrong_passphrase`: nothing changed", body = ErrorBody<'_>),
         (status = 409, description = "`not_initialized`: run `zoho-vault init` first", body = ErrorBody<'_>),
+        (status = 429, description = "`unseal_rate_limited`: this address must wait (`Retry-After`); `unseal_busy`: other attempts fill the queue. Nothing was checked", body = ErrorBody<'_>),
         (status = 503, description = "`audit_unavailable`: the attempt could not be audited", body = ErrorBody<'_>),
     )
 )]

@@ -20,14 +20,15 @@ use clap::Args;
 use super::client::{download, send_raw};
 use super::error::CliError;
 use super::output;
+use super::passphrase::{self, Purpose};
 use super::progress::Progress;
 use super::ClientArgs;
-use crate::backup::{self, BackupError, Summary};
+use crate::backup::{self, BackupError, BackupKey, Summary};
 use crate::config::Settings;
 use crate::service::{OfflineBackupError, OpenError, VaultService};
 use crate::store::{self, StoreError};
 use crate::telemetry;
-use crate::vault::VaultError;
+use crate::vault::{Vault, VaultError};
 
 /// `zoho-vault backup`.
 #[derive(Debug, Args)]
@@ -39,9 +40,14 @@ pub struct BackupArgs {
     #[arg(long)]
     pub force: bool,
     /// Read the data directory directly instead of asking the running vault
-    /// (the service must be stopped; no token needed).
+    /// (the service must be stopped; no token needed, but the passphrase
+    /// is, to sign the backup).
     #[arg(long)]
     pub offline: bool,
+    /// With --offline: read the passphrase from this file (else
+    /// ZOHO_VAULT_PASSPHRASE, else a prompt).
+    #[arg(long, value_name = "FILE", requires = "offline")]
+    pub passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -52,6 +58,11 @@ pub struct RestoreArgs {
     /// A backup written by `zoho-vault backup` (or `GET /v1/sys/backup`).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Read the passphrase the vault had when the backup was taken from
+    /// this file (else ZOHO_VAULT_PASSPHRASE, else a prompt): it proves the
+    /// file is the vault's own, unedited.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 /// `FILE.partial`, beside `FILE`.
@@ -100,7 +111,7 @@ pub async fn run_backup(config: Option<&Path>, args: BackupArgs) -> anyhow::Resu
     }
     let partial = partial_path(&args.file);
     let written = if args.offline {
-        offline_backup(config, &partial).await
+        offline_backup(config, args.passphrase_file.as_deref(), &partial).await
     } else {
         online_backup(&args.client, &partial).await
     };
@@ -108,7 +119,7 @@ pub async fn run_backup(config: Option<&Path>, args: BackupArgs) -> anyhow::Resu
         let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    let summary = match check(&partial).await {
+    let summary = match check(&partial, None).await {
         Ok(summary) => summary,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
@@ -133,6 +144,7 @@ pub async fn run_backup(config: Option<&Path>, args: BackupArgs) -> anyhow::Resu
         ("entries", summary.entries.to_string()),
         ("size", format!("{size} bytes ({})", human(size))),
         ("taken at", rfc3339(summary.created_at)),
+        ("audit head", head(&summary)),
     ]);
     eprintln!(
         "The backup is still encrypted: restoring it needs the passphrase the vault has now \
@@ -189,12 +201,25 @@ fn open_offline(config: Option<&Path>, what: &str) -> anyhow::Result<Arc<VaultSe
 }
 
 /// Writes the data directory's backup into `partial` (service stopped).
-async fn offline_backup(config: Option<&Path>, partial: &Path) -> anyhow::Result<()> {
+async fn offline_backup(
+    config: Option<&Path>,
+    passphrase_file: Option<&Path>,
+    partial: &Path,
+) -> anyhow::Result<()> {
     let service = open_offline(
         config,
         "stop the service, or drop --offline to back up through it",
     )?;
-    match service.backup_offline(|| create_private(partial)).await {
+    let pass = passphrase::require(
+        passphrase_file,
+        passphrase::ENV,
+        "Vault passphrase",
+        Purpose::Existing,
+    )?;
+    match service
+        .backup_offline(pass, || create_private(partial))
+        .await
+    {
         Ok(()) => Ok(()),
         Err(OfflineBackupError::Vault(e)) => Err(e.into()),
         Err(OfflineBackupError::Audit(e)) => Err(anyhow::Error::from(e)
@@ -206,12 +231,12 @@ async fn offline_backup(config: Option<&Path>, partial: &Path) -> anyhow::Result
     }
 }
 
-/// Verifies a whole backup file.
-async fn check(path: &Path) -> anyhow::Result<Summary> {
+/// Verifies a whole backup file; its MAC too when `key` is given.
+async fn check(path: &Path, key: Option<Arc<BackupKey>>) -> anyhow::Result<Summary> {
     let path = path.to_path_buf();
     let summary = tokio::task::spawn_blocking(move || {
         let file = File::open(&path)?;
-        backup::verify(BufReader::new(file))
+        backup::verify(BufReader::new(file), key.as_deref())
     })
     .await
     .context("the verification task failed")??;
@@ -223,17 +248,49 @@ pub async fn run_restore(config: Option<&Path>, args: RestoreArgs) -> anyhow::Re
     let settings = Settings::load(config)?;
     telemetry::init(&settings.log);
     let dir = settings.data_dir.clone();
-    let file = args.file;
-    // The whole file first: a bad one changes nothing, not even the
-    // data directory's existence.
-    check(&file).await.map_err(|e| {
+    let file = args.file.clone();
+    // The whole file first, MAC included: a bad one changes nothing, not
+    // even the data directory's existence.
+    let refused = |e: anyhow::Error| {
         let reason = match e.downcast_ref::<BackupError>() {
             Some(BackupError::Io(io)) => format!("cannot read {}: {io}", file.display()),
             Some(other) => format!("{}: {other}; nothing was restored", file.display()),
             None => format!("{e:#}"),
         };
         anyhow::Error::from(CliError::Usage(reason))
-    })?;
+    };
+    let header = {
+        let path = file.clone();
+        tokio::task::spawn_blocking(move || {
+            backup::vault_header(BufReader::new(File::open(&path)?))
+        })
+        .await
+        .context("the verification task failed")?
+        .map_err(|e| refused(e.into()))?
+    };
+    let pass = passphrase::require(
+        args.passphrase_file.as_deref(),
+        passphrase::ENV,
+        "Passphrase of the vault the backup was taken from",
+        Purpose::Existing,
+    )?;
+    let data = tokio::task::spawn_blocking(move || Vault::open_stored_header(&header, &pass))
+        .await
+        .context("the key derivation task failed")?;
+    let key = match data {
+        Ok(data) => Arc::new(BackupKey::derive(&data)),
+        Err(VaultError::WrongPassphrase) => {
+            return Err(CliError::Usage(format!(
+                "the passphrase does not open the vault header in {}; give the passphrase the vault had when the backup was taken. Nothing was restored",
+                file.display()
+            ))
+            .into())
+        }
+        Err(e) => return Err(refused(e.into())),
+    };
+    check(&file, Some(Arc::clone(&key)))
+        .await
+        .map_err(refused)?;
     let store = match store::open(&settings) {
         Ok(store) => store,
         Err(StoreError::Locked(_)) => {
@@ -252,7 +309,7 @@ pub async fn run_restore(config: Option<&Path>, args: RestoreArgs) -> anyhow::Re
     let progress = Progress::waiting("restoring");
     let restored = tokio::task::spawn_blocking(move || {
         let input = File::open(&source)?;
-        backup::restore_backup(blocking.as_ref(), BufReader::new(input))
+        backup::restore_backup(blocking.as_ref(), BufReader::new(input), &key)
     })
     .await
     .context("the restore task failed")?;
@@ -273,6 +330,7 @@ pub async fn run_restore(config: Option<&Path>, args: RestoreArgs) -> anyhow::Re
     output::pairs(&[
         ("entries", summary.entries.to_string()),
         ("backup taken at", rfc3339(summary.created_at)),
+        ("audit head", head(&summary)),
     ]);
     println!(
         "\nNext: start the service on this data directory with the passphrase the vault had \
@@ -295,6 +353,15 @@ fn sync_parent(file: &Path) {
     if let Ok(dir) = File::open(parent) {
         let _ = dir.sync_all();
     }
+}
+
+/// The audit chain's head recorded in a backup, for the operator to keep
+/// (docs/audit.md: keep heads outside the vault).
+fn head(summary: &Summary) -> String {
+    summary.head.as_ref().map_or_else(
+        || "none (empty trail)".to_string(),
+        |h| format!("event {}, hash {}", h.seq, h.hash),
+    )
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {

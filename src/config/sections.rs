@@ -102,6 +102,9 @@ pub struct UnsealSettings {
     pub base_delay_ms: u64,
     /// Cap of the delay (`unseal.max_delay_ms`).
     pub max_delay_ms: u64,
+    /// Attempts from other sources that may wait while one key derivation
+    /// runs (`unseal.queue`); further ones are refused at once with 429.
+    pub queue: u32,
 }
 
 impl Default for UnsealSettings {
@@ -109,6 +112,7 @@ impl Default for UnsealSettings {
         Self {
             base_delay_ms: 250,
             max_delay_ms: 30_000,
+            queue: 1,
         }
     }
 }

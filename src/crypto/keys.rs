@@ -106,6 +106,12 @@ impl DataKey {
 }
 
 impl SubKey {
+    /// An HMAC-SHA256 under this subkey, for data fed in pieces.
+    pub fn hmac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(self.as_bytes())
+            .expect("HMAC accepts keys of any length")
+    }
+
     /// HMAC-SHA256 of `data` under this subkey.
     pub fn mac(&self, data: &[u8]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.as_bytes())

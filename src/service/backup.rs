@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use crate::audit::{AuditEvent, RequestContext};
 use crate::auth::Principal;
-use crate::backup;
+use crate::backup::{self, BackupKey};
 
 use super::{ServiceError, VaultService};
 
@@ -24,13 +24,14 @@ impl VaultService {
         by: &Principal,
         ctx: &RequestContext,
     ) -> Result<BackupStream, ServiceError> {
-        self.vault.keyring()?;
+        let key = BackupKey::derive(self.vault.keyring()?.data_key());
         self.audit
             .append(AuditEvent::backup_taken(Some(by), ctx))
             .await?;
         Ok(backup::spawn_stream(
             Arc::clone(self.vault.store().blocking()),
             Some(Arc::clone(&self.audit_files)),
+            key,
         ))
     }
 }

@@ -73,7 +73,7 @@ impl VaultService {
         passphrase: SecretString,
         ctx: &RequestContext,
     ) -> Result<Unsealed, UnsealError> {
-        match self.vault.unseal(passphrase).await {
+        match self.vault.unseal(passphrase, ctx.source.as_deref()).await {
             Ok(Unsealed::Now) => {
                 self.activate_audit().await;
                 if let Err(e) = self.audit.append(AuditEvent::unseal(None, ctx)).await {

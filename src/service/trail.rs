@@ -14,7 +14,7 @@ use crate::audit::{
     Query, ReadKind, RequestContext, VerifyReport,
 };
 use crate::auth::Principal;
-use crate::backup::{self, BackupError};
+use crate::backup::{self, BackupError, BackupKey};
 use crate::vault::VaultError;
 
 use super::{ServiceError, VaultService};
@@ -188,11 +188,15 @@ impl VaultService {
     /// `create` opens the output file once the event is durable.
     pub async fn backup_offline(
         &self,
+        passphrase: SecretString,
         create: impl FnOnce() -> std::io::Result<std::fs::File>,
     ) -> Result<(), OfflineBackupError> {
         if !self.vault.is_initialized().await? {
             return Err(VaultError::NotInitialized.into());
         }
+        // The trailer's MAC needs the data key; a wrong passphrase stops
+        // here, before anything is recorded or written.
+        let key = BackupKey::derive(&self.vault.data_key_with(passphrase).await?);
         self.audit_first(AuditEvent::backup_taken(None, &RequestContext::local()))
             .await?;
         let out = create().map_err(OfflineBackupError::Create)?;
@@ -200,7 +204,7 @@ impl VaultService {
         let audit = Arc::clone(&self.audit_files);
         tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
             let mut out = std::io::BufWriter::new(out);
-            backup::write_backup(store.as_ref(), Some(&audit), &mut out)?;
+            backup::write_backup(store.as_ref(), Some(&audit), &key, &mut out)?;
             out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             Ok(())
         })

@@ -22,14 +22,14 @@ fn text(out: &Output) -> String {
 }
 
 #[track_caller]
-fn ok(out: &Output) -> String {
+pub(crate) fn ok(out: &Output) -> String {
     assert!(out.status.success(), "{}", text(out));
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// Asserts the exit code and answers stderr.
 #[track_caller]
-fn fails(out: &Output, code: i32) -> String {
+pub(crate) fn fails(out: &Output, code: i32) -> String {
     assert_eq!(out.status.code(), Some(code), "{}", text(out));
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(err.contains("error: "), "{err}");
@@ -41,8 +41,9 @@ fn path_str(p: &Path) -> &str {
 }
 
 /// `zoho-vault restore FILE` into `dir`'s data directory.
-fn restore(dir: &VaultDir, file: &Path) -> Output {
+pub(crate) fn restore(dir: &VaultDir, file: &Path) -> Output {
     dir.command()
+        .env("ZOHO_VAULT_PASSPHRASE", PASSPHRASE)
         .args(["restore", path_str(file)])
         .output()
         .expect("run restore")
@@ -51,6 +52,7 @@ fn restore(dir: &VaultDir, file: &Path) -> Output {
 /// `zoho-vault backup --offline FILE` on `dir`'s data directory.
 fn offline_backup(dir: &VaultDir, file: &Path) -> Output {
     dir.command()
+        .env("ZOHO_VAULT_PASSPHRASE", PASSPHRASE)
         .args(["backup", "--offline", path_str(file)])
         .output()
         .expect("run backup")
@@ -391,7 +393,7 @@ async fn the_backup_route_is_for_admins_streams_a_download_and_fails_closed() {
         "{disposition}"
     );
     let body = resp.bytes().await.expect("body");
-    let summary = zoho_vault::backup::verify(body.as_ref()).expect("a whole backup");
+    let summary = zoho_vault::backup::verify(body.as_ref(), None).expect("a whole backup");
     assert!(summary.entries > 0);
 
     // No audit event, no backup.

@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod backup;
+mod backup_tamper;
 mod cli;
 mod clock_jumps;
 mod connections;
@@ -26,8 +27,10 @@ mod proxies;
 mod ratelimit;
 mod refresh_ahead;
 mod refusals;
+mod rekey;
 mod request_ids;
 mod single_flight;
 mod support;
 mod tls;
 mod token_issue;
+mod unseal;
