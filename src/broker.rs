@@ -25,8 +25,9 @@ use crate::coord::{Coordinator, Invalidation, RefreshLease};
 use crate::metrics::Metrics;
 use crate::model::budget::Budget;
 use crate::model::connection::{CachedToken, ConnectionRecord, HealthState, LastError};
-use crate::model::error::{corrupt_url, fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH};
+use crate::model::error::{corrupt_url, ConnectionError, ZohoOp};
 use crate::model::grant::{apply_grant, seal_grant};
+use crate::model::Fix;
 use crate::store::records::{open_value, seal_op};
 use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
@@ -416,7 +417,7 @@ impl Broker {
                         .unwrap_or_else(|| "the refresh token no longer works".into()),
                     fix: record
                         .health
-                        .fix
+                        .action
                         .unwrap_or_else(|| reauth_fix(&record.name, &record.redirect_uri)),
                     code: "needs_reauth".into(),
                     fresh: false,
@@ -501,17 +502,24 @@ impl Broker {
         let (state, code, fix) = match class {
             ErrorClass::Transient => (HealthState::Degraded, "upstream_unavailable", None),
             ErrorClass::Throttled => (HealthState::Throttled, "upstream_throttled", None),
-            ErrorClass::NeedsReauth => (HealthState::NeedsReauth, "needs_reauth", Some(reauth_fix(&name, &record.redirect_uri))),
+            ErrorClass::NeedsReauth => (
+                HealthState::NeedsReauth,
+                "needs_reauth",
+                Some(reauth_fix(&name, &record.redirect_uri)),
+            ),
             ErrorClass::Config => (
                 HealthState::NeedsReauth,
                 "needs_reauth",
-                Some(format!(
-                    "Zoho no longer accepts this client ({err}); check that the self client still exists and its secret is unchanged, then delete and upload the connection again"
-                )),
+                Some(Fix::ReplaceClient {
+                    connection: name.clone(),
+                }),
             ),
         };
         record.health.state = state;
-        record.health.fix = fix.clone();
+        // The text is the API's to write (from `action`); an older
+        // record's text must not outlive the fix it described.
+        record.health.fix = None;
+        record.health.action = fix.clone();
         record.health.last_error = Some(LastError {
             at: now,
             code: code.into(),
@@ -544,6 +552,7 @@ impl Broker {
                 match still_valid {
                     Some(c) => Ok(c.issue(false)),
                     None => Err(ConnectionError::Zoho {
+                        connection: name,
                         op: ZohoOp::Refresh,
                         err,
                     }),
@@ -577,11 +586,8 @@ fn coord_error(e: crate::coord::CoordError) -> ConnectionError {
 
 /// How to revive a connection whose refresh token died: the browser flow
 /// when the connection has a redirect URI, a new self-client code otherwise.
-fn reauth_fix(name: &str, redirect_uri: &Option<String>) -> String {
-    match redirect_uri {
-        Some(_) => fix_reauth_browser(name),
-        None => FIX_REAUTH.into(),
-    }
+fn reauth_fix(name: &str, redirect_uri: &Option<String>) -> Fix {
+    Fix::reauthorize(name, redirect_uri.is_some())
 }
 
 /// The Zoho error's wire name, for audit events.

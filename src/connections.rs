@@ -5,9 +5,7 @@
 pub mod redirect;
 pub mod upload;
 
-pub use crate::model::error::{
-    fix_pending, fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH,
-};
+pub use crate::model::error::{ConnectionError, ZohoOp};
 
 use std::sync::Arc;
 
@@ -22,7 +20,7 @@ use crate::model::connection::{
     TokenView,
 };
 use crate::model::grant::{apply_grant, seal_grant};
-use crate::model::ConnectionName;
+use crate::model::{ConnectionName, Fix};
 use crate::store::records::SealedSecret;
 use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
@@ -134,7 +132,9 @@ impl ConnectionManager {
                     source: Source::Redirect,
                     created_at: now,
                     updated_at: now,
-                    health: Health::pending(fix_pending(name)),
+                    health: Health::pending(Fix::AuthorizeInBrowser {
+                        connection: name.to_string(),
+                    }),
                     mints: Vec::new(),
                 };
                 self.store
@@ -146,7 +146,10 @@ impl ConnectionManager {
             Grant::Code(code) => {
                 if let Some(expires) = req.code_expires_at() {
                     if expires <= now {
-                        return Err(ConnectionError::CodeExpired(rfc3339(expires)));
+                        return Err(ConnectionError::CodeExpired {
+                            connection: name.to_string(),
+                            expired_at: rfc3339(expires),
+                        });
                     }
                 }
                 let result = self
@@ -156,6 +159,7 @@ impl ConnectionManager {
                 (
                     Source::SelfClient,
                     result.map_err(|err| ConnectionError::Zoho {
+                        connection: name.to_string(),
                         op: ZohoOp::Exchange,
                         err,
                     }),
@@ -173,6 +177,7 @@ impl ConnectionManager {
                 (
                     Source::RefreshToken,
                     result.map_err(|err| ConnectionError::Zoho {
+                        connection: name.to_string(),
                         op: ZohoOp::Import,
                         err,
                     }),
@@ -185,6 +190,7 @@ impl ConnectionManager {
                 .refresh_token
                 .clone()
                 .ok_or_else(|| ConnectionError::Zoho {
+                    connection: name.to_string(),
                     op: ZohoOp::Exchange,
                     err: ZohoError::InvalidResponse("Zoho answered without a refresh token".into()),
                 })?;
@@ -353,6 +359,7 @@ impl ConnectionManager {
                 Err(ZohoError::RevokeRejected) => {}
                 Err(err) => {
                     return Err(ConnectionError::Zoho {
+                        connection: name.to_string(),
                         op: ZohoOp::Revoke,
                         err,
                     })

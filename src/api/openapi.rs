@@ -47,7 +47,7 @@ pub const SERVICE: &str = "service";
 #[openapi(
     info(
         title = "zoho-vault",
-        description = "Keeps Zoho OAuth credentials encrypted and hands short-lived access tokens to backend services. Every error answer is `{\"error\": {\"code\", \"message\", \"hint\"?}}` (schema `ErrorBody`), except the HTML pages of `GET /v1/oauth/callback`. While the vault is sealed, routes that need a bearer token answer `503 sealed`; `GET /v1/sys/health`, `POST /v1/sys/unseal` and this document stay available."
+        description = "Keeps Zoho OAuth credentials encrypted and hands short-lived access tokens to backend services. Every error answer is `{\"error\": {\"code\", \"message\", \"hint\"?, \"fix\"?}}` (schema `ErrorBody`; `fix` is the hint as data, schema `Fix`), except the HTML pages of `GET /v1/oauth/callback`. While the vault is sealed, routes that need a bearer token answer `503 sealed`; `GET /v1/sys/health`, `POST /v1/sys/unseal` and this document stay available."
     ),
     paths(
         sys::health_handler,
@@ -78,7 +78,7 @@ pub const SERVICE: &str = "service";
         metrics::metrics,
         serve,
     ),
-    components(schemas(ErrorBody<'_>, ErrorDetail<'_>)),
+    components(schemas(ErrorBody<'_>, ErrorDetail<'_>, crate::model::Fix)),
     modifiers(&BearerSchemes, &CommonResponses, &Tidy),
     tags(
         (name = "sys", description = "Health, unseal and seal"),

@@ -209,6 +209,7 @@ fn failure(err: &anyhow::Error) -> RowResult {
             code,
             message,
             hint,
+            fix,
             ..
         }) => {
             let mut text = format!("{message} (HTTP {status}, {code})");
@@ -216,7 +217,7 @@ fn failure(err: &anyhow::Error) -> RowResult {
                 text.push_str(&format!("; hint: {h}"));
             }
             RowResult::Failed {
-                error: json!({"status": status, "code": code, "message": message, "hint": hint}),
+                error: json!({"status": status, "code": code, "message": message, "hint": hint, "fix": fix}),
                 text,
             }
         }

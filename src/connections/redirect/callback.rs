@@ -343,7 +343,9 @@ mod tests {
             source: Source::Redirect,
             created_at: now,
             updated_at: now,
-            health: Health::pending("x".into()),
+            health: Health::pending(crate::model::Fix::AuthorizeInBrowser {
+                connection: "acme".into(),
+            }),
             mints: Vec::new(),
         }
     }
