@@ -233,7 +233,7 @@ impl Broker {
             .await
             .map_err(coord_error)?;
         if let Some(outcome) = slot.finished_since(seen) {
-            if let Some(shared) = self.share(slot, outcome) {
+            if let Some(shared) = self.share(name, slot, outcome) {
                 return shared.map(Ok);
             }
         }
@@ -277,7 +277,12 @@ impl Broker {
     /// The answer a caller that waited behind a finished refresh shares, or
     /// `None` to go on under the lease (a refreshed token already expired;
     /// a throttle or dead credential, which the stored record reports).
-    fn share(&self, slot: &Slot, outcome: Outcome) -> Option<Result<Issued, ConnectionError>> {
+    fn share(
+        &self,
+        name: &ConnectionName,
+        slot: &Slot,
+        outcome: Outcome,
+    ) -> Option<Result<Issued, ConnectionError>> {
         match outcome {
             // The best token there is, whatever our demand.
             Outcome::Refreshed => {
@@ -286,7 +291,7 @@ impl Broker {
                     .map(|c| Ok(c.issue(now, false)))
             }
             Outcome::Failed(err) if err.class() == ErrorClass::Transient => {
-                Some(self.transient_answer(slot, err))
+                Some(self.transient_answer(name.as_str(), slot, err))
             }
             Outcome::Failed(_) => None,
         }

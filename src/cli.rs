@@ -12,6 +12,7 @@ mod backup;
 mod client;
 mod connection;
 mod error;
+mod fix;
 mod offline;
 mod output;
 pub mod passphrase;

@@ -2,12 +2,11 @@
 //! pending browser-flow client), list, show and delete. The browser redirect
 //! flow lives in [`redirect`], token issue in [`crate::broker`].
 
+mod read;
 pub mod redirect;
 pub mod upload;
 
-pub use crate::model::error::{
-    fix_pending, fix_reauth_browser, ConnectionError, ZohoOp, FIX_REAUTH,
-};
+pub use crate::model::error::{ConnectionError, ZohoOp};
 
 use std::sync::Arc;
 
@@ -17,12 +16,9 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::coord::{Coordinator, Invalidation};
-use crate::model::connection::{
-    BudgetView, CachedToken, ConnectionRecord, ConnectionView, Health, HealthState, Source,
-    TokenView,
-};
+use crate::model::connection::{ConnectionRecord, ConnectionView, Health, Source};
 use crate::model::grant::{apply_grant, seal_grant};
-use crate::model::ConnectionName;
+use crate::model::{ConnectionName, Fix};
 use crate::store::records::SealedSecret;
 use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
@@ -134,7 +130,9 @@ impl ConnectionManager {
                     source: Source::Redirect,
                     created_at: now,
                     updated_at: now,
-                    health: Health::pending(fix_pending(name)),
+                    health: Health::pending(Fix::AuthorizeInBrowser {
+                        connection: name.to_string(),
+                    }),
                     mints: Vec::new(),
                 };
                 self.store
@@ -146,7 +144,10 @@ impl ConnectionManager {
             Grant::Code(code) => {
                 if let Some(expires) = req.code_expires_at() {
                     if expires <= now {
-                        return Err(ConnectionError::CodeExpired(rfc3339(expires)));
+                        return Err(ConnectionError::CodeExpired {
+                            connection: name.to_string(),
+                            expired_at: rfc3339(expires),
+                        });
                     }
                 }
                 let result = self
@@ -156,6 +157,7 @@ impl ConnectionManager {
                 (
                     Source::SelfClient,
                     result.map_err(|err| ConnectionError::Zoho {
+                        connection: name.to_string(),
                         op: ZohoOp::Exchange,
                         err,
                     }),
@@ -173,6 +175,7 @@ impl ConnectionManager {
                 (
                     Source::RefreshToken,
                     result.map_err(|err| ConnectionError::Zoho {
+                        connection: name.to_string(),
                         op: ZohoOp::Import,
                         err,
                     }),
@@ -185,6 +188,7 @@ impl ConnectionManager {
                 .refresh_token
                 .clone()
                 .ok_or_else(|| ConnectionError::Zoho {
+                    connection: name.to_string(),
                     op: ZohoOp::Exchange,
                     err: ZohoError::InvalidResponse("Zoho answered without a refresh token".into()),
                 })?;
@@ -223,108 +227,6 @@ impl ConnectionManager {
         Ok(self.view(record, Some(cached)))
     }
 
-    async fn exists(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .store
-            .get(Tree::Connections, name.as_bytes().to_vec())
-            .await?
-            .is_some())
-    }
-
-    /// Metadata of one connection.
-    pub async fn get(
-        &self,
-        keyring: &Keyring,
-        name: &ConnectionName,
-    ) -> Result<ConnectionView, ConnectionError> {
-        let record = self.record(keyring, name).await?;
-        let cached: Option<CachedToken> = self
-            .store
-            .get_sealed(keyring.data_key(), name.as_bytes())
-            .await?;
-        Ok(self.view(record, cached))
-    }
-
-    /// The stored record of connection `name`; a name that is not a valid
-    /// connection name is simply not found.
-    pub(crate) async fn record(
-        &self,
-        keyring: &Keyring,
-        name: &str,
-    ) -> Result<ConnectionRecord, ConnectionError> {
-        ConnectionName::parse(name).map_err(|_| ConnectionError::NotFound(name.to_string()))?;
-        self.store
-            .get_sealed(keyring.data_key(), name.as_bytes())
-            .await?
-            .ok_or_else(|| ConnectionError::NotFound(name.to_string()))
-    }
-
-    /// Metadata of every connection, by name.
-    pub async fn list(&self, keyring: &Keyring) -> Result<Vec<ConnectionView>, ConnectionError> {
-        let dk = keyring.data_key();
-        let records = self
-            .store
-            .scan_sealed::<ConnectionRecord>(dk, &[], usize::MAX)
-            .await?;
-        // One scan of the token tree instead of a read per connection.
-        let mut cached: std::collections::HashMap<Vec<u8>, CachedToken> = self
-            .store
-            .scan_sealed::<CachedToken>(dk, &[], usize::MAX)
-            .await?
-            .into_iter()
-            .collect();
-        Ok(records
-            .into_iter()
-            .map(|(key, record)| {
-                let token = cached.remove(&key);
-                self.view(record, token)
-            })
-            .collect())
-    }
-
-    /// Connections that can refresh (active or degraded) and whose last
-    /// success is older than `idle`.
-    pub async fn idle_since(
-        &self,
-        keyring: &Keyring,
-        idle: std::time::Duration,
-    ) -> Result<Vec<String>, ConnectionError> {
-        let cutoff = OffsetDateTime::now_utc() - idle;
-        let records = self
-            .store
-            .scan_sealed::<ConnectionRecord>(keyring.data_key(), &[], usize::MAX)
-            .await?;
-        Ok(records
-            .into_iter()
-            .filter(|(_, r)| {
-                matches!(r.health.state, HealthState::Active | HealthState::Degraded)
-                    && r.health.last_success_at.is_none_or(|t| t < cutoff)
-            })
-            .map(|(_, r)| r.name)
-            .collect())
-    }
-
-    /// How many connections are in each health state (for metrics).
-    pub async fn health_counts(
-        &self,
-        keyring: &Keyring,
-    ) -> Result<Vec<(&'static str, i64)>, ConnectionError> {
-        let records = self
-            .store
-            .scan_sealed::<ConnectionRecord>(keyring.data_key(), &[], usize::MAX)
-            .await?;
-        Ok(HealthState::ALL
-            .iter()
-            .map(|state| {
-                let n = records
-                    .iter()
-                    .filter(|(_, r)| r.health.state == *state)
-                    .count();
-                (state.as_str(), n as i64)
-            })
-            .collect())
-    }
-
     /// Revokes the refresh token at Zoho (unless `revoke` is false), then
     /// forgets every secret of the connection. A transient failure to
     /// revoke keeps the connection, so nothing live is forgotten silently.
@@ -353,6 +255,7 @@ impl ConnectionManager {
                 Err(ZohoError::RevokeRejected) => {}
                 Err(err) => {
                     return Err(ConnectionError::Zoho {
+                        connection: name.to_string(),
                         op: ZohoOp::Revoke,
                         err,
                     })
@@ -379,36 +282,6 @@ impl ConnectionManager {
     fn changed(&self, name: &str) {
         self.coord
             .publish(Invalidation::ConnectionChanged(name.to_string()));
-    }
-
-    fn view(&self, record: ConnectionRecord, cached: Option<CachedToken>) -> ConnectionView {
-        let budget = crate::model::budget::Budget {
-            limit: self.budget_limit,
-            window_secs: self.budget_window,
-        };
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        ConnectionView {
-            budget: BudgetView {
-                used: budget.used(&record.mints, now),
-                limit: budget.limit,
-                window_secs: budget.window_secs,
-            },
-            token: cached.map(|c| TokenView {
-                expires_at: c.expires_at,
-                minted_at: c.minted_at,
-            }),
-            name: record.name,
-            client_id: record.client_id,
-            scopes: record.scopes,
-            data_center: record.data_center,
-            accounts_url: record.accounts_url,
-            api_domain: record.api_domain,
-            source: record.source,
-            redirect_uri: record.redirect_uri,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-            health: record.health,
-        }
     }
 }
 

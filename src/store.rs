@@ -7,6 +7,7 @@
 //! here. [`open`] is the one factory that picks the configured backend;
 //! every layer above holds the clonable [`AsyncStore`].
 
+mod handle;
 pub mod postgres;
 pub mod records;
 pub mod sled;
@@ -16,6 +17,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::config::{Settings, StoreBackend};
+
+pub use handle::{AsyncStore, BlockingStore};
 
 /// The record kinds. Each is its own tree (or table) in the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,133 +214,6 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
-/// A synchronous face of a [`Store`] for code that already runs on a
-/// blocking thread (streaming a backup, verifying the audit chain). Each
-/// call waits on the async store with [`tokio::runtime::Handle::block_on`];
-/// never call it on an async worker.
-pub trait BlockingStore: Send + Sync {
-    /// See [`Store::get`].
-    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
-    /// See [`Store::scan`].
-    fn scan(&self, scan: &Scan) -> Result<Entries, StoreError>;
-    /// See [`Store::apply`].
-    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError>;
-    /// See [`Store::compare_and_swap`].
-    fn compare_and_swap(
-        &self,
-        tree: Tree,
-        key: &[u8],
-        expected: Option<&[u8]>,
-        new: Option<Vec<u8>>,
-    ) -> Result<Result<(), Conflict>, StoreError>;
-    /// See [`Store::flush`].
-    fn flush(&self) -> Result<(), StoreError>;
-}
-
-/// [`BlockingStore`] over an async [`Store`], using the runtime of the
-/// calling thread (a blocking-pool thread has one).
-struct BlockOn {
-    store: Arc<dyn Store>,
-}
-
-impl BlockOn {
-    fn wait<T>(
-        &self,
-        fut: impl std::future::Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| StoreError::Task)?;
-        handle.block_on(fut)
-    }
-}
-
-impl BlockingStore for BlockOn {
-    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.wait(self.store.get(tree, key))
-    }
-
-    fn scan(&self, scan: &Scan) -> Result<Entries, StoreError> {
-        self.wait(self.store.scan(scan.clone()))
-    }
-
-    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        self.wait(self.store.apply(ops))
-    }
-
-    fn compare_and_swap(
-        &self,
-        tree: Tree,
-        key: &[u8],
-        expected: Option<&[u8]>,
-        new: Option<Vec<u8>>,
-    ) -> Result<Result<(), Conflict>, StoreError> {
-        self.wait(self.store.compare_and_swap(tree, key, expected, new))
-    }
-
-    fn flush(&self) -> Result<(), StoreError> {
-        self.wait(self.store.flush())
-    }
-}
-
-/// The clonable handle every layer above holds.
-#[derive(Clone)]
-pub struct AsyncStore {
-    inner: Arc<dyn Store>,
-    blocking: Arc<dyn BlockingStore>,
-}
-
-impl AsyncStore {
-    /// Wraps a backend.
-    pub fn new(inner: Arc<dyn Store>) -> Self {
-        let blocking: Arc<dyn BlockingStore> = Arc::new(BlockOn {
-            store: Arc::clone(&inner),
-        });
-        Self { inner, blocking }
-    }
-
-    /// The synchronous face, for callers already on a blocking thread.
-    pub fn blocking(&self) -> &Arc<dyn BlockingStore> {
-        &self.blocking
-    }
-
-    /// Which backend this is.
-    pub fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-
-    /// See [`Store::get`].
-    pub async fn get(&self, tree: Tree, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(tree, &key).await
-    }
-
-    /// See [`Store::scan`].
-    pub async fn scan(&self, scan: Scan) -> Result<Entries, StoreError> {
-        self.inner.scan(scan).await
-    }
-
-    /// See [`Store::apply`].
-    pub async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        self.inner.apply(ops).await
-    }
-
-    /// See [`Store::compare_and_swap`].
-    pub async fn compare_and_swap(
-        &self,
-        tree: Tree,
-        key: Vec<u8>,
-        expected: Option<Vec<u8>>,
-        new: Option<Vec<u8>>,
-    ) -> Result<Result<(), Conflict>, StoreError> {
-        self.inner
-            .compare_and_swap(tree, &key, expected.as_deref(), new)
-            .await
-    }
-
-    /// See [`Store::flush`].
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.inner.flush().await
-    }
-}
-
 /// Whether the configured backend already holds a store (without opening
 /// it): the offline commands refuse to create one by accident.
 pub fn exists(settings: &Settings) -> bool {
@@ -367,52 +243,4 @@ pub fn open(settings: &Settings) -> Result<AsyncStore, StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_factory_opens_the_configured_backend_and_creates_its_store() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let settings = Settings {
-            data_dir: dir.path().join("vault"),
-            ..Settings::default()
-        };
-        assert!(!exists(&settings));
-        let store = open(&settings).expect("open");
-        assert_eq!(store.backend(), "sled");
-        store
-            .apply(vec![Op::Put {
-                tree: Tree::Meta,
-                key: b"k".to_vec(),
-                value: b"v".to_vec(),
-            }])
-            .await
-            .expect("apply");
-        assert!(exists(&settings));
-        assert!(matches!(open(&settings), Err(StoreError::Locked(_))));
-    }
-
-    #[test]
-    fn prefix_end_is_the_next_prefix() {
-        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
-        assert_eq!(prefix_end(&[1, 255]), Some(vec![2]));
-        assert_eq!(prefix_end(&[255, 255]), None);
-    }
-
-    #[test]
-    fn tree_ids_are_unique_and_below_255() {
-        let mut ids: Vec<u8> = Tree::ALL.iter().map(|t| t.id()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), Tree::ALL.len());
-        assert!(ids.iter().all(|id| *id < u8::MAX));
-    }
-
-    #[test]
-    fn tree_names_are_unique() {
-        let mut names: Vec<_> = Tree::ALL.iter().map(|t| t.name()).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), Tree::ALL.len());
-    }
-}
+mod tests;

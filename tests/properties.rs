@@ -7,10 +7,11 @@
 use std::collections::HashSet;
 
 use proptest::prelude::*;
-use zoho_vault::connections::upload::{validate_name, UploadRequest};
+use zoho_vault::connections::upload::UploadRequest;
 use zoho_vault::crypto::aead::{RecordId, OVERHEAD};
 use zoho_vault::crypto::keys::DataKey;
 use zoho_vault::crypto::token::{parse_bearer, TokenHash, TokenKind};
+use zoho_vault::model::ConnectionName;
 
 fn config() -> ProptestConfig {
     // Debug builds on a small machine: enough cases to matter, few enough
@@ -242,7 +243,7 @@ proptest! {
 
     #[test]
     fn connection_names_are_accepted_exactly_per_the_contract(s in name_candidates()) {
-        prop_assert_eq!(validate_name(&s).is_ok(), name_shape(&s), "{:?}", s);
+        prop_assert_eq!(ConnectionName::parse(s.clone()).is_ok(), name_shape(&s), "{:?}", s);
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl From<AdminTokenError> for ApiError {
             AdminTokenError::Service(s) => s.into(),
             AdminTokenError::LastAdmin => {
                 ApiError::new(StatusCode::CONFLICT, "last_admin_token", e.to_string())
-                    .with_hint("create another admin token (POST /v1/admin-tokens) first")
+                    .with_fix(Some(crate::model::Fix::CreateAdminToken))
             }
         }
     }

@@ -121,7 +121,7 @@ async fn upload(
         .create_connection(&admin.0, &name, body.into_inner(), &ctx.0)
         .await?;
     tracing::info!(source = ?view.source, "connection created");
-    Ok(HttpResponse::Created().json(view))
+    Ok(HttpResponse::Created().json(worded(view)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -144,6 +144,7 @@ struct ConnectionList {
 #[tracing::instrument(skip_all)]
 async fn list(service: web::Data<VaultService>, _admin: Admin) -> Result<HttpResponse, ApiError> {
     let connections = service.connections().await?;
+    let connections = connections.into_iter().map(worded).collect();
     Ok(HttpResponse::Ok().json(ConnectionList { connections }))
 }
 
@@ -170,7 +171,17 @@ async fn show(
     _admin: Admin,
     name: ConnectionName,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(service.connection(&name).await?))
+    Ok(HttpResponse::Ok().json(worded(service.connection(&name).await?)))
+}
+
+/// The health's fix in HTTP words (`health.fix`) next to the fix as data
+/// (`health.action`). A record written by an earlier release has only its
+/// own text, which is kept.
+fn worded(mut view: ConnectionView) -> ConnectionView {
+    if let Some(action) = &view.health.action {
+        view.health.fix = Some(super::error::http_words(action));
+    }
+    view
 }
 
 #[derive(Deserialize, IntoParams)]

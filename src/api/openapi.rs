@@ -19,12 +19,13 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
-use utoipa::openapi::schema::{Schema, SchemaType};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
     Content, ObjectBuilder, Ref, RefOr, Required, Response, ResponseBuilder, Type,
 };
 use utoipa::{IntoParams, Modify, OpenApi};
+
+mod tidy;
 
 use super::error::{ErrorBody, ErrorDetail};
 use super::extract::{ConnectionName, TokenId};
@@ -33,6 +34,7 @@ use super::{
     sys,
 };
 use crate::config::Settings;
+use tidy::Tidy;
 
 /// Path of the test knob, listed only when it exists.
 const AUDIT_FAULTS: &str = "/v1/sys/audit-faults";
@@ -47,7 +49,7 @@ pub const SERVICE: &str = "service";
 #[openapi(
     info(
         title = "zoho-vault",
-        description = "Keeps Zoho OAuth credentials encrypted and hands short-lived access tokens to backend services. Every error answer is `{\"error\": {\"code\", \"message\", \"hint\"?}}` (schema `ErrorBody`), except the HTML pages of `GET /v1/oauth/callback`. While the vault is sealed, routes that need a bearer token answer `503 sealed`; `GET /v1/sys/health`, `POST /v1/sys/unseal` and this document stay available."
+        description = "Keeps Zoho OAuth credentials encrypted and hands short-lived access tokens to backend services. Every error answer is `{\"error\": {\"code\", \"message\", \"hint\"?, \"fix\"?}}` (schema `ErrorBody`; `fix` is the hint as data, schema `Fix`), except the HTML pages of `GET /v1/oauth/callback`. While the vault is sealed, routes that need a bearer token answer `503 sealed`; `GET /v1/sys/health`, `POST /v1/sys/unseal` and this document stay available."
     ),
     paths(
         sys::health_handler,
@@ -78,7 +80,7 @@ pub const SERVICE: &str = "service";
         metrics::metrics,
         serve,
     ),
-    components(schemas(ErrorBody<'_>, ErrorDetail<'_>)),
+    components(schemas(ErrorBody<'_>, ErrorDetail<'_>, crate::model::Fix)),
     modifiers(&BearerSchemes, &CommonResponses, &Tidy),
     tags(
         (name = "sys", description = "Health, unseal and seal"),
@@ -199,100 +201,6 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
-/// Two corrections to what the derives produce, both to match what the
-/// server reads and writes:
-/// - an optional JSON body (`Option<T>` in `request_body`) is one the
-///   handler accepts empty ([`super::optional_json`]), not the JSON value
-///   `null` (which it refuses): its schema becomes `T`, still not required;
-/// - a struct with a `#[serde(flatten)]` member is one JSON object, but the
-///   derive describes it as `allOf` the member's schema and the other
-///   fields; when the member's schema is closed (`additionalProperties:
-///   false`, from `deny_unknown_fields`) that `allOf` would refuse every
-///   real answer, so the parts are merged into one object.
-struct Tidy;
-
-impl Tidy {
-    fn is_null(schema: &RefOr<Schema>) -> bool {
-        matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
-    }
-
-    /// `oneOf: [T, null]` → `T`.
-    fn drop_null(schema: &mut RefOr<Schema>) {
-        if let RefOr::T(Schema::OneOf(one)) = schema {
-            if one.items.len() == 2 {
-                if let Some(pos) = one.items.iter().position(Self::is_null) {
-                    let kept = one.items.swap_remove(1 - pos);
-                    *schema = kept;
-                }
-            }
-        }
-    }
-
-    /// The `allOf` schema merged into one object, when every part is an
-    /// object (inline or a reference to one in `schemas`).
-    fn merged(
-        all: &utoipa::openapi::schema::AllOf,
-        schemas: &std::collections::BTreeMap<String, RefOr<Schema>>,
-    ) -> Option<Schema> {
-        let mut merged: Option<utoipa::openapi::schema::Object> = None;
-        for item in &all.items {
-            let part = match item {
-                RefOr::Ref(r) => {
-                    schemas.get(r.ref_location.strip_prefix("#/components/schemas/")?)?
-                }
-                inline => inline,
-            };
-            let RefOr::T(Schema::Object(obj)) = part else {
-                return None;
-            };
-            match &mut merged {
-                None => merged = Some(obj.clone()),
-                Some(m) => {
-                    m.properties.extend(obj.properties.clone());
-                    m.required.extend(obj.required.iter().cloned());
-                }
-            }
-        }
-        let mut merged = merged?;
-        merged.description = all.description.clone();
-        Some(Schema::Object(merged))
-    }
-}
-
-impl Modify for Tidy {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            for op in operations(item) {
-                let Some(RefOr::T(body)) = &mut op.request_body else {
-                    continue;
-                };
-                if body.required == Some(Required::True) {
-                    continue;
-                }
-                for content in body.content.values_mut() {
-                    if let RefOr::T(Content {
-                        schema: Some(schema),
-                        ..
-                    }) = content
-                    {
-                        Self::drop_null(schema);
-                    }
-                }
-            }
-        }
-        if let Some(components) = &mut openapi.components {
-            let snapshot = components.schemas.clone();
-            for schema in components.schemas.values_mut() {
-                if let RefOr::T(Schema::AllOf(all)) = schema {
-                    if let Some(merged) = Self::merged(all, &snapshot) {
-                        *schema = RefOr::T(merged);
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// The `{name}` path parameter, as [`ConnectionName`] checks it.
 impl IntoParams for ConnectionName {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
@@ -387,26 +295,4 @@ async fn serve(doc: web::Data<Document>) -> HttpResponse {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn operation_ids_are_unique_and_every_operation_has_one() {
-        let doc = serde_json::to_value(api_doc(true)).expect("json");
-        let mut seen = std::collections::BTreeSet::new();
-        for (path, item) in doc["paths"].as_object().expect("paths") {
-            for (method, op) in item.as_object().expect("item") {
-                let id = op["operationId"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
-                assert!(seen.insert(id.to_string()), "operationId {id} twice");
-            }
-        }
-    }
-
-    #[test]
-    fn the_test_knob_is_listed_only_when_on() {
-        assert!(api_doc(true).paths.paths.contains_key(AUDIT_FAULTS));
-        assert!(!api_doc(false).paths.paths.contains_key(AUDIT_FAULTS));
-    }
-}
+mod tests;

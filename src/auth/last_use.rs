@@ -26,6 +26,9 @@ pub(super) struct LastUseWriter {
     store: AsyncStore,
     /// When each token's last use was last written (or scheduled).
     written: Arc<Mutex<HashMap<String, Instant>>>,
+    /// The writes scheduled so far, for [`LastUseWriter::flush`].
+    #[cfg(test)]
+    scheduled: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl LastUseWriter {
@@ -33,6 +36,24 @@ impl LastUseWriter {
         Self {
             store,
             written: Arc::new(Mutex::new(HashMap::new())),
+            #[cfg(test)]
+            scheduled: Arc::default(),
+        }
+    }
+
+    /// Waits until every write scheduled so far has finished (a barrier
+    /// for tests: "nothing was written" is checked after it, not after a
+    /// sleep).
+    #[cfg(test)]
+    pub(super) async fn flush(&self) {
+        let pending: Vec<_> = std::mem::take(
+            &mut *self
+                .scheduled
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for write in pending {
+            write.await.expect("the last-use write panicked");
         }
     }
 
@@ -66,7 +87,7 @@ impl LastUseWriter {
         let store = self.store.clone();
         let key = hash.to_vec();
         let id = record.id;
-        tokio::spawn(async move {
+        let _write = tokio::spawn(async move {
             match store
                 .compare_and_swap(Tree::Tokens, key, Some(sealed), Some(value))
                 .await
@@ -80,6 +101,11 @@ impl LastUseWriter {
                 }
             }
         });
+        #[cfg(test)]
+        self.scheduled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(_write);
     }
 
     /// Whether this process should write `id`'s last use now (at most once

@@ -37,6 +37,9 @@ pub struct TokenRegistry {
     /// Serialises admin revocations, so two racing ones cannot both see
     /// "another admin remains" and leave none.
     admin_revoke: Arc<tokio::sync::Mutex<()>>,
+    /// Holds admin revocations at their check, to force an interleaving.
+    #[cfg(test)]
+    pub(super) race: Option<Arc<RaceProbe>>,
 }
 
 impl TokenRegistry {
@@ -49,6 +52,8 @@ impl TokenRegistry {
             store,
             cache: Arc::new(VerificationCache::new(coord)),
             admin_revoke: Arc::new(tokio::sync::Mutex::new(())),
+            #[cfg(test)]
+            race: None,
         }
     }
 
@@ -182,7 +187,16 @@ impl TokenRegistry {
         data_key: &DataKey,
         id: &str,
     ) -> Result<Option<TokenRecord>, RevokeAdminError> {
-        let _serialised = self.admin_revoke.lock().await;
+        let _serialised = match self.admin_revoke.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                #[cfg(test)]
+                if let Some(race) = &self.race {
+                    race.contended();
+                }
+                self.admin_revoke.lock().await
+            }
+        };
         match self.get_by_id(data_key, id).await? {
             Some(r) if r.kind == TokenKind::Admin => {}
             _ => return Ok(None),
@@ -194,6 +208,10 @@ impl TokenRegistry {
             .into_iter()
             .filter(|r| r.id != id && !r.is_expired(now))
             .count();
+        #[cfg(test)]
+        if let Some(race) = &self.race {
+            race.counted().await;
+        }
         if others == 0 {
             return Err(RevokeAdminError::LastAdmin);
         }
@@ -207,5 +225,31 @@ impl TokenRegistry {
             .scan(Scan::prefix(Tree::TokenIds, &[], usize::MAX))
             .await?
             .len())
+    }
+}
+
+/// Forces the interleaving of two racing admin revocations (tests only):
+/// the first to finish counting the other admins waits until the second
+/// has counted too (the two raced) or is waiting for the lock (they were
+/// serialised). Either way the wait ends, with no timing involved.
+#[cfg(test)]
+#[derive(Default)]
+pub(super) struct RaceProbe {
+    /// (revocations that counted, revocations that found the lock taken).
+    seen: tokio::sync::watch::Sender<(usize, usize)>,
+}
+
+#[cfg(test)]
+impl RaceProbe {
+    fn contended(&self) {
+        self.seen.send_modify(|(_, contended)| *contended += 1);
+    }
+
+    async fn counted(&self) {
+        self.seen.send_modify(|(counted, _)| *counted += 1);
+        let mut seen = self.seen.subscribe();
+        seen.wait_for(|&(counted, contended)| counted >= 2 || contended >= 1)
+            .await
+            .expect("the probe lives as long as the registry");
     }
 }

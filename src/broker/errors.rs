@@ -1,7 +1,8 @@
 //! How refresh failures become caller-facing errors.
 
 use crate::coord::CoordError;
-use crate::model::error::{fix_reauth_browser, ConnectionError, FIX_REAUTH};
+use crate::model::error::ConnectionError;
+use crate::model::Fix;
 use crate::store::StoreError;
 use crate::zoho::ZohoError;
 
@@ -11,11 +12,8 @@ pub(super) fn coord_error(e: CoordError) -> ConnectionError {
 
 /// How to revive a connection whose refresh token died: the browser flow
 /// when the connection has a redirect URI, a new self-client code otherwise.
-pub(super) fn reauth_fix(name: &str, redirect_uri: &Option<String>) -> String {
-    match redirect_uri {
-        Some(_) => fix_reauth_browser(name),
-        None => FIX_REAUTH.into(),
-    }
+pub(super) fn reauth_fix(name: &str, redirect_uri: &Option<String>) -> Fix {
+    Fix::reauthorize(name, redirect_uri.is_some())
 }
 
 /// The Zoho error's wire name, for audit events.

@@ -14,6 +14,7 @@ use crate::coord::RefreshLease;
 use crate::model::connection::{ConnectionRecord, HealthState, LastError};
 use crate::model::error::{corrupt_url, ConnectionError, ZohoOp};
 use crate::model::grant::{apply_grant, seal_grant};
+use crate::model::Fix;
 use crate::store::records::seal_op;
 use crate::store::{Op, StoreError, Tree};
 use crate::vault::Keyring;
@@ -95,7 +96,7 @@ impl Broker {
                         .unwrap_or_else(|| "the refresh token no longer works".into()),
                     fix: record
                         .health
-                        .fix
+                        .action
                         .unwrap_or_else(|| reauth_fix(&record.name, &record.redirect_uri)),
                     code: "needs_reauth".into(),
                     fresh: false,
@@ -179,17 +180,24 @@ impl Broker {
         let (state, code, fix) = match class {
             ErrorClass::Transient => (HealthState::Degraded, "upstream_unavailable", None),
             ErrorClass::Throttled => (HealthState::Throttled, "upstream_throttled", None),
-            ErrorClass::NeedsReauth => (HealthState::NeedsReauth, "needs_reauth", Some(reauth_fix(&name, &record.redirect_uri))),
+            ErrorClass::NeedsReauth => (
+                HealthState::NeedsReauth,
+                "needs_reauth",
+                Some(reauth_fix(&name, &record.redirect_uri)),
+            ),
             ErrorClass::Config => (
                 HealthState::NeedsReauth,
                 "needs_reauth",
-                Some(format!(
-                    "Zoho no longer accepts this client ({err}); check that the self client still exists and its secret is unchanged, then delete and upload the connection again"
-                )),
+                Some(Fix::ReplaceClient {
+                    connection: name.clone(),
+                }),
             ),
         };
         record.health.state = state;
-        record.health.fix = fix.clone();
+        // The text is the API's to write (from `action`); an older
+        // record's text must not outlive the fix it described.
+        record.health.fix = None;
+        record.health.action = fix.clone();
         record.health.last_error = Some(LastError {
             at: now,
             code: code.into(),
@@ -219,7 +227,7 @@ impl Broker {
         // refresh answer from it instead of asking Zoho again.
         slot.finish(Outcome::Failed(err.clone()));
         let outcome = match class {
-            ErrorClass::Transient => self.transient_answer(slot, err),
+            ErrorClass::Transient => self.transient_answer(&name, slot, err),
             ErrorClass::Throttled => Err(ConnectionError::Throttled {
                 name,
                 retry_after: self.settings.throttle_backoff_secs,
@@ -240,6 +248,7 @@ impl Broker {
     /// Zoho failed), else the failure.
     pub(super) fn transient_answer(
         &self,
+        name: &str,
         slot: &Slot,
         err: ZohoError,
     ) -> Result<Issued, ConnectionError> {
@@ -247,6 +256,7 @@ impl Broker {
         match slot.fresh(now, Duration::ZERO) {
             Some(c) => Ok(c.issue(now, false)),
             None => Err(ConnectionError::Zoho {
+                connection: name.to_string(),
                 op: ZohoOp::Refresh,
                 err,
             }),

@@ -223,11 +223,13 @@ pub(super) async fn send_raw(req: RequestBuilder) -> anyhow::Result<reqwest::Res
         },
         str::to_string,
     );
+    let fix = super::fix::parse(&err["fix"]);
     Err(CliError::Api {
         status: status.as_u16(),
         code: err["code"].as_str().unwrap_or("?").to_string(),
         message,
-        hint: err["hint"].as_str().map(str::to_string),
+        hint: super::fix::hint(fix.as_ref(), err["hint"].as_str()),
+        fix,
         retry_after,
     }
     .into())

@@ -3,7 +3,8 @@
 //! Scripts branch on the exit code, so the mapping from an HTTP status to a
 //! code lives in one place ([`Exit::for_status`]) and is pinned by a test.
 //! Errors are printed as the API's message and hint (plus the status and
-//! stable code), never as a `Debug` dump.
+//! stable code), never as a `Debug` dump; the hint of a fix is in CLI words
+//! (`super::fix`).
 
 use std::process::ExitCode;
 
@@ -69,8 +70,12 @@ pub enum CliError {
         code: String,
         /// The API's message.
         message: String,
-        /// What to do about it, when the API says.
+        /// What to do about it, when the API says: in CLI words when the
+        /// answer carried a fix the CLI words itself (`super::fix`), else
+        /// the API's hint.
         hint: Option<String>,
+        /// The fix as data, when the API sent one.
+        fix: Option<crate::model::Fix>,
         /// `Retry-After`, in seconds.
         retry_after: Option<u64>,
     },
@@ -133,6 +138,7 @@ impl CliError {
                 message,
                 hint,
                 retry_after,
+                ..
             } => {
                 let mut text = format!("{message} (HTTP {status}, {code})");
                 if let Some(hint) = hint {
@@ -231,6 +237,7 @@ mod tests {
             code: "needs_reauth".into(),
             message: "connection `acme` needs re-authorization".into(),
             hint: Some("upload a new self_client.json".into()),
+            fix: None,
             retry_after: None,
         };
         assert_eq!(

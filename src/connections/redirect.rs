@@ -26,11 +26,11 @@
 //! configured accounts URL while `zoho.allow_custom_accounts_url` is on.
 
 mod callback;
+mod params;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -42,9 +42,11 @@ use crate::crypto::token::TokenKind;
 use crate::store::records::{open_value, SealedRecord};
 use crate::store::{Op, Scan, StoreError, Tree};
 use crate::vault::Keyring;
-use crate::zoho::{DataCenter, ZohoError};
+use crate::zoho::DataCenter;
 
 pub use callback::Connected;
+pub(crate) use params::clip;
+pub use params::{CallbackError, CallbackParams};
 
 /// Random bytes in a `state` (256 bits).
 pub const STATE_BYTES: usize = 32;
@@ -160,160 +162,6 @@ pub fn authorize_url(
     Ok(url)
 }
 
-/// The query of `GET /v1/oauth/callback`, as Zoho sends it:
-/// `code`, `location`, `accounts-server` (URL-encoded), `state`, or
-/// `error` on Deny. Unknown parameters and empty pieces (Zoho's trailing
-/// `&`) are ignored; an empty value counts as absent. `Debug` redacts the
-/// code and the state.
-#[derive(Default)]
-pub struct CallbackParams {
-    /// The state from the link.
-    pub state: Option<String>,
-    /// The one-time authorization code.
-    pub code: Option<SecretString>,
-    /// Zoho's error (`access_denied` on Deny).
-    pub error: Option<String>,
-    /// The user's data center (`us`, `eu`, ...).
-    pub location: Option<String>,
-    /// The accounts server to exchange the code at (browser-supplied).
-    pub accounts_server: Option<String>,
-}
-
-impl std::fmt::Debug for CallbackParams {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallbackParams")
-            .field("state", &self.state.as_ref().map(|_| "[redacted]"))
-            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
-            .field("error", &self.error)
-            .field("location", &self.location)
-            .field("accounts_server", &self.accounts_server)
-            .finish()
-    }
-}
-
-impl CallbackParams {
-    /// Parses a raw query string. A parameter given twice with values is
-    /// refused: which copy was meant is anyone's guess.
-    pub fn parse(query: &str) -> Result<Self, CallbackError> {
-        let mut params = Self::default();
-        let mut code: Option<String> = None;
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match key.as_ref() {
-                "state" => &mut params.state,
-                "code" => &mut code,
-                "error" => &mut params.error,
-                "location" => &mut params.location,
-                "accounts-server" => &mut params.accounts_server,
-                _ => continue,
-            };
-            if value.is_empty() {
-                continue;
-            }
-            if slot.is_some() {
-                return Err(CallbackError::Malformed("a parameter appears twice"));
-            }
-            *slot = Some(value.into_owned());
-        }
-        params.code = code.map(SecretString::from);
-        Ok(params)
-    }
-}
-
-/// Why a callback did not connect anything. Messages are for logs and never
-/// hold the state or the code; the HTTP layer turns each into a page.
-#[derive(Debug, thiserror::Error)]
-pub enum CallbackError {
-    /// No state, or a parameter given twice.
-    #[error("the callback is malformed: {0}")]
-    Malformed(&'static str),
-    /// Never issued here, or forgotten long ago.
-    #[error("the state is unknown")]
-    UnknownState,
-    /// The link is older than `oauth.state_ttl_secs`.
-    #[error("the authorization link of `{name}` has expired")]
-    Expired {
-        /// Connection.
-        name: String,
-    },
-    /// The link worked once already.
-    #[error("the authorization link of `{name}` was already used")]
-    Used {
-        /// Connection.
-        name: String,
-    },
-    /// The user chose Deny (`error=access_denied`); the link still works
-    /// until it expires.
-    #[error("the user declined to connect `{name}`")]
-    Declined {
-        /// Connection.
-        name: String,
-        /// When the link stops working.
-        expires_at: OffsetDateTime,
-    },
-    /// Zoho sent another `error` instead of a code.
-    #[error("Zoho answered `{error}` instead of a code for `{name}`")]
-    ZohoReported {
-        /// Connection.
-        name: String,
-        /// Zoho's error value (sanitised, clipped).
-        error: String,
-    },
-    /// Neither a code nor an error.
-    #[error("Zoho sent no code for `{name}`")]
-    MissingCode {
-        /// Connection.
-        name: String,
-    },
-    /// The `accounts-server` (or `location`) is not on the allowlist; no
-    /// request was sent anywhere.
-    #[error("refused accounts server for `{name}`")]
-    UnknownAccountsServer {
-        /// Connection.
-        name: String,
-        /// What the callback named (sanitised, clipped).
-        given: String,
-    },
-    /// The connection was deleted (or deleted and created anew) since the
-    /// link was made.
-    #[error("connection `{name}` was deleted or replaced after the link was made")]
-    ConnectionChanged {
-        /// Connection.
-        name: String,
-    },
-    /// Zoho refused the code (used, expired, wrong redirect URI or client,
-    /// throttled) or answered without a refresh token.
-    #[error("Zoho refused the code for `{name}`: {err}")]
-    Refused {
-        /// Connection.
-        name: String,
-        /// Zoho's answer.
-        err: ZohoError,
-    },
-    /// Zoho could not be reached (network, timeout, 5xx) after retries.
-    #[error("Zoho could not be reached for `{name}`: {err}")]
-    Upstream {
-        /// Connection.
-        name: String,
-        /// What failed.
-        err: ZohoError,
-    },
-    /// The vault is sealed (or not initialised): no state can be read.
-    #[error("the vault is sealed")]
-    Sealed,
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Keeps printable ASCII that cannot break out of text (letters, digits,
-/// `.:/_-`), at most `max` characters, for values echoed on a page.
-pub(crate) fn clip(text: &str, max: usize) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || ".:/_-".contains(*c))
-        .take(max)
-        .collect()
-}
-
 impl ConnectionManager {
     /// Makes an authorization link for `name` (admin `by`): a new state,
     /// stored sealed, and Zoho's consent URL at the connection's accounts
@@ -424,87 +272,4 @@ pub fn zoho_place(data_center: Option<DataCenter>, accounts_url: &str) -> String
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use secrecy::ExposeSecret;
-
-    #[test]
-    fn states_are_256_random_bits_in_url_safe_text() {
-        let a = make_state();
-        let b = make_state();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 43);
-        assert!(a
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
-        assert_eq!(state_key(&a).len(), 32);
-        assert_ne!(state_key(&a), a.as_bytes());
-    }
-
-    #[test]
-    fn the_authorize_url_carries_every_parameter() {
-        let scopes = vec!["A.b.READ".to_string(), "A.b.CREATE".to_string()];
-        let url = authorize_url(
-            "https://accounts.zoho.eu",
-            "1000.ID",
-            &scopes,
-            "https://vault.example.com/v1/oauth/callback",
-            "st4te",
-        )
-        .expect("url");
-        assert_eq!(url.path(), "/oauth/v2/auth");
-        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-        assert_eq!(q["response_type"], "code");
-        assert_eq!(q["client_id"], "1000.ID");
-        assert_eq!(q["scope"], "A.b.READ,A.b.CREATE");
-        assert_eq!(
-            q["redirect_uri"],
-            "https://vault.example.com/v1/oauth/callback"
-        );
-        assert_eq!(q["access_type"], "offline");
-        assert_eq!(q["prompt"], "consent");
-        assert_eq!(q["state"], "st4te");
-        let gw = authorize_url("http://127.0.0.1:9/zoho/", "i", &scopes, "http://x/cb", "s")
-            .expect("url");
-        assert_eq!(gw.path(), "/zoho/oauth/v2/auth");
-    }
-
-    #[test]
-    fn callback_parsing_tolerates_zoho_quirks() {
-        let q = "code=1000.abc.def&location=eu&accounts-server=https%3A%2F%2Faccounts.zoho.eu&state=xyz&utm=1&";
-        let p = CallbackParams::parse(q).expect("parse");
-        assert_eq!(p.state.as_deref(), Some("xyz"));
-        assert_eq!(
-            p.code.as_ref().map(|c| c.expose_secret()),
-            Some("1000.abc.def")
-        );
-        assert_eq!(p.location.as_deref(), Some("eu"));
-        assert_eq!(
-            p.accounts_server.as_deref(),
-            Some("https://accounts.zoho.eu")
-        );
-        let dbg = format!("{p:?}");
-        assert!(!dbg.contains("xyz") && !dbg.contains("1000.abc"), "{dbg}");
-        let denied = CallbackParams::parse("error=access_denied&state=xyz&&").expect("parse");
-        assert_eq!(denied.error.as_deref(), Some("access_denied"));
-        assert!(denied.code.is_none());
-        assert!(matches!(
-            CallbackParams::parse("state=a&state=b"),
-            Err(CallbackError::Malformed(_))
-        ));
-        assert!(CallbackParams::parse("state=&state=b").is_ok());
-    }
-
-    #[test]
-    fn places_read_like_words() {
-        assert_eq!(
-            zoho_place(Some(DataCenter::Eu), "https://accounts.zoho.eu"),
-            "EU"
-        );
-        assert_eq!(
-            zoho_place(None, "http://127.0.0.1:4100"),
-            "custom accounts server 127.0.0.1:4100"
-        );
-        assert_eq!(clip("<script>x", 5), "scrip");
-    }
-}
+mod tests;

@@ -10,12 +10,6 @@ use time::OffsetDateTime;
 
 pub use crate::model::name::MAX_NAME_LEN;
 
-/// Checks a connection name: `[A-Za-z0-9._-]`, 1 to 128 characters, not
-/// `.` or `..` (see [`crate::model::ConnectionName`]).
-pub fn validate_name(name: &str) -> Result<(), String> {
-    crate::model::ConnectionName::parse(name).map(|_| ())
-}
-
 /// Longest accepted redirect URI.
 pub const MAX_REDIRECT_URI_LEN: usize = 2048;
 
@@ -200,16 +194,6 @@ impl UploadRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_follow_the_contract() {
-        for ok in ["acme", "tenant-42", "a.b_c", &"x".repeat(128)] {
-            assert!(validate_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(129)] {
-            assert!(validate_name(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn scope_accepts_an_array_or_a_comma_string() {

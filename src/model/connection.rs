@@ -8,6 +8,8 @@ use crate::store::records::{SealedRecord, SealedSecret};
 use crate::store::Tree;
 use crate::zoho::DataCenter;
 
+use super::fix::Fix;
+
 /// A connection's health, as shown to admins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -73,9 +75,20 @@ pub struct Health {
     /// Last failure, if any since the last success.
     #[serde(default)]
     pub last_error: Option<LastError>,
-    /// The exact fix for the admin, when one is needed.
+    /// The exact fix for the admin, in words, when one is needed. The
+    /// HTTP API fills it from `action` when it answers; records written by
+    /// earlier releases hold their own text here.
     #[serde(default)]
     pub fix: Option<String>,
+    /// The same fix as data (the `fix` object of the error body). Added
+    /// after the first release: absent in older records, and a code this
+    /// release does not know reads as none.
+    #[serde(
+        default,
+        deserialize_with = "Fix::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub action: Option<Fix>,
     /// While throttled: no refresh is attempted before this moment.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub throttled_until: Option<OffsetDateTime>,
@@ -89,18 +102,20 @@ impl Health {
             last_success_at: Some(now),
             last_error: None,
             fix: None,
+            action: None,
             throttled_until: None,
         }
     }
 
-    /// Waiting for the browser redirect flow; `fix` tells the admin how to
-    /// finish it.
-    pub fn pending(fix: String) -> Self {
+    /// Waiting for the browser redirect flow; `action` tells the admin how
+    /// to finish it.
+    pub fn pending(action: Fix) -> Self {
         Self {
             state: HealthState::PendingAuthorization,
             last_success_at: None,
             last_error: None,
-            fix: Some(fix),
+            fix: None,
+            action: Some(action),
             throttled_until: None,
         }
     }
@@ -273,7 +288,9 @@ mod tests {
 
     #[test]
     fn pending_health_serializes_in_snake_case() {
-        let h = Health::pending("open the link".into());
+        let h = Health::pending(Fix::AuthorizeInBrowser {
+            connection: "acme".into(),
+        });
         let json = serde_json::to_value(&h).expect("json");
         assert_eq!(json["state"], "pending_authorization");
         assert_eq!(

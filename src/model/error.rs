@@ -1,8 +1,10 @@
-//! Failures of connection management and token issue, and the fixes shown
-//! to the admin.
+//! Failures of connection management and token issue, and the fix each
+//! one carries (see [`Fix`]; the edges put it in words).
 
 use crate::store::{StoreError, Tree};
-use crate::zoho::ZohoError;
+use crate::zoho::{ErrorClass, ZohoError};
+
+use super::fix::Fix;
 
 /// Which call to Zoho failed, so the admin gets the right explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +35,18 @@ pub enum ConnectionError {
     #[error("custom accounts URLs are disabled on this vault")]
     CustomUrlDisabled,
     /// The self_client.json code expired before upload; no request was made.
-    #[error("the code expired at {0}; no request was sent to Zoho")]
-    CodeExpired(String),
+    #[error("the code expired at {expired_at}; no request was sent to Zoho")]
+    CodeExpired {
+        /// The connection being created.
+        connection: String,
+        /// When the code expired (RFC 3339).
+        expired_at: String,
+    },
     /// Zoho refused or failed.
     #[error("{err}")]
     Zoho {
+        /// The connection concerned.
+        connection: String,
         /// What was attempted.
         op: ZohoOp,
         /// Zoho's answer.
@@ -51,7 +60,7 @@ pub enum ConnectionError {
         /// Why.
         reason: String,
         /// What to do.
-        fix: String,
+        fix: Fix,
         /// Stable code of the failure that caused it.
         code: String,
         /// Whether this call discovered it (first failure), for auditing
@@ -90,17 +99,66 @@ pub enum ConnectionError {
     Store(#[from] StoreError),
 }
 
-/// The fix shown for a dead refresh token.
-pub const FIX_REAUTH: &str = "generate a new code in Zoho's API console (Self Client > Generate Code, same scopes) and upload the new self_client.json with PUT /v1/connections/{name} after deleting this connection, or import a fresh refresh token";
-
-/// The fix shown for a connection that waits for the browser flow.
-pub fn fix_pending(name: &str) -> String {
-    format!("authorize it in a browser: POST /v1/connections/{name}/authorize answers a link; open it, sign in to Zoho as the account to connect and press Accept")
+impl ConnectionError {
+    /// What the admin or caller can do about it, when something can be
+    /// done. The edges render it (the API as a route, the CLI as a
+    /// command), with the connection's real name.
+    pub fn fix(&self) -> Option<Fix> {
+        let name = |n: &str| n.to_string();
+        match self {
+            ConnectionError::Invalid(_) | ConnectionError::NotFound(_) => None,
+            ConnectionError::Exists(n) => Some(Fix::DeleteFirst {
+                connection: name(n),
+            }),
+            ConnectionError::CustomUrlDisabled => Some(Fix::UseDataCenter),
+            ConnectionError::CodeExpired { connection, .. } => Some(Fix::NewCode {
+                connection: name(connection),
+            }),
+            ConnectionError::Zoho {
+                connection,
+                op,
+                err,
+            } => zoho_fix(connection, *op, err),
+            ConnectionError::NeedsReauth { fix, .. } => Some(fix.clone()),
+            ConnectionError::Throttled { retry_after, .. } => Some(Fix::WaitAndRetry {
+                after_secs: Some(*retry_after),
+            }),
+            ConnectionError::BudgetExhausted {
+                name: n,
+                retry_after,
+            } => Some(Fix::AskWithoutMinValid {
+                connection: name(n),
+                after_secs: *retry_after,
+            }),
+            ConnectionError::PendingAuthorization { name: n } => Some(Fix::AuthorizeInBrowser {
+                connection: name(n),
+            }),
+            ConnectionError::NoRedirectUri(n) => Some(Fix::UseRedirectClient {
+                connection: name(n),
+            }),
+            ConnectionError::Store(_) => None,
+        }
+    }
 }
 
-/// The fix shown for a dead refresh token of a browser-flow connection.
-pub fn fix_reauth_browser(name: &str) -> String {
-    format!("authorize it again in a browser: POST /v1/connections/{name}/authorize answers a link; open it, sign in to Zoho and press Accept")
+/// The fix for Zoho's answer to `op` on `connection`.
+fn zoho_fix(connection: &str, op: ZohoOp, err: &ZohoError) -> Option<Fix> {
+    let connection = connection.to_string();
+    let upload = matches!(op, ZohoOp::Exchange | ZohoOp::Import);
+    Some(match err {
+        ZohoError::InvalidCode if upload => Fix::NewCode { connection },
+        ZohoError::InvalidCode => Fix::Reauthorize { connection },
+        ZohoError::InvalidClient => Fix::CheckDataCenter { connection },
+        ZohoError::InvalidClientSecret => Fix::CopyClientSecret { connection },
+        ZohoError::InvalidRedirectUri => Fix::CheckRedirectUri { connection },
+        ZohoError::Throttled { .. } | ZohoError::AccessDenied => Fix::WaitAndRetry {
+            after_secs: Some(600),
+        },
+        ZohoError::Rejected { .. } if upload => Fix::CheckUpload { connection },
+        ZohoError::Timeout => Fix::WaitAndRetry { after_secs: None },
+        _ if err.class() == ErrorClass::Transient => Fix::WaitAndRetry { after_secs: None },
+        _ => return None,
+    })
 }
 
 /// A stored accounts URL that does not parse is damage to the store, not a

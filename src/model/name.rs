@@ -117,4 +117,14 @@ mod tests {
         // Multi-byte characters are refused anyway; the limit is on bytes.
         assert!(ConnectionName::parse("ü".repeat(10)).is_err());
     }
+
+    #[test]
+    fn names_follow_the_contract() {
+        for ok in ["acme", "tenant-42", "a.b_c", &"x".repeat(128)] {
+            assert!(ConnectionName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(129)] {
+            assert!(ConnectionName::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

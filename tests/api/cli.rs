@@ -506,3 +506,115 @@ fn a_token_pasted_with_a_newline_is_a_usage_error_that_says_so() {
         "the error must not echo the token"
     );
 }
+
+/// Hints name the command or flag to use, with the real connection name:
+/// never a route, a `{name}` placeholder or a header the user never sent.
+fn assert_cli_words(err: &str) {
+    for http in [
+        "/v1/connections",
+        "{name}",
+        "Authorization",
+        "PUT /",
+        "DELETE /",
+    ] {
+        assert!(!err.contains(http), "HTTP words in a CLI hint: {err}");
+    }
+}
+
+#[test]
+fn hints_name_cli_commands_with_the_real_connection_name() {
+    let z = ZohoApp::spawn();
+    let admin = Some(z.app.admin.as_str());
+    let work = tempfile::tempdir().expect("tempdir");
+    let fake = z.fake.base_url();
+
+    // A dead refresh token: delete and add again, by name.
+    z.set_access_token_ttl(3000);
+    let rt = z
+        .fake
+        .mint_refresh_token(&z.client, &SCOPES)
+        .expect("refresh token");
+    let rt_file = work.path().join("rt.txt");
+    std::fs::write(&rt_file, &rt).expect("write");
+    let secret_file = work.path().join("secret.txt");
+    std::fs::write(&secret_file, &z.client.client_secret).expect("write");
+    ok(&cli(
+        &z,
+        admin,
+        &[
+            "connection",
+            "add",
+            "billing-eu",
+            "--refresh-token-file",
+            path_str(&rt_file),
+            "--client-id",
+            &z.client.client_id,
+            "--client-secret-file",
+            path_str(&secret_file),
+            "--accounts-url",
+            &fake,
+        ],
+    ));
+    assert!(z.fake.revoke(&rt));
+    let err = fails(
+        &cli(&z, admin, &["token", "billing-eu", "--min-valid", "3000"]),
+        5,
+    );
+    assert!(err.contains("needs_reauth"), "{err}");
+    assert!(
+        err.contains("`zoho-vault connection delete billing-eu`")
+            && err.contains("`zoho-vault connection add billing-eu self_client.json`"),
+        "{err}"
+    );
+    assert_cli_words(&err);
+    // `connection show` says the same fix in the same words.
+    let shown = ok(&cli(&z, admin, &["connection", "show", "billing-eu"]));
+    assert!(
+        shown.contains("`zoho-vault connection add billing-eu self_client.json`"),
+        "{shown}"
+    );
+    assert_cli_words(&shown);
+
+    // A taken name: delete it first, by name.
+    let file = write_self_client(&z, work.path(), 180);
+    let add = |name: &str, url: &str| {
+        cli(
+            &z,
+            admin,
+            &[
+                "connection",
+                "add",
+                name,
+                path_str(&file),
+                "--accounts-url",
+                url,
+            ],
+        )
+    };
+    let err = fails(&add("billing-eu", &fake), 5);
+    assert!(err.contains("connection_exists"), "{err}");
+    assert!(
+        err.contains("`zoho-vault connection delete billing-eu`"),
+        "{err}"
+    );
+    assert_cli_words(&err);
+
+    // The wrong data center: the flag, not the JSON field.
+    let other_dc = zoho_vault::fake_zoho::FakeZoho::start(Default::default()).expect("fake");
+    let err = fails(&add("acme", &other_dc.base_url()), 5);
+    assert!(err.contains("invalid_client"), "{err}");
+    assert!(
+        err.contains("--data-center")
+            && err.contains("zoho-vault connection add acme self_client.json --data-center"),
+        "{err}"
+    );
+    assert!(!err.contains("`data_center`"), "{err}");
+    assert_cli_words(&err);
+
+    // A bad token: the variable to set, not a header.
+    let unknown = format!("zva_{}", "A".repeat(43));
+    let err = fails(&cli(&z, Some(&unknown), &["connection", "list"]), 3);
+    assert!(err.contains("invalid_token"), "{err}");
+    assert!(err.contains("export ZOHO_VAULT_TOKEN="), "{err}");
+    assert_cli_words(&err);
+}

@@ -77,6 +77,10 @@ async fn a_wrong_data_center_is_reported_as_invalid_client() {
         .as_str()
         .unwrap_or_default()
         .contains("data_center"));
+    assert_eq!(
+        err["error"]["fix"],
+        json!({"code": "check_data_center", "connection": "acme"})
+    );
 }
 
 #[tokio::test]
@@ -129,6 +133,14 @@ async fn uploading_an_existing_name_is_a_conflict() {
     let (status, err) = z.put_connection("acme", &z.upload_body()).await;
     assert_eq!(status, 409);
     assert_eq!(error_code(&err), "connection_exists");
+    assert_eq!(
+        err["error"]["fix"],
+        json!({"code": "delete_first", "connection": "acme"})
+    );
+    assert!(err["error"]["hint"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("DELETE /v1/connections/acme"));
 }
 
 #[tokio::test]

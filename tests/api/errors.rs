@@ -100,6 +100,11 @@ async fn missing_malformed_and_unknown_tokens_answer_401() {
     let (status, body) = app.server.post("/v1/sys/seal", None, json!({})).await;
     assert_eq!(status, 401);
     assert_eq!(error_code(&body), "missing_token");
+    assert_eq!(body["error"]["fix"], json!({"code": "send_bearer_token"}));
+    assert!(body["error"]["hint"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Authorization: Bearer"));
     let (status, body) = app
         .server
         .post("/v1/sys/seal", Some("nonsense"), json!({}))
@@ -113,6 +118,7 @@ async fn missing_malformed_and_unknown_tokens_answer_401() {
         .await;
     assert_eq!(status, 401);
     assert_eq!(error_code(&body), "invalid_token");
+    assert_eq!(body["error"]["fix"], json!({"code": "send_bearer_token"}));
     assert_eq!(app.server.health().await["sealed"], false);
 }
 

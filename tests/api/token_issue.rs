@@ -153,13 +153,20 @@ async fn a_revoked_refresh_token_makes_the_connection_need_reauth() {
         .await;
     assert_eq!(status, 409, "{err}");
     assert_eq!(error_code(&err), "needs_reauth");
-    assert!(err["error"]["hint"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("Generate Code"));
+    let hint = err["error"]["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("Generate Code"), "{err}");
+    // The route with the real name, not a `{name}` placeholder.
+    assert!(hint.contains("PUT /v1/connections/acme"), "{err}");
+    assert!(!hint.contains("{name}"), "{err}");
+    let reauthorize = json!({"code": "reauthorize", "connection": "acme"});
+    assert_eq!(err["error"]["fix"], reauthorize);
     let (_, view) = z.app.server.get("/v1/connections/acme", Some(&admin)).await;
     assert_eq!(view["health"]["state"], "needs_reauth");
     assert!(view["health"]["fix"].is_string());
+    assert_eq!(view["health"]["action"], reauthorize);
+    // Stored, so the next answer (from the record) says the same.
+    let (_, again) = z.issue("acme", &admin, json!({})).await;
+    assert_eq!(again["error"]["fix"], reauthorize);
     // Not retried: the next call does not reach Zoho.
     let before = z.fake.counters().token_requests;
     assert_eq!(z.issue("acme", &admin, json!({})).await.0, 409);

@@ -7,6 +7,8 @@
 //! indexed values its events hold (hashed), so a filtered query reads only
 //! segments that can match. All of it is rebuilt from the files at open.
 
+mod recover;
+
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -21,6 +23,7 @@ use super::segment::{file_name, header, parse_name, FrameReader, HEADER_LEN};
 use super::Damage;
 use crate::audit::event::AuditRecord;
 use crate::audit::keys::{indexed_values, Checkpoint, Field};
+use recover::{last_record_head, recover};
 
 /// A new segment is started once the open one holds this many bytes.
 pub const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
@@ -361,79 +364,6 @@ impl SegmentLog {
     pub fn bytes(&self) -> u64 {
         self.lock().segments.iter().map(|s| s.len).sum()
     }
-}
-
-/// Scans one segment at open; returns the highest drained marker seen.
-fn recover(segment: &mut Segment, is_last: bool) -> Result<u64, LogError> {
-    let file_len = std::fs::metadata(&segment.path)?.len();
-    if file_len < HEADER_LEN && is_last {
-        // A crash while creating the segment: nothing in it was acknowledged.
-        let file = OpenOptions::new().write(true).open(&segment.path)?;
-        file.set_len(0)?;
-        (&file).write_all(&header(segment.first_seq))?;
-        file.sync_all()?;
-        return Ok(0);
-    }
-    FrameReader::check_header(&segment.path, segment.first_seq)
-        .map_err(|bad| LogError::Damaged(segment.damage(bad.offset, None, bad.reason)))?;
-    let mut reader = FrameReader::open(&segment.path, HEADER_LEN, file_len)?;
-    let mut drained = 0;
-    while let Some(frame) = reader.next_frame() {
-        let next = segment.last_seq.saturating_add(1);
-        match frame {
-            Ok((at, Payload::Event(record))) => {
-                if record.seq != next {
-                    let reason = format!("event {} found where event {next} belongs", record.seq);
-                    return Err(LogError::Damaged(segment.damage(at, Some(next), &reason)));
-                }
-                segment.add(&record, at);
-            }
-            Ok((_, Payload::Drained(n))) => drained = drained.max(n),
-            Err(bad) if bad.torn && is_last => {
-                tracing::warn!(
-                    segment = %segment.name,
-                    offset = bad.offset,
-                    "cutting off a torn audit record left by a crash (it was never acknowledged)"
-                );
-                let file = OpenOptions::new().write(true).open(&segment.path)?;
-                file.set_len(bad.offset)?;
-                file.sync_all()?;
-                break;
-            }
-            Err(bad) => {
-                return Err(LogError::Damaged(segment.damage(
-                    bad.offset,
-                    Some(next),
-                    bad.reason,
-                )))
-            }
-        }
-    }
-    segment.len = reader.offset();
-    Ok(drained)
-}
-
-/// The head of a segment: its last event's seq and hash.
-fn last_record_head(segment: &Segment) -> Option<Result<Checkpoint, LogError>> {
-    if segment.last_seq < segment.first_seq {
-        return None;
-    }
-    let view = SegmentView {
-        path: segment.path.clone(),
-        name: segment.name.clone(),
-        range: (segment.first_seq, segment.last_seq),
-        start: segment.offset_for(segment.last_seq),
-        len: segment.len,
-    };
-    let read = SegmentLog::read(&view, segment.last_seq, segment.last_seq, 1);
-    Some(read.and_then(|mut r| {
-        r.pop()
-            .map(|r| Checkpoint {
-                seq: r.seq,
-                hash: r.hash,
-            })
-            .ok_or(LogError::Poisoned)
-    }))
 }
 
 /// Makes a directory entry change (a new or removed file) durable.

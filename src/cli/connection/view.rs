@@ -49,16 +49,10 @@ pub(super) fn print_list(answer: &Value) {
         ]);
     }
     table.print();
-    let fixes: Vec<&Value> = items
-        .iter()
-        .filter(|c| c["health"]["fix"].is_string())
-        .collect();
-    for c in fixes {
-        println!(
-            "fix {}: {}",
-            output::text(&c["name"]),
-            output::text(&c["health"]["fix"])
-        );
+    for c in items {
+        if let Some(fix) = crate::cli::fix::of_health(&c["health"]) {
+            println!("fix {}: {fix}", output::text(&c["name"]));
+        }
     }
 }
 
@@ -92,8 +86,8 @@ pub(super) fn print_connection(view: &Value) {
     if health["throttled_until"].is_string() {
         items.push(("throttled until", output::when(&health["throttled_until"])));
     }
-    if health["fix"].is_string() {
-        items.push(("fix", output::text(&health["fix"])));
+    if let Some(fix) = crate::cli::fix::of_health(health) {
+        items.push(("fix", fix));
     }
     let token = &view["token"];
     items.push((
