@@ -338,18 +338,19 @@ impl AsyncStore {
     }
 }
 
-/// Whether the configured backend already holds a store (without opening
-/// it): the offline commands refuse to create one by accident.
-pub fn exists(settings: &Settings) -> bool {
+/// Whether the configured backend already holds a store (without creating
+/// one): the offline commands refuse to create one by accident.
+pub async fn exists(settings: &Settings) -> Result<bool, StoreError> {
     match settings.store.backend {
-        StoreBackend::Sled => sled::SledStore::exists(&settings.data_dir),
+        StoreBackend::Sled => Ok(sled::SledStore::exists(&settings.data_dir)),
+        StoreBackend::Postgres => postgres::PgStore::holds_records(postgres_url(settings)?).await,
     }
 }
 
 /// Opens the configured backend, creating an empty store if there is none.
 /// The one place that picks a backend: `serve`, the offline commands,
 /// backup and restore all open their store here.
-pub fn open(settings: &Settings) -> Result<AsyncStore, StoreError> {
+pub async fn open(settings: &Settings) -> Result<AsyncStore, StoreError> {
     match settings.store.backend {
         StoreBackend::Sled => {
             let dir = &settings.data_dir;
@@ -363,7 +364,33 @@ pub fn open(settings: &Settings) -> Result<AsyncStore, StoreError> {
             let store = sled::SledStore::open_with_cache(dir, cache)?;
             Ok(AsyncStore::new(Arc::new(store)))
         }
+        StoreBackend::Postgres => {
+            let store = open_postgres(settings).await?;
+            Ok(AsyncStore::new(Arc::new(store)))
+        }
     }
+}
+
+/// Connects to the configured PostgreSQL database and migrates its schema
+/// (for the cluster wiring, which also needs the pool).
+pub async fn open_postgres(settings: &Settings) -> Result<postgres::PgStore, StoreError> {
+    postgres::PgStore::connect(postgres_url(settings)?, settings.store.postgres.pool_size).await
+}
+
+fn postgres_url(settings: &Settings) -> Result<&str, StoreError> {
+    settings
+        .store
+        .postgres
+        .url
+        .as_ref()
+        .map(|u| u.expose())
+        .ok_or_else(|| {
+            StoreError::Backend(
+                "store.backend is postgres but store.postgres.url is not set \
+                 (ZOHO_VAULT_STORE__POSTGRES__URL=postgres://USER:PASSWORD@HOST:5432/DB)"
+                    .into(),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -377,8 +404,8 @@ mod tests {
             data_dir: dir.path().join("vault"),
             ..Settings::default()
         };
-        assert!(!exists(&settings));
-        let store = open(&settings).expect("open");
+        assert!(!exists(&settings).await.expect("exists"));
+        let store = open(&settings).await.expect("open");
         assert_eq!(store.backend(), "sled");
         store
             .apply(vec![Op::Put {
@@ -388,8 +415,8 @@ mod tests {
             }])
             .await
             .expect("apply");
-        assert!(exists(&settings));
-        assert!(matches!(open(&settings), Err(StoreError::Locked(_))));
+        assert!(exists(&settings).await.expect("exists"));
+        assert!(matches!(open(&settings).await, Err(StoreError::Locked(_))));
     }
 
     #[test]
