@@ -1,11 +1,13 @@
 //! Opens what the configured backend needs: the store, the coordinator
 //! between replicas, and the audit trail. The embedded store runs alone
-//! (in-process coordination); PostgreSQL is shared by replicas, which
-//! coordinate through it.
+//! (in-process coordination, the audit trail in its segment log); PostgreSQL
+//! is shared by replicas, which coordinate through it and keep one audit
+//! chain in it.
 
 use std::sync::Arc;
 
 use crate::audit::log::SegmentLog;
+use crate::audit::pg::PgAuditStore;
 use crate::audit::AuditStore;
 use crate::config::{Settings, StoreBackend};
 use crate::coord::postgres::{PgCoordSettings, PgCoordinator};
@@ -23,7 +25,8 @@ pub struct Opened {
     pub coord: Arc<dyn Coordinator>,
     /// Where the audit trail is kept.
     pub trail: Arc<dyn AuditStore>,
-    /// The embedded audit log's files, which backups copy.
+    /// The embedded audit log's files, which backups copy (none on
+    /// PostgreSQL).
     pub audit_files: Option<Arc<SegmentLog>>,
     /// This process's node name (`cluster.node_name`).
     pub node: String,
@@ -32,12 +35,20 @@ pub struct Opened {
 /// Opens the configured backend (sealed).
 pub async fn open(settings: &Settings) -> Result<Opened, OpenError> {
     let node = settings.cluster.node();
-    let (store, coord): (AsyncStore, Arc<dyn Coordinator>) = match settings.store.backend {
+    match settings.store.backend {
         StoreBackend::Sled => {
             let store = crate::store::open(settings)
                 .await
                 .map_err(VaultError::Store)?;
-            (store, Arc::new(LocalCoordinator::new()))
+            let embedded = crate::audit::open_embedded(&settings.data_dir, store.clone())?;
+            let audit_files = Some(Arc::clone(embedded.log()));
+            Ok(Opened {
+                store,
+                coord: Arc::new(LocalCoordinator::new()),
+                trail: Arc::new(embedded),
+                audit_files,
+                node,
+            })
         }
         StoreBackend::Postgres => {
             let pg = crate::store::open_postgres(settings)
@@ -51,16 +62,13 @@ pub async fn open(settings: &Settings) -> Result<Opened, OpenError> {
                 },
             )
             .await?;
-            (AsyncStore::new(Arc::new(pg)), Arc::new(coord))
+            Ok(Opened {
+                trail: Arc::new(PgAuditStore::new(pg.pool().clone())),
+                store: AsyncStore::new(Arc::new(pg)),
+                coord: Arc::new(coord),
+                audit_files: None,
+                node,
+            })
         }
-    };
-    let embedded = crate::audit::open_embedded(&settings.data_dir, store.clone())?;
-    let audit_files = Some(Arc::clone(embedded.log()));
-    Ok(Opened {
-        store,
-        coord,
-        trail: Arc::new(embedded),
-        audit_files,
-        node,
-    })
+    }
 }

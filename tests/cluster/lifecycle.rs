@@ -84,4 +84,17 @@ async fn serve_with_init_on_an_initialised_database_only_unseals_and_serves_the_
     assert_eq!(on_second["access_token"], on_first["access_token"]);
     assert_eq!(c.fake.counters().refreshes, 0);
     assert!(rows(&c.db.url).await.len() >= rows_before);
+
+    // One audit trail: either replica lists and verifies both issues.
+    for i in [0, second] {
+        let (status, page) = c
+            .at(i)
+            .get("/v1/audit?action=token_issued", Some(&c.admin))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["events"].as_array().map(Vec::len), Some(2), "{page}");
+        let (status, report) = c.at(i).get("/v1/audit/verify", Some(&c.admin)).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["ok"], true, "{report}");
+    }
 }
