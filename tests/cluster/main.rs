@@ -11,3 +11,4 @@ mod pg;
 
 mod cluster;
 mod lifecycle;
+mod replicas;
