@@ -10,5 +10,6 @@ mod helpers;
 mod pg;
 
 mod cluster;
+mod faults;
 mod lifecycle;
 mod replicas;
