@@ -170,6 +170,10 @@ pub enum StoreError {
     /// The backend failed (I/O, corruption).
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// The database cannot be reached now (connection refused or lost, no
+    /// connection free in time); the same call may succeed later.
+    #[error("the database is unreachable: {0}")]
+    Unreachable(String),
     /// A stored value could not be decoded.
     #[error("stored record {tree}/{key} is unreadable: {reason}")]
     Corrupt {

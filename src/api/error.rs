@@ -156,6 +156,7 @@ impl From<VaultError> for ApiError {
                 "wrong_passphrase",
                 "the passphrase does not unseal this vault",
             ),
+            VaultError::Store(store @ StoreError::Unreachable(_)) => store.into(),
             VaultError::Crypto(_) | VaultError::CorruptHeader | VaultError::Store(_) => {
                 Self::internal(&e)
             }
@@ -165,7 +166,14 @@ impl From<VaultError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::internal(&e)
+        match e {
+            StoreError::Unreachable(_) => {
+                tracing::error!(error = %e, "the store is unreachable");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string())
+                    .with_hint("the vault's database cannot be reached; retry shortly: the vault reconnects by itself, and the server log says why")
+            }
+            _ => Self::internal(&e),
+        }
     }
 }
 
@@ -183,7 +191,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Expired => unauthorized("token_expired", "the bearer token has expired"),
             AuthError::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
-            AuthError::Store(inner) => Self::internal(&inner),
+            AuthError::Store(inner) => inner.into(),
         }
     }
 }
@@ -427,6 +435,11 @@ mod tests {
                 StoreError::Backend("disk on fire".into()).into(),
                 500,
                 "internal",
+            ),
+            (
+                StoreError::Unreachable("connection refused".into()).into(),
+                503,
+                "store_unavailable",
             ),
             (
                 ConnectionError::PendingAuthorization {

@@ -367,7 +367,26 @@ fn is_retryable(e: &sqlx::Error) -> bool {
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(format!("PostgreSQL: {}", describe(&e)))
+    match e {
+        // The database is down, restarting or out of connections: worth
+        // telling the caller to retry, unlike a failed statement.
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed => {
+            StoreError::Unreachable(format!("PostgreSQL: {}", describe(&e)))
+        }
+        // Connection exceptions, a server shutting down or starting up, too
+        // many connections.
+        sqlx::Error::Database(ref d)
+            if d.code().is_some_and(|c| {
+                c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300")
+            }) =>
+        {
+            StoreError::Unreachable(format!("PostgreSQL: {}", describe(&e)))
+        }
+        _ => StoreError::Backend(format!("PostgreSQL: {}", describe(&e))),
+    }
 }
 
 /// sqlx's message for an error. Its messages carry neither the connection

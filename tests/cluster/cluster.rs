@@ -24,6 +24,9 @@ pub struct Cluster {
     pub admin: String,
     pub replicas: Vec<Replica>,
     extra: Vec<(String, String)>,
+    /// The database URL the replicas use (the test database's, or a
+    /// proxy's in front of it).
+    replica_url: String,
 }
 
 /// The settings every process of a cluster on `url` gets.
@@ -55,7 +58,18 @@ impl Cluster {
     /// An initialised database and `n` replicas serving it, unsealed from
     /// their passphrase; `None` when PostgreSQL is unavailable.
     pub async fn start(n: usize, extra: &[(&str, &str)]) -> Option<Cluster> {
+        Self::start_via(n, extra, |url| url.to_string()).await
+    }
+
+    /// [`Cluster::start`] with the replicas reaching the database at
+    /// `via(test database URL)`.
+    pub async fn start_via(
+        n: usize,
+        extra: &[(&str, &str)],
+        via: impl FnOnce(&str) -> String,
+    ) -> Option<Cluster> {
         let db = pg::database().await?;
+        let replica_url = via(&db.url);
         let out = run_init(&db.url);
         assert!(
             out.status.success(),
@@ -75,6 +89,7 @@ impl Cluster {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            replica_url,
         };
         for _ in 0..n {
             cluster.add_replica(&[]);
@@ -88,7 +103,7 @@ impl Cluster {
         let i = self.replicas.len();
         let node = format!("replica-{i}");
         let dir = VaultDir::new();
-        let mut env = backend_env(&self.db.url);
+        let mut env = backend_env(&self.replica_url);
         env.push(("ZOHO_VAULT_CLUSTER__NODE_NAME".into(), node));
         env.extend(self.extra.iter().cloned());
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
