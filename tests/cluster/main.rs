@@ -10,6 +10,7 @@ mod helpers;
 mod pg;
 
 mod cluster;
+mod dump;
 mod faults;
 mod lifecycle;
 mod replicas;
