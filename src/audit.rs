@@ -7,6 +7,7 @@
 //! - [`query`]: indexed, cursor-paged queries, exports and pruning.
 //! - [`store`]: [`AuditStore`], the seam to where the trail is kept.
 //! - [`log`]: the embedded storage engine, an append-only segment log.
+//! - [`pg`]: the trail in PostgreSQL, one chain shared by replicas.
 //! - [`keys`]: indexed fields, the checkpoint, the previous release's
 //!   key layout (read by the upgrade).
 //!
@@ -16,6 +17,7 @@ pub mod chain;
 pub mod event;
 pub mod keys;
 pub mod log;
+pub mod pg;
 pub mod query;
 pub mod store;
 pub mod writer;

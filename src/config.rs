@@ -79,6 +79,8 @@ pub struct Settings {
     pub ratelimit: RateLimitSettings,
     /// Optional TLS for the listener.
     pub tls: TlsSettings,
+    /// Several replicas on one PostgreSQL database (`cluster.*`).
+    pub cluster: ClusterSettings,
 }
 
 impl Default for Settings {
@@ -99,6 +101,7 @@ impl Default for Settings {
             oauth: OAuthSettings::default(),
             ratelimit: RateLimitSettings::default(),
             tls: TlsSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -108,9 +111,10 @@ impl Default for Settings {
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
     /// Which storage backend holds the vault (`store.backend`,
-    /// `ZOHO_VAULT_STORE__BACKEND`). Only `sled` (the embedded store in the
-    /// data directory) is accepted today; any other value stops the start
-    /// with an error that names the accepted values.
+    /// `ZOHO_VAULT_STORE__BACKEND`): `sled` (the embedded store in the
+    /// data directory) or `postgres` (`store.postgres.url`, shared by
+    /// replicas); any other value stops the start with an error that names
+    /// the accepted values.
     pub backend: StoreBackend,
     /// Page cache in MiB (`store.cache_mib`, `ZOHO_VAULT_STORE__CACHE_MIB`).
     /// The working set is small; a larger cache mostly speeds up audit
@@ -176,6 +180,8 @@ impl std::fmt::Debug for DatabaseUrl {
 pub enum StoreBackend {
     /// The embedded sled store under `data_dir`.
     Sled,
+    /// A PostgreSQL database shared by every replica (`store.postgres.url`).
+    Postgres,
 }
 
 /// Settings could not be loaded.

@@ -10,6 +10,8 @@
 //!   lease was superseded writes nothing.
 //! - Invalidation of in-memory caches (access tokens, verified bearer
 //!   tokens): publish and subscribe.
+//! - Background jobs (refresh ahead, keep-alive) that must run on one
+//!   process per period: [`Coordinator::claim`].
 //!
 //! The mint budget is not held here: its state lives in the connection
 //! record, which is only read and written under the refresh lease, so the
@@ -126,6 +128,16 @@ pub trait Coordinator: Send + Sync + 'static {
     /// Whether `lease` is still the newest grant for its connection: no
     /// exclusive writer superseded it and it has not expired.
     async fn is_current(&self, lease: &RefreshLease) -> Result<bool, CoordError>;
+
+    /// Claims background job `job` for `period`: true for exactly one
+    /// caller across every process sharing the coordinator until `period`
+    /// has passed (the claim is never released early, so a job claimed
+    /// once per period runs once per period however many replicas try).
+    /// One process alone always gets it.
+    async fn claim(&self, job: &str, period: std::time::Duration) -> Result<bool, CoordError> {
+        let _ = (job, period);
+        Ok(true)
+    }
 
     /// Tells every process (this one included) to drop a cache entry.
     fn publish(&self, invalidation: Invalidation);

@@ -3,6 +3,7 @@
 //! and audit trail, and answers in domain terms.
 
 mod admin_tokens;
+mod backend;
 mod background;
 mod backup;
 mod connections;
@@ -22,16 +23,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::audit::log::SegmentLog;
-use crate::audit::{AuditEvent, AuditLog, EmbeddedAuditStore};
+use crate::audit::{AuditEvent, AuditLog};
 
 use crate::auth::TokenRegistry;
 use crate::broker::Broker;
 use crate::config::Settings;
 use crate::connections::ConnectionManager;
-use crate::coord::{Coordinator, LocalCoordinator};
+use crate::coord::Coordinator;
 use crate::metrics::Metrics;
-use crate::store::AsyncStore;
-use crate::vault::{Vault, VaultError};
+use crate::vault::Vault;
 use crate::zoho::{CallObserver, ZohoClient, ZohoClientConfig};
 
 /// Name of the admin token made by `init`.
@@ -47,6 +47,10 @@ pub struct Health {
     pub sealed: bool,
     /// The crate version.
     pub version: &'static str,
+    /// Where the records are kept: `sled` or `postgres`.
+    pub backend: &'static str,
+    /// This replica's name (`cluster.node_name`, default host name and pid).
+    pub node: String,
 }
 
 /// Everything the service does, independent of HTTP.
@@ -58,28 +62,33 @@ pub struct VaultService {
     connections: ConnectionManager,
     coord: Arc<dyn Coordinator>,
     audit: AuditLog,
-    /// The audit log's files, for backups (blocking reads).
-    audit_files: Arc<SegmentLog>,
+    /// The embedded audit log's files, for backups (blocking reads).
+    audit_files: Option<Arc<SegmentLog>>,
+    /// This replica's name.
+    node: String,
     metrics: Arc<Metrics>,
     /// Per-address counting of anonymous denials (see docs/audit.md).
     denials: crate::audit::DenialThrottle,
 }
 
 impl VaultService {
-    /// Opens the configured store and the audit trail beside it (sealed).
-    /// The one place `serve`, the offline commands and backups open them.
-    pub fn open(settings: Settings) -> Result<Arc<Self>, OpenError> {
-        let store = crate::store::open(&settings).map_err(VaultError::Store)?;
-        let trail = crate::audit::open_embedded(&settings.data_dir, store.clone())?;
-        Ok(Arc::new(Self::with_stores(settings, store, trail)?))
+    /// Opens the configured store, the coordination between replicas and
+    /// the audit trail (sealed). The one place `serve`, the offline
+    /// commands and backups open them.
+    pub async fn open(settings: Settings) -> Result<Arc<Self>, OpenError> {
+        let opened = backend::open(&settings).await?;
+        Ok(Arc::new(Self::with_backend(settings, opened)?))
     }
 
-    /// Builds the service over an opened store and audit trail.
-    pub fn with_stores(
-        settings: Settings,
-        store: AsyncStore,
-        trail: EmbeddedAuditStore,
-    ) -> Result<Self, OpenError> {
+    /// Builds the service over an opened backend.
+    fn with_backend(settings: Settings, opened: backend::Opened) -> Result<Self, OpenError> {
+        let backend::Opened {
+            store,
+            coord,
+            trail,
+            audit_files,
+            node,
+        } = opened;
         let z = &settings.zoho;
         let zoho = ZohoClient::new(ZohoClientConfig {
             timeout: std::time::Duration::from_secs(z.timeout_secs),
@@ -96,7 +105,6 @@ impl VaultService {
                 .observe(took.as_secs_f64());
         })));
         let vault = Vault::new(store.clone(), settings.unseal.clone());
-        let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new());
         let broker = Broker::new(
             store.clone(),
             zoho.clone(),
@@ -106,9 +114,8 @@ impl VaultService {
         );
         let connections =
             ConnectionManager::new(&settings, store.clone(), zoho, Arc::clone(&coord));
-        let audit_files = Arc::clone(trail.log());
         let audit = AuditLog::new(
-            Arc::new(trail),
+            trail,
             Duration::from_millis(settings.audit.write_timeout_ms),
         );
         audit.observe_flushes(metrics.audit_flush_seconds.clone());
@@ -123,6 +130,7 @@ impl VaultService {
             metrics,
             audit,
             audit_files,
+            node,
             tokens: TokenRegistry::new(store, Arc::clone(&coord)),
             vault,
             broker,

@@ -173,6 +173,10 @@ pub enum StoreError {
     /// The backend failed (I/O, corruption).
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// The database cannot be reached now (connection refused or lost, no
+    /// connection free in time); the same call may succeed later.
+    #[error("the database is unreachable: {0}")]
+    Unreachable(String),
     /// A stored value could not be decoded.
     #[error("stored record {tree}/{key} is unreadable: {reason}")]
     Corrupt {
@@ -214,18 +218,19 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
-/// Whether the configured backend already holds a store (without opening
-/// it): the offline commands refuse to create one by accident.
-pub fn exists(settings: &Settings) -> bool {
+/// Whether the configured backend already holds a store (without creating
+/// one): the offline commands refuse to create one by accident.
+pub async fn exists(settings: &Settings) -> Result<bool, StoreError> {
     match settings.store.backend {
-        StoreBackend::Sled => sled::SledStore::exists(&settings.data_dir),
+        StoreBackend::Sled => Ok(sled::SledStore::exists(&settings.data_dir)),
+        StoreBackend::Postgres => postgres::PgStore::holds_records(postgres_url(settings)?).await,
     }
 }
 
 /// Opens the configured backend, creating an empty store if there is none.
 /// The one place that picks a backend: `serve`, the offline commands,
 /// backup and restore all open their store here.
-pub fn open(settings: &Settings) -> Result<AsyncStore, StoreError> {
+pub async fn open(settings: &Settings) -> Result<AsyncStore, StoreError> {
     match settings.store.backend {
         StoreBackend::Sled => {
             let dir = &settings.data_dir;
@@ -239,7 +244,33 @@ pub fn open(settings: &Settings) -> Result<AsyncStore, StoreError> {
             let store = sled::SledStore::open_with_cache(dir, cache)?;
             Ok(AsyncStore::new(Arc::new(store)))
         }
+        StoreBackend::Postgres => {
+            let store = open_postgres(settings).await?;
+            Ok(AsyncStore::new(Arc::new(store)))
+        }
     }
+}
+
+/// Connects to the configured PostgreSQL database and migrates its schema
+/// (for the cluster wiring, which also needs the pool).
+pub async fn open_postgres(settings: &Settings) -> Result<postgres::PgStore, StoreError> {
+    postgres::PgStore::connect(postgres_url(settings)?, settings.store.postgres.pool_size).await
+}
+
+fn postgres_url(settings: &Settings) -> Result<&str, StoreError> {
+    settings
+        .store
+        .postgres
+        .url
+        .as_ref()
+        .map(|u| u.expose())
+        .ok_or_else(|| {
+            StoreError::Backend(
+                "store.backend is postgres but store.postgres.url is not set \
+                 (ZOHO_VAULT_STORE__POSTGRES__URL=postgres://USER:PASSWORD@HOST:5432/DB)"
+                    .into(),
+            )
+        })
 }
 
 #[cfg(test)]

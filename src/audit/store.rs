@@ -50,6 +50,13 @@ pub trait AuditStore: Send + Sync + 'static {
         Ok(0)
     }
 
+    /// Hands over the chain key when the writer gets it (`None` at seal).
+    /// A store that other processes append to as well re-chains a batch
+    /// after the real head with it; the embedded store ignores it.
+    fn use_chain_key(&self, key: Option<Arc<dyn ChainKey>>) {
+        let _ = key;
+    }
+
     /// The chain head for the writer: the last event's seq and hash, else
     /// the checkpoint's, else genesis.
     async fn head(&self) -> Result<Checkpoint, AuditError>;

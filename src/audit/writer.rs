@@ -174,6 +174,7 @@ impl AuditLog {
         if let Ok(mut slot) = self.shared.key.lock() {
             *slot = Some(Arc::clone(&key));
         }
+        self.store.use_chain_key(Some(Arc::clone(&key)));
         self.call(|reply| Msg::Activate(key, reply)).await
     }
 
@@ -184,6 +185,7 @@ impl AuditLog {
         if let Ok(mut slot) = self.shared.key.lock() {
             *slot = None;
         }
+        self.store.use_chain_key(None);
         if self.tx.send(Msg::Deactivate(reply)).await.is_ok() {
             let _ = tokio::time::timeout(self.timeout, answer).await;
         }

@@ -180,14 +180,14 @@ async fn online_backup(client: &ClientArgs, partial: &Path) -> anyhow::Result<()
 
 /// Opens the configured data directory for an offline command, saying what
 /// to do when a running service holds it.
-fn open_offline(config: Option<&Path>, what: &str) -> anyhow::Result<Arc<VaultService>> {
+async fn open_offline(config: Option<&Path>, what: &str) -> anyhow::Result<Arc<VaultService>> {
     let settings = Settings::load(config)?;
     telemetry::init(&settings.log);
     let dir = settings.data_dir.clone();
-    if !store::exists(&settings) {
+    if !store::exists(&settings).await? {
         return Err(CliError::Usage(format!("there is no vault in {}", dir.display())).into());
     }
-    match VaultService::open(settings) {
+    match VaultService::open(settings).await {
         Ok(service) => Ok(service),
         Err(OpenError::Vault(VaultError::Store(StoreError::Locked(_)))) => {
             Err(CliError::Conflict(format!(
@@ -209,7 +209,8 @@ async fn offline_backup(
     let service = open_offline(
         config,
         "stop the service, or drop --offline to back up through it",
-    )?;
+    )
+    .await?;
     let pass = passphrase::require(
         passphrase_file,
         passphrase::ENV,
@@ -291,7 +292,7 @@ pub async fn run_restore(config: Option<&Path>, args: RestoreArgs) -> anyhow::Re
     check(&file, Some(Arc::clone(&key)))
         .await
         .map_err(refused)?;
-    let store = match store::open(&settings) {
+    let store = match store::open(&settings).await {
         Ok(store) => store,
         Err(StoreError::Locked(_)) => {
             return Err(CliError::Conflict(format!(

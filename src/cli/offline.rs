@@ -8,20 +8,34 @@ use anyhow::{bail, Context};
 
 use super::passphrase::{self, Purpose};
 use super::PassphraseArgs;
-use crate::config::Settings;
+use crate::config::{Settings, StoreBackend};
 use crate::service::VaultService;
 use crate::startup::Application;
 use crate::telemetry;
 use crate::vault::VaultError;
 
-fn open(config: Option<&Path>) -> anyhow::Result<Arc<VaultService>> {
-    open_with(Settings::load(config)?)
+async fn open(config: Option<&Path>) -> anyhow::Result<Arc<VaultService>> {
+    open_with(Settings::load(config)?).await
 }
 
-fn open_with(settings: Settings) -> anyhow::Result<Arc<VaultService>> {
+async fn open_with(settings: Settings) -> anyhow::Result<Arc<VaultService>> {
     telemetry::init(&settings.log);
-    let dir = settings.data_dir.display().to_string();
-    VaultService::open(settings).with_context(|| format!("cannot open the vault in {dir}"))
+    let place = where_stored(&settings);
+    VaultService::open(settings)
+        .await
+        .with_context(|| format!("cannot open the vault in {place}"))
+}
+
+/// Where the vault lives, for messages: the data directory, or the
+/// database (without its password).
+fn where_stored(settings: &Settings) -> String {
+    match settings.store.backend {
+        StoreBackend::Sled => settings.data_dir.display().to_string(),
+        StoreBackend::Postgres => match &settings.store.postgres.url {
+            Some(url) => format!("PostgreSQL {url:?}"),
+            None => "PostgreSQL (store.postgres.url is not set)".to_string(),
+        },
+    }
 }
 
 fn print_admin_token(token: &str) -> anyhow::Result<()> {
@@ -37,7 +51,7 @@ fn print_admin_token(token: &str) -> anyhow::Result<()> {
 
 /// `zoho-vault init`.
 pub async fn init(config: Option<&Path>, args: &PassphraseArgs) -> anyhow::Result<()> {
-    let service = open(config)?;
+    let service = open(config).await?;
     if service.is_initialized().await? {
         bail!("{}", VaultError::AlreadyInitialized);
     }
@@ -58,7 +72,7 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
     // touched, let alone a vault created (and its admin token printed).
     let listener = crate::startup::bind(&settings.listen)?;
     crate::tls::tls_config(&settings.tls)?;
-    let service = open_with(settings)?;
+    let service = open_with(settings).await?;
     let file = args.passphrase_file.as_deref();
     if !service.is_initialized().await? {
         if init {
@@ -116,7 +130,7 @@ pub async fn rekey(
     args: &PassphraseArgs,
     new_file: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let service = open(config)?;
+    let service = open(config).await?;
     if !service.is_initialized().await? {
         bail!("{}", VaultError::NotInitialized);
     }

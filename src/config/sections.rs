@@ -322,3 +322,48 @@ pub struct TlsSettings {
     /// (`tls.key_file`, `ZOHO_VAULT_TLS__KEY_FILE`).
     pub key_file: Option<PathBuf>,
 }
+
+/// Several replicas on one PostgreSQL database (the `postgres` backend).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// This replica's name, shown by `GET /v1/sys/health` and as the owner
+    /// of the leases it holds (`cluster.node_name`,
+    /// `ZOHO_VAULT_CLUSTER__NODE_NAME`). Unset: the host name and the
+    /// process id, `host-1234`.
+    pub node_name: Option<String>,
+    /// How long a replica's lease (a refresh, a background job) lasts
+    /// without renewal, in milliseconds (`cluster.lease_ms`,
+    /// `ZOHO_VAULT_CLUSTER__LEASE_MS`): after a replica dies, another one
+    /// takes over its work once this has passed. The holder renews every
+    /// third of it.
+    pub lease_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            node_name: None,
+            lease_ms: 10_000,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// The configured node name, else `<host name>-<pid>`.
+    pub fn node(&self) -> String {
+        match &self.node_name {
+            Some(name) if !name.trim().is_empty() => name.trim().to_string(),
+            _ => {
+                let host = whoami::fallible::hostname().unwrap_or_else(|_| "localhost".into());
+                format!("{host}-{}", std::process::id())
+            }
+        }
+    }
+
+    /// [`Self::lease_ms`] as a duration, at least 100 ms (a shorter lease
+    /// would expire between its renewals under ordinary scheduling delay).
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.lease_ms.max(100))
+    }
+}

@@ -19,6 +19,9 @@
 //! - Release clears the owner and sends `NOTIFY` in the same statement;
 //!   waiters wake on it, and poll as well because notifications are lost
 //!   while a listener reconnects.
+//! - A background job is claimed for a period with the same kind of row,
+//!   which nobody releases: it runs on the replica whose claim succeeded,
+//!   once per period ([`Coordinator::claim`]).
 //! - Invalidations travel as `NOTIFY zv_invalidate`. After the listener
 //!   reconnects, subscribers get [`Invalidation::All`]: whatever was sent
 //!   meanwhile is lost, so every cache starts over.
@@ -391,6 +394,26 @@ impl Coordinator for PgCoordinator {
         .fetch_one(&self.shared.pool)
         .await
         .map_err(unavailable)
+    }
+
+    async fn claim(&self, job: &str, period: Duration) -> Result<bool, CoordError> {
+        // A row in the lease table that nobody releases: it expires.
+        let claimed: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO zv_leases AS l (name, generation, owner, lease_until) \
+             VALUES ($1, 1, $2, now() + $3 * interval '1 millisecond') \
+             ON CONFLICT (name) DO UPDATE \
+                SET generation = l.generation + 1, owner = EXCLUDED.owner, \
+                    lease_until = EXCLUDED.lease_until \
+              WHERE l.lease_until < now() \
+             RETURNING l.generation",
+        )
+        .bind(job)
+        .bind(&self.shared.origin)
+        .bind(millis(period))
+        .fetch_optional(&self.shared.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(claimed.is_some())
     }
 
     fn publish(&self, invalidation: Invalidation) {

@@ -18,8 +18,17 @@ impl VaultService {
         let Ok(keyring) = self.vault.keyring() else {
             return 0;
         };
+        // Each connection is looked at by one replica per interval: the
+        // others skip it (one process alone always claims).
+        let period = Duration::from_secs(self.settings.refresh_ahead.interval_secs.max(1));
         let mut refreshed = 0;
         for name in self.broker.due_ahead(ahead, active) {
+            if !self
+                .claimed(&format!("#refresh-ahead:{name}"), period)
+                .await
+            {
+                continue;
+            }
             let result = self
                 .broker
                 .refresh_ahead(&keyring, &name, ahead, false)
@@ -35,6 +44,13 @@ impl VaultService {
         let Ok(keyring) = self.vault.keyring() else {
             return 0;
         };
+        // One replica sweeps per period (the period of the caller's loop).
+        if !self
+            .claimed("#keep-alive", idle.min(Duration::from_secs(600)))
+            .await
+        {
+            return 0;
+        }
         let names = match self.connections.idle_since(&keyring, idle).await {
             Ok(names) => names,
             Err(e) => {
@@ -57,6 +73,18 @@ impl VaultService {
             refreshed += usize::from(self.record_background(&name, result).await);
         }
         refreshed
+    }
+
+    /// Whether this process runs background job `job` this `period`. A
+    /// coordinator failure skips the job (it is tried again next period).
+    async fn claimed(&self, job: &str, period: Duration) -> bool {
+        match self.coord.claim(job, period).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(job, error = %e, "cannot claim a background job; skipped");
+                false
+            }
+        }
     }
 
     /// Audits a background refresh; true if it refreshed.

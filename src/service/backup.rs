@@ -30,7 +30,7 @@ impl VaultService {
             .await?;
         Ok(backup::spawn_stream(
             Arc::clone(self.vault.store().blocking()),
-            Some(Arc::clone(&self.audit_files)),
+            self.audit_files.clone(),
             key,
         ))
     }

@@ -58,6 +58,9 @@ pub enum OpenError {
     /// tail: the message names the segment and offset).
     #[error("cannot open the audit trail: {0}")]
     Audit(#[from] AuditError),
+    /// The coordination between replicas cannot start.
+    #[error("cannot start the cluster coordination: {0}")]
+    Coord(#[from] crate::coord::CoordError),
 }
 
 /// Unsealing can fail in the vault or, after the keys were loaded, because

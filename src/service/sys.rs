@@ -27,6 +27,15 @@ impl VaultService {
     /// once. The vault is left unsealed.
     pub async fn initialize(&self, passphrase: SecretString) -> Result<PlainToken, VaultError> {
         let mut first = None;
+        // Replicas that start with `serve --init` together must not both
+        // write a header: the cluster-wide lease makes the vault's own
+        // "already initialised" check and its write one step. (The name
+        // cannot be a connection's.)
+        let _one_init = self
+            .coord
+            .acquire_exclusive("#init")
+            .await
+            .map_err(|e| VaultError::Store(crate::store::StoreError::Backend(e.to_string())))?;
         self.vault
             .initialize(passphrase, self.settings.kdf, |keyring| {
                 let (plain, _record, ops) = make_token(
@@ -52,10 +61,21 @@ impl VaultService {
 
     /// Health summary; works sealed.
     pub async fn health(&self) -> Result<Health, VaultError> {
+        // A replica on a shared database is healthy only while it reaches
+        // it: a load balancer then routes around it, and the error says
+        // why. (The embedded store is in-process: nothing to probe.)
+        if self.vault.store().backend() == crate::store::postgres::BACKEND {
+            self.vault
+                .store()
+                .get(crate::store::Tree::Meta, b"header".to_vec())
+                .await?;
+        }
         Ok(Health {
             initialized: self.vault.is_initialized().await?,
             sealed: self.vault.is_sealed(),
             version: env!("CARGO_PKG_VERSION"),
+            backend: self.vault.store().backend(),
+            node: self.node.clone(),
         })
     }
 

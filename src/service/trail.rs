@@ -201,10 +201,10 @@ impl VaultService {
             .await?;
         let out = create().map_err(OfflineBackupError::Create)?;
         let store = Arc::clone(self.vault.store().blocking());
-        let audit = Arc::clone(&self.audit_files);
+        let audit = self.audit_files.clone();
         tokio::task::spawn_blocking(move || -> Result<(), BackupError> {
             let mut out = std::io::BufWriter::new(out);
-            backup::write_backup(store.as_ref(), Some(&audit), &key, &mut out)?;
+            backup::write_backup(store.as_ref(), audit.as_deref(), &key, &mut out)?;
             out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             Ok(())
         })

@@ -53,30 +53,36 @@ impl PgStore {
     /// Connects to `url` with at most `pool_size` connections and applies
     /// the pending schema migrations. Errors never contain the password.
     pub async fn connect(url: &str, pool_size: u32) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|_| {
-            StoreError::Backend(format!(
-                "store.postgres.url {} is not a valid PostgreSQL URL",
-                redact_url(url)
-            ))
-        })?;
+        let options = options(url)?;
         // One direct connection first: the pool retries a refused
         // connection until its timeout and then reports only the timeout,
         // while this reports why (refused, unknown host, authentication).
-        let probe = sqlx::PgConnection::connect_with(&options)
-            .await
-            .map_err(|e| {
-                StoreError::Backend(format!(
-                    "cannot connect to PostgreSQL at {}: {}",
-                    redact_url(url),
-                    describe(&e)
-                ))
-            })?;
+        let probe = probe(url, &options).await?;
         let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
         Self::open(pool).await
+    }
+
+    /// Whether the database at `url` holds any record, without creating
+    /// or migrating anything (the offline commands refuse to start on a
+    /// database that holds no vault).
+    pub async fn holds_records(url: &str) -> Result<bool, StoreError> {
+        let mut conn = probe(url, &options(url)?).await?;
+        // Two statements: a query naming a missing table fails to plan.
+        let table: bool = sqlx::query_scalar("SELECT to_regclass('zv_records') IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(backend)?;
+        let holds = table
+            && sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM zv_records)")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(backend)?;
+        let _ = conn.close().await;
+        Ok(holds)
     }
 
     /// Uses an existing pool, applying the pending schema migrations.
@@ -329,6 +335,28 @@ impl Batch {
     }
 }
 
+fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url).map_err(|_| {
+        StoreError::Backend(format!(
+            "store.postgres.url {} is not a valid PostgreSQL URL",
+            redact_url(url)
+        ))
+    })
+}
+
+/// One direct connection, whose error says why it failed.
+async fn probe(url: &str, options: &PgConnectOptions) -> Result<sqlx::PgConnection, StoreError> {
+    sqlx::PgConnection::connect_with(options)
+        .await
+        .map_err(|e| {
+            StoreError::Backend(format!(
+                "cannot connect to PostgreSQL at {}: {}",
+                redact_url(url),
+                describe(&e)
+            ))
+        })
+}
+
 /// Deadlock victims and serialization failures changed nothing and may be
 /// retried.
 fn is_retryable(e: &sqlx::Error) -> bool {
@@ -339,7 +367,26 @@ fn is_retryable(e: &sqlx::Error) -> bool {
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(format!("PostgreSQL: {}", describe(&e)))
+    match e {
+        // The database is down, restarting or out of connections: worth
+        // telling the caller to retry, unlike a failed statement.
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed => {
+            StoreError::Unreachable(format!("PostgreSQL: {}", describe(&e)))
+        }
+        // Connection exceptions, a server shutting down or starting up, too
+        // many connections.
+        sqlx::Error::Database(ref d)
+            if d.code().is_some_and(|c| {
+                c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300")
+            }) =>
+        {
+            StoreError::Unreachable(format!("PostgreSQL: {}", describe(&e)))
+        }
+        _ => StoreError::Backend(format!("PostgreSQL: {}", describe(&e))),
+    }
 }
 
 /// sqlx's message for an error. Its messages carry neither the connection

@@ -7,8 +7,8 @@ async fn the_factory_opens_the_configured_backend_and_creates_its_store() {
         data_dir: dir.path().join("vault"),
         ..Settings::default()
     };
-    assert!(!exists(&settings));
-    let store = open(&settings).expect("open");
+    assert!(!exists(&settings).await.expect("exists"));
+    let store = open(&settings).await.expect("open");
     assert_eq!(store.backend(), "sled");
     store
         .apply(vec![Op::Put {
@@ -18,8 +18,8 @@ async fn the_factory_opens_the_configured_backend_and_creates_its_store() {
         }])
         .await
         .expect("apply");
-    assert!(exists(&settings));
-    assert!(matches!(open(&settings), Err(StoreError::Locked(_))));
+    assert!(exists(&settings).await.expect("exists"));
+    assert!(matches!(open(&settings).await, Err(StoreError::Locked(_))));
 }
 
 #[test]

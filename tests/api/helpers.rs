@@ -128,11 +128,22 @@ pub struct Server {
 impl Server {
     /// Starts `zoho-vault serve` with the given passphrase (or sealed).
     pub fn start(dir: &VaultDir, passphrase: Option<&str>, extra_env: &[(&str, &str)]) -> Server {
+        Self::start_with_args(dir, passphrase, extra_env, &[])
+    }
+
+    /// [`Server::start`] with extra arguments after `serve` (`--init`).
+    pub fn start_with_args(
+        dir: &VaultDir,
+        passphrase: Option<&str>,
+        extra_env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Server {
         static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let log = dir.log(n);
         let mut cmd = dir.command();
         cmd.arg("serve")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"));
         if let Some(p) = passphrase {

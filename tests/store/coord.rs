@@ -202,3 +202,61 @@ async fn after_its_listener_is_cut_off_a_replica_resyncs_everything() {
         .expect("recv");
     assert_eq!(got, Invalidation::All);
 }
+
+#[tokio::test]
+async fn a_background_job_is_claimed_by_exactly_one_of_three_replicas_per_period() {
+    let Some((db, a, b)) = two_replicas(Duration::from_secs(30)).await else {
+        return;
+    };
+    let c = replica(&db, "c", Duration::from_secs(30)).await;
+    let period = Duration::from_secs(600);
+    let coords = [&a.coord, &b.coord, &c.coord];
+    for round in 0..3 {
+        let claims = coords
+            .iter()
+            .map(|coord| coord.claim("#keep-alive", period));
+        let won = futures_util::future::join_all(claims)
+            .await
+            .into_iter()
+            .map(|r| r.expect("claim"))
+            .filter(|won| *won)
+            .count();
+        assert_eq!(won, usize::from(round == 0), "round {round}");
+    }
+    // Another job is claimed independently.
+    assert!(b
+        .coord
+        .claim("#refresh-ahead:acme", period)
+        .await
+        .expect("claim"));
+}
+
+#[tokio::test]
+async fn a_claimed_job_is_claimed_again_once_its_period_has_passed() {
+    let Some((_db, a, b)) = two_replicas(Duration::from_secs(30)).await else {
+        return;
+    };
+    assert!(a
+        .coord
+        .claim("#keep-alive", Duration::from_millis(1))
+        .await
+        .expect("claim"));
+    let deadline = std::time::Instant::now() + HANG;
+    while !b
+        .coord
+        .claim("#keep-alive", Duration::from_secs(600))
+        .await
+        .expect("claim")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the claim never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!a
+        .coord
+        .claim("#keep-alive", Duration::from_secs(600))
+        .await
+        .expect("claim"));
+}

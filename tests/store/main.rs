@@ -7,6 +7,7 @@
 #[path = "../support/pg.rs"]
 mod pg;
 
+mod audit;
 mod backend;
 mod conformance;
 mod coord;

@@ -52,6 +52,7 @@ impl From<VaultError> for ApiError {
             )
             .with_hint("retry after the Retry-After delay")
             .with_retry_after(1),
+            VaultError::Store(store @ StoreError::Unreachable(_)) => store.into(),
             VaultError::Crypto(_) | VaultError::CorruptHeader | VaultError::Store(_) => {
                 Self::internal(&e)
             }
@@ -61,7 +62,14 @@ impl From<VaultError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::internal(&e)
+        match e {
+            StoreError::Unreachable(_) => {
+                tracing::error!(error = %e, "the store is unreachable");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string())
+                    .with_hint("the vault's database cannot be reached; retry shortly: the vault reconnects by itself, and the server log says why")
+            }
+            _ => Self::internal(&e),
+        }
     }
 }
 
@@ -78,7 +86,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Expired => unauthorized("token_expired", "the bearer token has expired"),
             AuthError::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
-            AuthError::Store(inner) => Self::internal(&inner),
+            AuthError::Store(inner) => inner.into(),
         }
     }
 }

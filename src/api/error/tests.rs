@@ -42,6 +42,11 @@ async fn status_mapping_is_pinned() {
             "internal",
         ),
         (
+            StoreError::Unreachable("connection refused".into()).into(),
+            503,
+            "store_unavailable",
+        ),
+        (
             ConnectionError::PendingAuthorization {
                 name: "acme".into(),
             }

@@ -1,0 +1,396 @@
+//! [`PgAuditStore`]: the audit trail of replicas sharing one PostgreSQL
+//! database, as one hash chain.
+//!
+//! Every group commit of every replica is one transaction that first locks
+//! the chain head row (`SELECT … FOR UPDATE` on `zv_audit_head`). A
+//! replica's writer chains its batch after the head it last saw; when
+//! another replica appended meanwhile, the batch is re-chained here, under
+//! the lock, after the real head (with the chain key the writer installed
+//! through [`AuditStore::use_chain_key`]). So the chain stays one gapless
+//! sequence whatever the number of replicas, and a commit returns only when
+//! its events are durable (fail closed, as with the embedded log). Events
+//! are stored in the embedded log's binary record encoding, plus the
+//! columns that queries filter on.
+//!
+//! Pending events (recorded while sealed) wait in `zv_audit_pending`. The
+//! replica that chains them deletes them in the same transaction; if
+//! another replica chained some of them first, they are left out of the
+//! batch instead of being chained twice.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPool;
+use sqlx::{Postgres, QueryBuilder, Row};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::chain::{compute_hash, ChainKey};
+use super::event::{AuditEvent, AuditRecord};
+use super::keys::Checkpoint;
+use super::log::record::{decode, encode_event, Payload};
+use super::log::SignedCheckpoint;
+use super::query::{Order, Page, Query};
+use super::store::{AuditStore, Batch};
+use super::AuditError;
+
+/// The trail in PostgreSQL (the schema is migrated by the PostgreSQL store).
+pub struct PgAuditStore {
+    pool: PgPool,
+    /// The chain key while unsealed, to re-chain a batch after another
+    /// replica's events.
+    key: Mutex<Option<Arc<dyn ChainKey>>>,
+    /// Counters of the pending events last handed to the writer, in order:
+    /// the first records of a draining batch are these events.
+    last_pending: Mutex<Vec<u64>>,
+}
+
+fn store_err(e: sqlx::Error) -> AuditError {
+    AuditError::Store(format!("PostgreSQL: {e}"))
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PgAuditStore {
+    /// Over the PostgreSQL store's pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            key: Mutex::new(None),
+            last_pending: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn key(&self) -> Option<Arc<dyn ChainKey>> {
+        self.key.lock().ok().and_then(|k| k.clone())
+    }
+
+    /// The records of `batch` that are still to be written: pending events
+    /// another replica chained first are left out.
+    fn still_pending(&self, drained: &[i64], batch: Batch) -> Vec<AuditRecord> {
+        let Some(upto) = batch.drained_pending else {
+            return batch.records;
+        };
+        let handed: Vec<u64> = self
+            .last_pending
+            .lock()
+            .map(|p| p.iter().copied().filter(|c| *c <= upto).collect())
+            .unwrap_or_default();
+        let mut records = batch.records.into_iter();
+        let mut kept: Vec<AuditRecord> = Vec::new();
+        for counter in handed {
+            match records.next() {
+                Some(r) if drained.contains(&to_i64(counter)) => kept.push(r),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        kept.extend(records);
+        kept
+    }
+}
+
+/// An event time as nanoseconds since the Unix epoch (exact, so the time
+/// filters in SQL select what [`Query::matches`] would).
+fn nanos(time: &str) -> Option<i64> {
+    OffsetDateTime::parse(time, &Rfc3339).ok().map(ns)
+}
+
+fn ns(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(if t.year() < 1970 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// Decodes a stored record, naming its seq when it cannot be read.
+fn decode_record(seq: i64, bytes: &[u8]) -> Result<AuditRecord, AuditError> {
+    let damaged = |why: &str| AuditError::Damaged {
+        seq: u64::try_from(seq).ok(),
+        message: format!("audit event {seq} in zv_audit_events is unreadable: {why}"),
+    };
+    match decode(bytes) {
+        Ok(Payload::Event(record)) if record.seq as i64 == seq => Ok(*record),
+        Ok(Payload::Event(_)) => Err(damaged("its sequence number does not match its row")),
+        Ok(Payload::Drained(_)) => Err(damaged("not an event")),
+        Err(why) => Err(damaged(why)),
+    }
+}
+
+fn decode_rows(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<AuditRecord>, AuditError> {
+    rows.into_iter()
+        .map(|row| {
+            let seq: i64 = row.try_get(0).map_err(store_err)?;
+            let bytes: Vec<u8> = row.try_get(1).map_err(store_err)?;
+            decode_record(seq, &bytes)
+        })
+        .collect()
+}
+
+#[async_trait]
+impl AuditStore for PgAuditStore {
+    fn use_chain_key(&self, key: Option<Arc<dyn ChainKey>>) {
+        if let Ok(mut slot) = self.key.lock() {
+            *slot = key;
+        }
+    }
+
+    async fn head(&self) -> Result<Checkpoint, AuditError> {
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM zv_audit_head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_err)?;
+        if let Some((seq, hash)) = head {
+            return Ok(Checkpoint {
+                seq: seq as u64,
+                hash,
+            });
+        }
+        Ok(self
+            .checkpoint()
+            .await?
+            .map_or_else(Checkpoint::genesis, |c| c.anchor()))
+    }
+
+    async fn append(&self, batch: Batch) -> Result<(), AuditError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let genesis = Checkpoint::genesis();
+        sqlx::query(
+            "INSERT INTO zv_audit_head (id, seq, hash) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(to_i64(genesis.seq))
+        .bind(&genesis.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        // The lock that puts every replica's commits in one order.
+        let (seq, hash): (i64, String) =
+            sqlx::query_as("SELECT seq, hash FROM zv_audit_head WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        let mut head = Checkpoint {
+            seq: seq as u64,
+            hash,
+        };
+        let drained: Vec<i64> = match batch.drained_pending {
+            Some(upto) => sqlx::query_scalar(
+                "DELETE FROM zv_audit_pending WHERE counter <= $1 RETURNING counter",
+            )
+            .bind(to_i64(upto))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_err)?,
+            None => Vec::new(),
+        };
+        let mut records = self.still_pending(&drained, batch);
+        let follows = records
+            .first()
+            .is_none_or(|r| r.seq == head.seq + 1 && r.prev == head.hash);
+        if !follows {
+            let key = self.key().ok_or(AuditError::Unavailable(
+                "the audit chain head moved and no chain key is installed",
+            ))?;
+            for r in &mut records {
+                r.seq = head.seq + 1;
+                r.prev = std::mem::take(&mut head.hash);
+                r.hash = compute_hash(key.as_ref(), r);
+                head = Checkpoint {
+                    seq: r.seq,
+                    hash: r.hash.clone(),
+                };
+            }
+        } else if let Some(last) = records.last() {
+            head = Checkpoint {
+                seq: last.seq,
+                hash: last.hash.clone(),
+            };
+        }
+        if !records.is_empty() {
+            let mut seqs = Vec::with_capacity(records.len());
+            let mut ats = Vec::with_capacity(records.len());
+            let mut actions = Vec::with_capacity(records.len());
+            let mut actors = Vec::with_capacity(records.len());
+            let mut connections = Vec::with_capacity(records.len());
+            let mut fingerprints = Vec::with_capacity(records.len());
+            let mut bytes = Vec::with_capacity(records.len());
+            for r in &records {
+                seqs.push(to_i64(r.seq));
+                ats.push(nanos(&r.time));
+                actions.push(r.action.as_str().to_string());
+                actors.push(r.actor.clone());
+                connections.push(r.connection.clone());
+                fingerprints.push(r.fingerprint().map(str::to_string));
+                bytes.push(encode_event(r));
+            }
+            sqlx::query(
+                "INSERT INTO zv_audit_events \
+                   (seq, at_ns, action, actor, connection, fingerprint, record) \
+                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], \
+                   $4::text[], $5::text[], $6::text[], $7::bytea[])",
+            )
+            .bind(&seqs)
+            .bind(&ats)
+            .bind(&actions)
+            .bind(&actors)
+            .bind(&connections)
+            .bind(&fingerprints)
+            .bind(&bytes)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            sqlx::query("UPDATE zv_audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(to_i64(head.seq))
+                .bind(&head.hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        }
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
+        let rows = sqlx::query(
+            "SELECT seq, record FROM zv_audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(to_i64(from))
+        .bind(to_i64(limit as u64))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        decode_rows(rows)
+    }
+
+    async fn query(&self, q: &Query) -> Result<Page, AuditError> {
+        let floor = self.checkpoint().await?.map_or(0, |c| c.seq);
+        let mut sql: QueryBuilder<'_, Postgres> =
+            QueryBuilder::new("SELECT seq, record FROM zv_audit_events WHERE seq > ");
+        sql.push_bind(to_i64(floor));
+        if let Some(after) = q.after {
+            sql.push(if q.order == Order::Asc {
+                " AND seq > "
+            } else {
+                " AND seq < "
+            })
+            .push_bind(to_i64(after));
+        }
+        if let Some(c) = &q.connection {
+            sql.push(" AND connection = ").push_bind(c.clone());
+        }
+        if let Some(a) = &q.actor {
+            sql.push(" AND actor = ").push_bind(a.clone());
+        }
+        if let Some(a) = q.action {
+            sql.push(" AND action = ").push_bind(a.as_str().to_string());
+        }
+        if let Some(f) = &q.fingerprint {
+            sql.push(" AND fingerprint = ").push_bind(f.clone());
+        }
+        if let Some(s) = q.since {
+            sql.push(" AND at_ns >= ").push_bind(ns(s));
+        }
+        if let Some(u) = q.until {
+            sql.push(" AND at_ns <= ").push_bind(ns(u));
+        }
+        sql.push(if q.order == Order::Asc {
+            " ORDER BY seq ASC LIMIT "
+        } else {
+            " ORDER BY seq DESC LIMIT "
+        })
+        .push_bind(to_i64(q.limit as u64));
+        let rows = sql.build().fetch_all(&self.pool).await.map_err(store_err)?;
+        // The columns only narrow the search: every filter is checked on
+        // the stored event itself.
+        let events: Vec<AuditRecord> = decode_rows(rows)?
+            .into_iter()
+            .filter(|r| q.matches(r))
+            .collect();
+        let next = (events.len() == q.limit)
+            .then(|| events.last().map(|r| r.seq.to_string()))
+            .flatten();
+        Ok(Page { events, next })
+    }
+
+    async fn checkpoint(&self) -> Result<Option<SignedCheckpoint>, AuditError> {
+        let row: Option<(i64, String, String)> =
+            sqlx::query_as("SELECT seq, hash, mac FROM zv_audit_checkpoint WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_err)?;
+        Ok(row.map(|(seq, hash, mac)| SignedCheckpoint {
+            seq: seq as u64,
+            hash,
+            mac,
+        }))
+    }
+
+    async fn prune(&self, checkpoint: SignedCheckpoint) -> Result<usize, AuditError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        sqlx::query(
+            "INSERT INTO zv_audit_checkpoint (id, seq, hash, mac) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, \
+               mac = EXCLUDED.mac",
+        )
+        .bind(to_i64(checkpoint.seq))
+        .bind(&checkpoint.hash)
+        .bind(&checkpoint.mac)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        let dropped = sqlx::query("DELETE FROM zv_audit_events WHERE seq <= $1")
+            .bind(to_i64(checkpoint.seq))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        tx.commit().await.map_err(store_err)?;
+        Ok(usize::try_from(dropped).unwrap_or(usize::MAX))
+    }
+
+    async fn append_pending(&self, events: Vec<AuditEvent>) -> Result<(), AuditError> {
+        let encoded = events
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AuditError::Store(format!("cannot encode a pending event: {e}")))?;
+        sqlx::query("INSERT INTO zv_audit_pending (event) SELECT * FROM UNNEST($1::bytea[])")
+            .bind(&encoded)
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn pending(&self) -> Result<Vec<(u64, AuditEvent)>, AuditError> {
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT counter, event FROM zv_audit_pending ORDER BY counter")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (counter, bytes) in rows {
+            let event = serde_json::from_slice(&bytes).map_err(|e| AuditError::Damaged {
+                seq: None,
+                message: format!("pending audit event {counter} is unreadable: {e}"),
+            })?;
+            out.push((counter as u64, event));
+        }
+        if let Ok(mut last) = self.last_pending.lock() {
+            *last = out.iter().map(|(c, _)| *c).collect();
+        }
+        Ok(out)
+    }
+
+    async fn bytes(&self) -> Option<u64> {
+        sqlx::query_scalar::<_, i64>("SELECT pg_total_relation_size('zv_audit_events')")
+            .fetch_one(&self.pool)
+            .await
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+    }
+}
