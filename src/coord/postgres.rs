@@ -42,6 +42,9 @@ const CHANNEL_CAPACITY: usize = 1024;
 /// Attempts to send an invalidation to the other replicas.
 const PUBLISH_ATTEMPTS: u32 = 5;
 
+mod notify;
+use notify::{decode, encode, send_out};
+
 /// Settings of one replica's coordinator.
 #[derive(Debug, Clone)]
 pub struct PgCoordSettings {
@@ -318,51 +321,6 @@ async fn listen(shared: Arc<Shared>, mut listener: PgListener) {
     }
 }
 
-/// Sends invalidations to the other replicas in the order they were
-/// published, retrying each a few times.
-async fn send_out(pool: PgPool, mut outgoing: mpsc::UnboundedReceiver<String>) {
-    while let Some(payload) = outgoing.recv().await {
-        for attempt in 1..=PUBLISH_ATTEMPTS {
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(INVALIDATE)
-                .bind(&payload)
-                .execute(&pool)
-                .await;
-            match sent {
-                Ok(_) => break,
-                Err(e) if attempt == PUBLISH_ATTEMPTS => {
-                    tracing::warn!(error = %e, "an invalidation did not reach the other replicas; their caches expire on their own");
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100 << attempt)).await,
-            }
-        }
-    }
-}
-
-/// `origin|b|hex`, `origin|c|name` or `origin|a`.
-fn encode(origin: &str, inv: &Invalidation) -> String {
-    match inv {
-        Invalidation::BearerRevoked(hash) => format!("{origin}|b|{}", hex::encode(hash)),
-        Invalidation::ConnectionChanged(name) => format!("{origin}|c|{name}"),
-        Invalidation::All => format!("{origin}|a"),
-    }
-}
-
-/// The inverse of [`encode`]; anything unreadable means "drop everything".
-fn decode(payload: &str) -> Option<(&str, Invalidation)> {
-    let mut parts = payload.splitn(3, '|');
-    let origin = parts.next()?;
-    let inv = match (parts.next(), parts.next()) {
-        (Some("b"), Some(h)) => hex::decode(h)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .map_or(Invalidation::All, Invalidation::BearerRevoked),
-        (Some("c"), Some(name)) => Invalidation::ConnectionChanged(name.to_string()),
-        _ => Invalidation::All,
-    };
-    Some((origin, inv))
-}
-
 #[async_trait::async_trait]
 impl Coordinator for PgCoordinator {
     async fn acquire_refresh(&self, name: &str) -> Result<RefreshLease, CoordError> {
@@ -429,24 +387,4 @@ impl Coordinator for PgCoordinator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invalidations_survive_the_trip_through_a_notification_payload() {
-        for inv in [
-            Invalidation::BearerRevoked([9; 32]),
-            Invalidation::ConnectionChanged("acme|eu".into()),
-            Invalidation::All,
-        ] {
-            let payload = encode("node/1", &inv);
-            assert_eq!(decode(&payload), Some(("node/1", inv)));
-        }
-    }
-
-    #[test]
-    fn an_unreadable_payload_drops_everything() {
-        assert_eq!(decode("node/1|b|zz"), Some(("node/1", Invalidation::All)));
-        assert_eq!(decode("node/1|?"), Some(("node/1", Invalidation::All)));
-    }
-}
+mod tests;

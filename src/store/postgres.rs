@@ -20,14 +20,17 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, QueryBuilder, Row};
 
 use super::{Conflict, Entries, Op, Scan, Store, StoreError, Tree};
+
+mod errors;
+pub use errors::redact_url;
+use errors::{backend, is_retryable, options, probe};
 
 /// The schema migrations, embedded at build time and applied at open.
 static MIGRATOR: Migrator = sqlx::migrate!("src/store/postgres/migrations");
@@ -335,142 +338,5 @@ impl Batch {
     }
 }
 
-fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
-    PgConnectOptions::from_str(url).map_err(|_| {
-        StoreError::Backend(format!(
-            "store.postgres.url {} is not a valid PostgreSQL URL",
-            redact_url(url)
-        ))
-    })
-}
-
-/// One direct connection, whose error says why it failed.
-async fn probe(url: &str, options: &PgConnectOptions) -> Result<sqlx::PgConnection, StoreError> {
-    sqlx::PgConnection::connect_with(options)
-        .await
-        .map_err(|e| {
-            StoreError::Backend(format!(
-                "cannot connect to PostgreSQL at {}: {}",
-                redact_url(url),
-                describe(&e)
-            ))
-        })
-}
-
-/// Deadlock victims and serialization failures changed nothing and may be
-/// retried.
-fn is_retryable(e: &sqlx::Error) -> bool {
-    matches!(
-        e.as_database_error().and_then(|d| d.code()).as_deref(),
-        Some("40P01" | "40001")
-    )
-}
-
-fn backend(e: sqlx::Error) -> StoreError {
-    match e {
-        // The database is down, restarting or out of connections: worth
-        // telling the caller to retry, unlike a failed statement.
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed => {
-            StoreError::Unreachable(format!("PostgreSQL: {}", describe(&e)))
-        }
-        // Connection exceptions, a server shutting down or starting up, too
-        // many connections.
-        sqlx::Error::Database(ref d)
-            if d.code().is_some_and(|c| {
-                c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300")
-            }) =>
-        {
-            StoreError::Unreachable(format!("PostgreSQL: {}", describe(&e)))
-        }
-        _ => StoreError::Backend(format!("PostgreSQL: {}", describe(&e))),
-    }
-}
-
-/// sqlx's message for an error. Its messages carry neither the connection
-/// URL nor bound values.
-fn describe(e: &sqlx::Error) -> String {
-    e.to_string()
-}
-
-/// `url` with any password replaced by `***`, fit for logs and errors. A
-/// string that does not parse as a URL is not shown at all, since where
-/// its password sits is unknown.
-pub fn redact_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return "[unparseable URL, not shown]".to_string();
-    };
-    if parsed.password().is_some() {
-        // Only fails for URLs that cannot have a password at all.
-        let _ = parsed.set_password(Some("***"));
-    }
-    let redacted_query: Vec<(String, String)> = parsed
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k.eq_ignore_ascii_case("password") {
-                "***".to_string()
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    if !redacted_query.is_empty() {
-        parsed
-            .query_pairs_mut()
-            .clear()
-            .extend_pairs(redacted_query);
-    }
-    parsed.to_string()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redaction_hides_the_password_in_the_authority_and_the_query() {
-        let r = redact_url("postgres://vault:s3cr%40t@db.internal:5432/vault?sslmode=require");
-        assert_eq!(
-            r,
-            "postgres://vault:***@db.internal:5432/vault?sslmode=require"
-        );
-        let r = redact_url("postgresql://db/vault?user=v&password=hunter2");
-        assert!(!r.contains("hunter2"), "{r}");
-        assert!(r.contains("user=v"), "{r}");
-        assert_eq!(
-            redact_url("host=db password=hunter2"),
-            "[unparseable URL, not shown]"
-        );
-        assert_eq!(redact_url("postgres://db/vault"), "postgres://db/vault");
-    }
-
-    #[test]
-    fn a_batch_keeps_the_last_write_per_key_in_key_order() {
-        let put = |k: &[u8], v: &[u8]| Op::Put {
-            tree: Tree::Tokens,
-            key: k.to_vec(),
-            value: v.to_vec(),
-        };
-        let b = Batch::collapse(vec![
-            put(b"b", b"1"),
-            put(b"a", b"2"),
-            Op::Delete {
-                tree: Tree::Tokens,
-                key: b"b".to_vec(),
-            },
-            put(b"c", b"3"),
-            put(b"c", b"4"),
-        ]);
-        assert_eq!(b.put_keys, vec![b"a".to_vec(), b"c".to_vec()]);
-        assert_eq!(b.put_values, vec![b"2".to_vec(), b"4".to_vec()]);
-        assert_eq!(b.del_keys, vec![b"b".to_vec()]);
-    }
-
-    #[test]
-    fn the_embedded_schema_has_a_version() {
-        assert!(PgStore::schema_version() >= 1);
-    }
-}
+mod tests;
