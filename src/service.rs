@@ -46,6 +46,12 @@ pub struct Health {
     pub sealed: bool,
     /// The crate version.
     pub version: &'static str,
+    /// Present only while the last write to the data directory failed:
+    /// `disk_full` (no space left, or over quota). Cleared by the next
+    /// successful write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "disk_full")]
+    pub storage: Option<&'static str>,
 }
 
 /// Everything the service does, independent of HTTP.
@@ -60,6 +66,8 @@ pub struct VaultService {
     /// The audit log's files, for backups (blocking reads).
     audit_files: Arc<SegmentLog>,
     metrics: Arc<Metrics>,
+    /// Whether the last write found the disk full (store or audit log).
+    disk: Arc<crate::store::disk::DiskState>,
 }
 
 impl VaultService {
@@ -92,6 +100,8 @@ impl VaultService {
                 .with_label_values(&[op])
                 .observe(took.as_secs_f64());
         })));
+        let disk = store.disk().unwrap_or_default();
+        disk.count_in(metrics.storage_errors.with_label_values(&["disk_full"]));
         let vault = Vault::new(store.clone(), settings.unseal.clone());
         let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new());
         let broker = Broker::new(
@@ -109,7 +119,9 @@ impl VaultService {
             Duration::from_millis(settings.audit.write_timeout_ms),
         );
         audit.observe_flushes(metrics.audit_flush_seconds.clone());
+        audit.watch_disk(Arc::clone(&disk));
         Ok(Self {
+            disk,
             metrics,
             audit,
             audit_files,

@@ -7,6 +7,7 @@
 //! here. [`open`] is the one factory that picks the configured backend;
 //! every layer above holds the clonable [`AsyncStore`].
 
+pub mod disk;
 pub mod postgres;
 pub mod records;
 pub mod sled;
@@ -183,6 +184,10 @@ pub enum StoreError {
     /// The blocking task running the call was cancelled or panicked.
     #[error("storage task failed")]
     Task,
+    /// A write failed for lack of space (`ENOSPC`/`EDQUOT`): nothing was
+    /// changed and a later write succeeds once space is freed.
+    #[error("storage backend failed: disk full: {0}")]
+    DiskFull(String),
 }
 
 /// The storage interface every backend implements. Async and object safe
@@ -209,6 +214,11 @@ pub trait Store: Send + Sync + 'static {
     async fn flush(&self) -> Result<(), StoreError>;
     /// Which backend this is ("sled", "postgres"), for health and logs.
     fn backend(&self) -> &'static str;
+    /// Whether the backend's disk was full at its last write (local
+    /// backends only).
+    fn disk(&self) -> Option<Arc<disk::DiskState>> {
+        None
+    }
 }
 
 /// A synchronous face of a [`Store`] for code that already runs on a
@@ -302,6 +312,11 @@ impl AsyncStore {
     /// Which backend this is.
     pub fn backend(&self) -> &'static str {
         self.inner.backend()
+    }
+
+    /// See [`Store::disk`].
+    pub fn disk(&self) -> Option<Arc<disk::DiskState>> {
+        self.inner.disk()
     }
 
     /// See [`Store::get`].

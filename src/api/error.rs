@@ -82,7 +82,16 @@ impl ApiError {
     }
 
     /// A 500 whose cause is logged, not sent.
-    pub fn internal(cause: &dyn std::error::Error) -> Self {
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        if crate::store::disk::is_disk_full(cause) {
+            tracing::error!(error = %cause, "refusing: the data directory's filesystem is full");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the store cannot be written, so nothing was done",
+            )
+            .with_hint(DISK_FULL_HINT);
+        }
         let mut chain = cause.to_string();
         let mut source = cause.source();
         while let Some(s) = source {
@@ -163,6 +172,10 @@ impl From<VaultError> for ApiError {
     }
 }
 
+/// What an operator does about a full disk.
+const DISK_FULL_HINT: &str =
+    "disk full: free space on the data directory's filesystem; the vault resumes by itself";
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Self::internal(&e)
@@ -221,6 +234,15 @@ impl From<AuditError> for ApiError {
                     "the audit trail cannot be written, so nothing was done",
                 )
                 .with_hint("retry shortly; the server log says why the audit write failed")
+            }
+            AuditError::DiskFull => {
+                tracing::error!(error = %e, "refusing: the audit trail cannot be written");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the audit trail cannot be written, so nothing was done",
+                )
+                .with_hint(DISK_FULL_HINT)
             }
             AuditError::InvalidQuery(msg) => Self::bad_request("invalid_query", msg),
             AuditError::InvalidPrune(msg) => Self::new(StatusCode::CONFLICT, "invalid_prune", msg),
