@@ -66,8 +66,11 @@ pub struct VaultService {
     /// The audit log's files, for backups (blocking reads).
     audit_files: Arc<SegmentLog>,
     metrics: Arc<Metrics>,
-    /// Whether the last write found the disk full (store or audit log).
-    disk: Arc<crate::store::disk::DiskState>,
+    /// Whether the store's last write found the disk full.
+    store_disk: Option<Arc<crate::store::disk::DiskState>>,
+    /// Whether the audit log's last write found the disk full (kept apart:
+    /// the store may still have room in a file it allocated earlier).
+    audit_disk: Arc<crate::store::disk::DiskState>,
 }
 
 impl VaultService {
@@ -100,8 +103,13 @@ impl VaultService {
                 .with_label_values(&[op])
                 .observe(took.as_secs_f64());
         })));
-        let disk = store.disk().unwrap_or_default();
-        disk.count_in(metrics.storage_errors.with_label_values(&["disk_full"]));
+        let disk_full = metrics.storage_errors.with_label_values(&["disk_full"]);
+        let store_disk = store.disk();
+        if let Some(d) = &store_disk {
+            d.count_in(disk_full.clone());
+        }
+        let audit_disk = Arc::new(crate::store::disk::DiskState::default());
+        audit_disk.count_in(disk_full);
         let vault = Vault::new(store.clone(), settings.unseal.clone());
         let coord: Arc<dyn Coordinator> = Arc::new(LocalCoordinator::new());
         let broker = Broker::new(
@@ -119,9 +127,10 @@ impl VaultService {
             Duration::from_millis(settings.audit.write_timeout_ms),
         );
         audit.observe_flushes(metrics.audit_flush_seconds.clone());
-        audit.watch_disk(Arc::clone(&disk));
+        audit.watch_disk(Arc::clone(&audit_disk));
         Ok(Self {
-            disk,
+            store_disk,
+            audit_disk,
             metrics,
             audit,
             audit_files,
@@ -132,6 +141,12 @@ impl VaultService {
             coord,
             settings,
         })
+    }
+
+    /// Whether the last write to the store or to the audit log failed for
+    /// lack of space.
+    fn disk_full(&self) -> bool {
+        self.audit_disk.is_full() || self.store_disk.as_ref().is_some_and(|d| d.is_full())
     }
 
     /// The settings in force.

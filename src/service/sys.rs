@@ -52,7 +52,7 @@ impl VaultService {
             initialized: self.vault.is_initialized().await?,
             sealed: self.vault.is_sealed(),
             version: env!("CARGO_PKG_VERSION"),
-            storage: self.disk.is_full().then_some("disk_full"),
+            storage: self.disk_full().then_some("disk_full"),
         })
     }
 

@@ -7,6 +7,7 @@ mod backup;
 mod cli;
 mod clock_jumps;
 mod connections;
+mod disk_full;
 mod errors;
 mod example;
 mod fencing;
