@@ -58,6 +58,11 @@ pub enum AuditError {
     /// Reading the trail failed.
     #[error("reading the audit trail failed: {0}")]
     Store(String),
+    /// The trail cannot be written because the data directory's
+    /// filesystem is full: refuse the action (HTTP 503); writes resume by
+    /// themselves once space is freed.
+    #[error("the audit trail is unavailable: disk full")]
+    DiskFull,
     /// A stored event cannot be read (damaged on disk); `message` names
     /// where (for the segment log: segment file and byte offset).
     #[error("{message}")]
@@ -71,7 +76,10 @@ pub enum AuditError {
 
 impl From<StoreError> for AuditError {
     fn from(e: StoreError) -> Self {
-        Self::Store(e.to_string())
+        match e {
+            StoreError::DiskFull(_) => Self::DiskFull,
+            other => Self::Store(other.to_string()),
+        }
     }
 }
 

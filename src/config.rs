@@ -29,9 +29,10 @@ pub use sections::*;
 pub const DEFAULT_FILE: &str = "config/default.toml";
 /// Prefix of every environment variable the vault reads.
 pub const ENV_PREFIX: &str = "ZOHO_VAULT_";
-/// `ZOHO_VAULT_*` variables that are not settings (the last three steer
-/// the test suite's PostgreSQL and may be set around a running vault).
-pub const NON_SETTING_VARS: [&str; 8] = [
+/// `ZOHO_VAULT_*` variables that are not settings (the last four steer
+/// the test suite: its PostgreSQL and its tests that need root; they may
+/// be set around a running vault).
+pub const NON_SETTING_VARS: [&str; 9] = [
     "PASSPHRASE",
     "NEW_PASSPHRASE",
     "ADDR",
@@ -40,6 +41,7 @@ pub const NON_SETTING_VARS: [&str; 8] = [
     "TEST_DATABASE_URL",
     "REQUIRE_POSTGRES",
     "PG_TEST_LOG",
+    "REQUIRE_ROOT_TESTS",
 ];
 
 /// Every setting of the service.

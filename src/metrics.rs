@@ -25,6 +25,8 @@ pub struct Metrics {
     pub sealed: IntGauge,
     /// Connections by health `state`, refreshed at scrape time.
     pub connections: IntGaugeVec,
+    /// Failed storage writes by `kind` (`disk_full`).
+    pub storage_errors: IntCounterVec,
 }
 
 impl Metrics {
@@ -64,6 +66,16 @@ impl Metrics {
             Opts::new("connections", "Connections by health state"),
             &["state"],
         )?;
+        let storage_errors = IntCounterVec::new(
+            Opts::new(
+                "storage_errors_total",
+                "Failed writes to the store or the audit log, by kind",
+            ),
+            &["kind"],
+        )?;
+        // Exported at 0 from the start, so an alert can watch its rate.
+        storage_errors.with_label_values(&["disk_full"]);
+        registry.register(Box::new(storage_errors.clone()))?;
         registry.register(Box::new(token_issues.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
         registry.register(Box::new(upstream_seconds.clone()))?;
@@ -78,6 +90,7 @@ impl Metrics {
             audit_flush_seconds,
             sealed,
             connections,
+            storage_errors,
         })
     }
 
@@ -111,6 +124,7 @@ mod tests {
         m.audit_flush_seconds.observe(0.001);
         m.sealed.set(1);
         m.connections.with_label_values(&["active"]).set(3);
+        m.storage_errors.with_label_values(&["disk_full"]).inc();
         let text = m.render();
         for name in [
             "zoho_vault_token_issues_total{source=\"cached\"} 1",
@@ -119,6 +133,7 @@ mod tests {
             "zoho_vault_audit_flush_seconds_count 1",
             "zoho_vault_sealed 1",
             "zoho_vault_connections{state=\"active\"} 3",
+            "zoho_vault_storage_errors_total{kind=\"disk_full\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

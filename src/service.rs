@@ -51,6 +51,12 @@ pub struct Health {
     pub backend: &'static str,
     /// This replica's name (`cluster.node_name`, default host name and pid).
     pub node: String,
+    /// Present only while the last write to the data directory failed:
+    /// `disk_full` (no space left, or over quota). Cleared by the next
+    /// successful write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "disk_full")]
+    pub storage: Option<&'static str>,
 }
 
 /// Everything the service does, independent of HTTP.
@@ -69,6 +75,11 @@ pub struct VaultService {
     metrics: Arc<Metrics>,
     /// Per-address counting of anonymous denials (see docs/audit.md).
     denials: crate::audit::DenialThrottle,
+    /// Whether the store's last write found the disk full.
+    store_disk: Option<Arc<crate::store::disk::DiskState>>,
+    /// Whether the audit log's last write found the disk full (kept apart:
+    /// the store may still have room in a file it allocated earlier).
+    audit_disk: Arc<crate::store::disk::DiskState>,
 }
 
 impl VaultService {
@@ -104,6 +115,13 @@ impl VaultService {
                 .with_label_values(&[op])
                 .observe(took.as_secs_f64());
         })));
+        let disk_full = metrics.storage_errors.with_label_values(&["disk_full"]);
+        let store_disk = store.disk();
+        if let Some(d) = &store_disk {
+            d.count_in(disk_full.clone());
+        }
+        let audit_disk = Arc::new(crate::store::disk::DiskState::default());
+        audit_disk.count_in(disk_full);
         let vault = Vault::new(store.clone(), settings.unseal.clone());
         let broker = Broker::new(
             store.clone(),
@@ -125,8 +143,11 @@ impl VaultService {
             Duration::from_secs(a.denial_window_secs),
             a.denial_sources_max,
         );
+        audit.watch_disk(Arc::clone(&audit_disk));
         Ok(Self {
             denials,
+            store_disk,
+            audit_disk,
             metrics,
             audit,
             audit_files,
@@ -138,6 +159,12 @@ impl VaultService {
             coord,
             settings,
         })
+    }
+
+    /// Whether the last write to the store or to the audit log failed for
+    /// lack of space.
+    fn disk_full(&self) -> bool {
+        self.audit_disk.is_full() || self.store_disk.as_ref().is_some_and(|d| d.is_full())
     }
 
     /// The settings in force.

@@ -7,6 +7,7 @@
 //! here. [`open`] is the one factory that picks the configured backend;
 //! every layer above holds the clonable [`AsyncStore`].
 
+pub mod disk;
 mod handle;
 pub mod postgres;
 pub mod records;
@@ -190,6 +191,10 @@ pub enum StoreError {
     /// The blocking task running the call was cancelled or panicked.
     #[error("storage task failed")]
     Task,
+    /// A write failed for lack of space (`ENOSPC`/`EDQUOT`): nothing was
+    /// changed and a later write succeeds once space is freed.
+    #[error("storage backend failed: disk full: {0}")]
+    DiskFull(String),
 }
 
 /// The storage interface every backend implements. Async and object safe
@@ -216,6 +221,11 @@ pub trait Store: Send + Sync + 'static {
     async fn flush(&self) -> Result<(), StoreError>;
     /// Which backend this is ("sled", "postgres"), for health and logs.
     fn backend(&self) -> &'static str;
+    /// Whether the backend's disk was full at its last write (local
+    /// backends only).
+    fn disk(&self) -> Option<Arc<disk::DiskState>> {
+        None
+    }
 }
 
 /// Whether the configured backend already holds a store (without creating

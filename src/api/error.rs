@@ -23,6 +23,10 @@ pub(crate) use fix::http_words;
 pub use payload::json_error;
 pub(crate) use payload::{json_config, path_config, query_config};
 
+/// What an operator does about a full disk.
+pub(crate) const DISK_FULL_HINT: &str =
+    "disk full: free space on the data directory's filesystem; the vault resumes by itself";
+
 /// An error answer.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -101,7 +105,16 @@ impl ApiError {
     }
 
     /// A 500 whose cause is logged, not sent.
-    pub fn internal(cause: &dyn std::error::Error) -> Self {
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        if crate::store::disk::is_disk_full(cause) {
+            tracing::error!(error = %cause, "refusing: the data directory's filesystem is full");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the store cannot be written, so nothing was done",
+            )
+            .with_hint(DISK_FULL_HINT);
+        }
         let mut chain = cause.to_string();
         let mut source = cause.source();
         while let Some(s) = source {

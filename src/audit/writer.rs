@@ -62,6 +62,8 @@ struct Shared {
     events: AtomicU64,
     /// Durations of batch writes, for the metrics endpoint.
     flushes: std::sync::OnceLock<prometheus::Histogram>,
+    /// Where a full disk is reported (health, metrics).
+    disk: std::sync::OnceLock<Arc<crate::store::disk::DiskState>>,
     /// The chain key while unsealed (signs prune checkpoints).
     key: Mutex<Option<Arc<dyn ChainKey>>>,
 }
@@ -113,6 +115,11 @@ impl AuditLog {
     /// Reports the duration of every durable batch write to `histogram`.
     pub fn observe_flushes(&self, histogram: prometheus::Histogram) {
         let _ = self.shared.flushes.set(histogram);
+    }
+
+    /// Reports disk-full write failures (and the next success) to `disk`.
+    pub fn watch_disk(&self, disk: Arc<crate::store::disk::DiskState>) {
+        let _ = self.shared.disk.set(disk);
     }
 
     fn ensure_started(&self) {
@@ -307,10 +314,22 @@ impl Writer {
             return Err(AuditError::Unavailable("injected audit write failure"));
         }
         let started = std::time::Instant::now();
+        let disk = self.shared.disk.get();
         write.await.map_err(|e| {
             tracing::error!(error = %e, "audit store write failed");
-            AuditError::Unavailable("the audit store write failed")
+            match e {
+                AuditError::DiskFull => {
+                    if let Some(d) = disk {
+                        d.failed();
+                    }
+                    AuditError::DiskFull
+                }
+                _ => AuditError::Unavailable("the audit store write failed"),
+            }
         })?;
+        if let Some(d) = disk {
+            d.succeeded();
+        }
         if let Some(h) = self.shared.flushes.get() {
             h.observe(started.elapsed().as_secs_f64());
         }

@@ -33,9 +33,34 @@ impl VaultService {
             Source::Redirect => CreateMethod::Redirect,
         };
         let dc = view.data_center.map_or("custom", |dc| dc.code());
-        self.record_done(AuditEvent::connection_created(by, name, method, dc, ctx))
-            .await;
+        let event = AuditEvent::connection_created(by, name, method, dc, ctx);
+        if let Err(e) = self.audit.append(event).await {
+            // Acknowledged means audited: without its event the connection
+            // is removed again and the caller told 503.
+            self.undo_create(&keyring, name, method).await;
+            return Err(e.into());
+        }
         Ok(view)
+    }
+
+    /// Removes a connection whose creation could not be audited. A refresh
+    /// token the vault minted from a spent code is revoked at Zoho first
+    /// (nobody else holds it); an imported one is left alive for its owner
+    /// to upload again.
+    async fn undo_create(
+        &self,
+        keyring: &crate::vault::Keyring,
+        name: &ConnectionName,
+        method: CreateMethod,
+    ) {
+        let revoke = matches!(method, CreateMethod::Exchange);
+        let mut undone = self.connections.delete(keyring, name, revoke).await;
+        if revoke && undone.is_err() {
+            undone = self.connections.delete(keyring, name, false).await;
+        }
+        if let Err(e) = undone {
+            tracing::error!(error = %e, connection = %name, "a connection whose creation could not be audited could not be removed either");
+        }
     }
 
     /// Starts the browser redirect flow for a connection (admin): answers

@@ -76,6 +76,7 @@ impl VaultService {
             version: env!("CARGO_PKG_VERSION"),
             backend: self.vault.store().backend(),
             node: self.node.clone(),
+            storage: self.disk_full().then_some("disk_full"),
         })
     }
 

@@ -99,6 +99,11 @@ impl AsyncStore {
         self.inner.backend()
     }
 
+    /// See [`Store::disk`].
+    pub fn disk(&self) -> Option<Arc<super::disk::DiskState>> {
+        self.inner.disk()
+    }
+
     /// See [`Store::get`].
     pub async fn get(&self, tree: Tree, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get(tree, &key).await

@@ -50,6 +50,7 @@ impl SledStore {
                 db,
                 kv,
                 data_file: std::sync::Arc::new(data_file),
+                disk: std::sync::Arc::default(),
             },
         })
     }
@@ -79,7 +80,12 @@ fn physical_bound(tree: Tree, bound: &Bound<Vec<u8>>, is_start: bool) -> Bound<V
 }
 
 fn backend(e: sled::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    match &e {
+        sled::Error::Io(io) if super::disk::io_is_disk_full(io) => {
+            StoreError::DiskFull(e.to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
 }
 
 fn open_error(path: &Path, e: sled::Error) -> StoreError {
@@ -102,6 +108,8 @@ struct Handles {
     kv: sled::Tree,
     /// `fdatasync` after each flush (see [`super::sled_sync`]).
     data_file: std::sync::Arc<super::sled_sync::DataFileSync>,
+    /// Whether the last write found the disk full.
+    disk: std::sync::Arc<super::disk::DiskState>,
 }
 
 impl Handles {
@@ -168,9 +176,23 @@ impl Handles {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend)?;
-        self.data_file
-            .sync()
-            .map_err(|e| StoreError::Backend(format!("fdatasync of the store failed: {e}")))
+        self.data_file.sync().map_err(|e| {
+            if super::disk::io_is_disk_full(&e) {
+                StoreError::DiskFull(format!("fdatasync of the store failed: {e}"))
+            } else {
+                StoreError::Backend(format!("fdatasync of the store failed: {e}"))
+            }
+        })
+    }
+
+    /// Records whether a write found space, for health and metrics.
+    fn observe<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        match &result {
+            Ok(_) => self.disk.succeeded(),
+            Err(StoreError::DiskFull(_)) => self.disk.failed(),
+            Err(_) => {}
+        }
+        result
     }
 }
 
@@ -200,7 +222,7 @@ impl Store for SledStore {
     }
 
     async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        self.run(move |h| h.apply(ops)).await
+        self.run(move |h| h.observe(h.apply(ops))).await
     }
 
     async fn compare_and_swap(
@@ -212,12 +234,16 @@ impl Store for SledStore {
     ) -> Result<Result<(), Conflict>, StoreError> {
         let key = key.to_vec();
         let expected = expected.map(<[u8]>::to_vec);
-        self.run(move |h| h.compare_and_swap(tree, &key, expected.as_deref(), new))
+        self.run(move |h| h.observe(h.compare_and_swap(tree, &key, expected.as_deref(), new)))
             .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.run(|h| h.flush()).await
+        self.run(|h| h.observe(h.flush())).await
+    }
+
+    fn disk(&self) -> Option<std::sync::Arc<super::disk::DiskState>> {
+        Some(std::sync::Arc::clone(&self.handles.disk))
     }
 
     fn backend(&self) -> &'static str {

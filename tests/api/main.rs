@@ -8,6 +8,7 @@ mod backup_tamper;
 mod cli;
 mod clock_jumps;
 mod connections;
+mod disk_full;
 mod errors;
 mod example;
 mod fencing;

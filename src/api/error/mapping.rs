@@ -126,6 +126,15 @@ impl From<AuditError> for ApiError {
                 .with_hint("retry shortly; the server log says why the audit write failed")
                 .with_fix(Some(Fix::WaitAndRetry { after_secs: None }))
             }
+            AuditError::DiskFull => {
+                tracing::error!(error = %e, "refusing: the audit trail cannot be written");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the audit trail cannot be written, so nothing was done",
+                )
+                .with_hint(super::DISK_FULL_HINT)
+            }
             AuditError::InvalidQuery(msg) => Self::bad_request("invalid_query", msg),
             AuditError::InvalidPrune(msg) => Self::new(StatusCode::CONFLICT, "invalid_prune", msg),
             AuditError::Store(_) | AuditError::Damaged { .. } => Self::internal(&e),

@@ -43,6 +43,7 @@ impl From<LogError> for AuditError {
                 seq: d.seq,
                 message: d.to_string(),
             },
+            LogError::Io(io) if crate::store::disk::io_is_disk_full(&io) => AuditError::DiskFull,
             other => AuditError::Store(other.to_string()),
         }
     }

@@ -1,8 +1,9 @@
 //! Audit first, fail closed, durable: a token or service token is
 //! handed out only once its event is durable (503 otherwise), and a kill -9
 //! while tokens are being issued loses no event of a token that was
-//! returned. Admin actions whose effect already happened are the
-//! documented exception: they succeed and log an error.
+//! returned. A connection whose creation cannot be audited is removed
+//! again (503). Deletions and revocations, whose effect already happened,
+//! are the documented exception: they succeed and log an error.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -81,26 +82,63 @@ async fn a_service_token_whose_creation_cannot_be_audited_is_refused_and_removed
 }
 
 #[tokio::test]
+async fn a_connection_whose_creation_cannot_be_audited_is_refused_removed_and_its_token_revoked() {
+    let z = ZohoApp::spawn_with(&[FAULTS]);
+    fail_next_audit_write(&z.app).await;
+    let (status, answer) = z.put_connection("acme", &z.upload_body()).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(error_code(&answer), "audit_unavailable");
+    // Nothing is left: no connection, and the refresh token minted from the
+    // spent code is revoked at Zoho instead of lingering unrecorded.
+    let (status, _) = z.app.admin_get("/v1/connections/acme").await;
+    assert_eq!(status, 404);
+    let counters = z.fake.counters();
+    assert_eq!((counters.code_exchanges, counters.revocations), (1, 1));
+    assert_eq!(counters.live_refresh_tokens, 0);
+    assert!(z.app.events("action=connection_created").await.is_empty());
+    // The same name can be created once the trail takes writes again.
+    z.connect("acme").await;
+    assert_eq!(z.app.events("action=connection_created").await.len(), 1);
+    assert_eq!(z.app.verify().await["ok"], true);
+}
+
+#[tokio::test]
+async fn an_imported_connection_whose_creation_cannot_be_audited_is_refused_and_removed() {
+    let z = ZohoApp::spawn_with(&[FAULTS]);
+    let rt = z
+        .fake
+        .mint_refresh_token(&z.client, &crate::helpers::SCOPES)
+        .expect("refresh token");
+    let body = json!({"client_id": z.client.client_id,
+        "client_secret": z.client.client_secret, "refresh_token": rt,
+        "accounts_url": z.fake.base_url()});
+    fail_next_audit_write(&z.app).await;
+    let (status, answer) = z.put_connection("acme", &body).await;
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(error_code(&answer), "audit_unavailable");
+    assert_eq!(z.app.admin_get("/v1/connections/acme").await.0, 404);
+    // The owner's refresh token is not the vault's to revoke: it still
+    // works, so the same upload succeeds later.
+    assert_eq!(z.fake.counters().revocations, 0);
+    let (status, answer) = z.put_connection("acme", &body).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(z.app.events("action=connection_created").await.len(), 1);
+}
+
+#[tokio::test]
 async fn admin_actions_already_done_upstream_succeed_and_log_an_error_when_unrecorded() {
     let z = ZohoApp::spawn_with(&[FAULTS]);
     let (svc_id, _) = z.app.create_service_token("billing", &["*"]).await;
-    // The code is spent at Zoho, the refresh token revoked there, the
-    // service token deleted: each answers success although its event
-    // could not be written.
-    fail_next_audit_write(&z.app).await;
     z.connect("acme").await;
+    // The refresh token revoked at Zoho and the service token deleted:
+    // each answers success although its event could not be written.
     fail_next_audit_write(&z.app).await;
     assert_eq!(z.app.admin_delete("/v1/connections/acme").await.0, 200);
     fail_next_audit_write(&z.app).await;
     let path = format!("/v1/service-tokens/{svc_id}");
     assert_eq!(z.app.admin_delete(&path).await.0, 200);
-    assert_eq!(z.fake.counters().code_exchanges, 1);
 
-    for action in [
-        "connection_created",
-        "connection_deleted",
-        "service_token_revoked",
-    ] {
+    for action in ["connection_deleted", "service_token_revoked"] {
         let events = z.app.events(&format!("action={action}")).await;
         assert!(events.is_empty(), "{action}: {events:#?}");
     }
@@ -111,7 +149,7 @@ async fn admin_actions_already_done_upstream_succeed_and_log_an_error_when_unrec
         .lines()
         .filter(|l| l.contains("ERROR") && l.contains("its audit event could not be written"))
         .count();
-    assert_eq!(unrecorded, 3);
+    assert_eq!(unrecorded, 2);
     assert_eq!(z.app.verify().await["ok"], true);
 }
 
