@@ -114,8 +114,19 @@ impl Broker {
         }
         // Spent before the call: an attempt whose answer is lost may still
         // have minted a token at Zoho.
-        if let Err(retry_after) = self.budget().spend(&mut record.mints, now.unix_timestamp()) {
+        let unix_now = now.unix_timestamp();
+        let settled = self.budget().settle(&mut record.mints, unix_now);
+        if let Err(retry_after) = self.budget().spend(&mut record.mints, unix_now) {
             self.count_refresh("budget");
+            if settled {
+                // Keep the mints moved back from the future, or every later
+                // check would move them again and stay blocked until the
+                // clock caught up with them.
+                let record_op = seal_op(keyring.data_key(), name.as_bytes(), &record)?;
+                if let Err(fenced) = self.fenced_write(&current, record_op, Vec::new()).await? {
+                    return Ok(Err(fenced));
+                }
+            }
             return Err(ConnectionError::BudgetExhausted { name, retry_after });
         }
         let accounts_url = Url::parse(&record.accounts_url).map_err(|_| corrupt_url(&name))?;

@@ -34,11 +34,25 @@ impl Budget {
         Err((oldest + window - now).max(1) as u64)
     }
 
+    /// Moves mints recorded "in the future" (the wall clock jumped back
+    /// since) to `now`: each happened no later than now, so counting it from
+    /// now keeps the budget safe without blocking it for the whole jump.
+    /// Answers whether anything moved, so the caller can store the result.
+    pub fn settle(&self, mints: &mut [i64], now: i64) -> bool {
+        let mut moved = false;
+        for t in mints.iter_mut().filter(|t| **t > now) {
+            *t = now;
+            moved = true;
+        }
+        moved
+    }
+
     /// Check and spend in one step: records a mint at `now` in `mints` if
     /// one fits (dropping those that left the window), else answers the
     /// seconds until one does and changes nothing. The caller holds the
     /// connection's refresh lease, so no other replica spends meanwhile.
     pub fn spend(&self, mints: &mut Vec<i64>, now: i64) -> Result<(), u64> {
+        self.settle(mints, now);
         self.prune(mints, now);
         self.check(mints, now)?;
         mints.push(now);
@@ -84,6 +98,18 @@ mod tests {
         );
         assert_eq!(B.spend(&mut mints, 700), Ok(()));
         assert_eq!(mints, vec![200, 300, 700]);
+    }
+
+    #[test]
+    fn mints_from_before_a_backward_clock_jump_count_from_now_not_from_the_future() {
+        // Three mints at 5000..5002, then the clock jumped back to 1000.
+        let mut mints = vec![5000, 5001, 5002];
+        assert!(B.settle(&mut mints, 1000));
+        assert_eq!(mints, vec![1000, 1000, 1000]);
+        // Blocked for one window from now, not for the jump plus a window.
+        assert_eq!(B.spend(&mut mints, 1000), Err(600));
+        assert_eq!(B.spend(&mut mints, 1600), Ok(()));
+        assert!(!B.settle(&mut mints, 1600), "nothing left in the future");
     }
 
     #[test]

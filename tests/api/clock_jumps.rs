@@ -26,11 +26,17 @@ struct JumpingVault {
 
 impl JumpingVault {
     fn spawn(access_token_ttl: i64) -> Self {
+        Self::spawn_with(access_token_ttl, &[])
+    }
+
+    fn spawn_with(access_token_ttl: i64, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let offset_file = dir.path().join("clock-offset");
         std::fs::write(&offset_file, "0").expect("offset");
         let path = offset_file.to_str().expect("utf-8 path").to_string();
-        let z = ZohoApp::spawn_with(&[("ZV_FAKE_CLOCK_FILE", &path)]);
+        let mut env = env.to_vec();
+        env.push(("ZV_FAKE_CLOCK_FILE", &path));
+        let z = ZohoApp::spawn_with(&env);
         z.set_access_token_ttl(access_token_ttl);
         Self {
             z: Arc::new(z),
@@ -154,4 +160,36 @@ async fn a_clock_jump_backwards_never_makes_an_expired_token_valid() {
         1,
         "one refresh for every caller"
     );
+}
+
+#[tokio::test]
+async fn a_full_mint_budget_frees_one_window_after_a_backward_jump_not_after_the_jump() {
+    // One mint per 10 minutes; every 3000 s demand needs a refresh.
+    let v = JumpingVault::spawn_with(3000, &[("ZOHO_VAULT_BROKER__MINT_BUDGET", "1")]);
+    let z = &v.z;
+    z.connect("acme").await;
+    let svc = z.service_token(&["acme"]).await;
+    let demand = json!({"min_valid_secs": 3000});
+    let mut exhausted = false;
+    for _ in 0..3 {
+        let (status, body) = z.issue("acme", &svc, demand.clone()).await;
+        if status == 429 {
+            assert_eq!(body["error"]["code"], "refresh_budget_exhausted", "{body}");
+            exhausted = true;
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    assert!(exhausted, "the budget of one mint ran out");
+
+    // An hour back: the mints now lie in the vault's future.
+    v.jump(-3600);
+    let (status, body) = z.issue("acme", &svc, demand.clone()).await;
+    assert_eq!(status, 429, "{body}");
+
+    // One window (600 s) later by the vault's clock, still long before the
+    // mints' recorded times: the budget has a mint again.
+    v.jump(-3600 + 601);
+    let (status, body) = z.issue("acme", &svc, demand).await;
+    assert_eq!(status, 200, "blocked until the clock caught up: {body}");
 }

@@ -95,10 +95,18 @@ async fn a_connection_whose_creation_cannot_be_audited_is_refused_removed_and_it
     let counters = z.fake.counters();
     assert_eq!((counters.code_exchanges, counters.revocations), (1, 1));
     assert_eq!(counters.live_refresh_tokens, 0);
-    assert!(z.app.events("action=connection_created").await.is_empty());
+    // Only the refusal is on record (with its code), no creation.
+    let refused = z.app.events("action=connection_created").await;
+    assert_eq!(successes(&refused), 0, "{refused:?}");
+    assert!(refused
+        .iter()
+        .all(|e| e["outcome"] == "failure" && e["details"]["error"] == "audit_unavailable"));
     // The same name can be created once the trail takes writes again.
     z.connect("acme").await;
-    assert_eq!(z.app.events("action=connection_created").await.len(), 1);
+    assert_eq!(
+        successes(&z.app.events("action=connection_created").await),
+        1
+    );
     assert_eq!(z.app.verify().await["ok"], true);
 }
 
@@ -122,7 +130,10 @@ async fn an_imported_connection_whose_creation_cannot_be_audited_is_refused_and_
     assert_eq!(z.fake.counters().revocations, 0);
     let (status, answer) = z.put_connection("acme", &body).await;
     assert_eq!(status, 201, "{answer}");
-    assert_eq!(z.app.events("action=connection_created").await.len(), 1);
+    assert_eq!(
+        successes(&z.app.events("action=connection_created").await),
+        1
+    );
 }
 
 #[tokio::test]
@@ -272,4 +283,9 @@ async fn every_token_answered_before_a_kill_9_has_its_event_after_restart() {
     }
     let report = z.app.verify().await;
     assert_eq!(report["ok"], true, "{report}");
+}
+
+/// Events that record a done action (refusals are recorded too).
+fn successes(events: &[serde_json::Value]) -> usize {
+    events.iter().filter(|e| e["outcome"] == "success").count()
 }
