@@ -13,4 +13,5 @@ mod cluster;
 mod dump;
 mod faults;
 mod lifecycle;
+mod migrate;
 mod replicas;
