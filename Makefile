@@ -7,7 +7,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 FAKE := --features fake-zoho
 
-.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo doc clean help bench bench-openbao deny mutants
+.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo cluster-demo doc clean help bench bench-openbao deny mutants
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,6 +52,16 @@ fake-zoho: ## Run the fake Zoho accounts server (for demos and manual tests)
 demo: ## Walk through upload, service token, token issue and an invoice against the fake Zoho (temporary directory)
 	$(CARGO) build --locked --release --bin zoho-vault
 	$(CARGO) run --locked --release $(FAKE) --example demo
+
+# Debug build, as for `make test` (the fake Zoho's feature stays out of the
+# release binary); PostgreSQL's server binaries come from the machine.
+cluster-demo: ## Three replicas on a throwaway PostgreSQL (ports 8701-8703) with the fake Zoho: a token through each, one killed, the others serving (docs/cluster.md)
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "== installing PostgreSQL's server binaries (Debian package postgresql)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+	@command -v jq >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq; }
+	$(CARGO) build --locked $(FAKE) --bins
+	BIN_DIR=target/debug scripts/cluster-demo.sh
 
 doc: ## API docs of the library
 	$(CARGO) doc --no-deps --lib

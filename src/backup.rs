@@ -43,6 +43,7 @@
 mod format;
 mod mac;
 mod reader;
+mod source;
 mod writer;
 
 use serde::Serialize;
@@ -53,6 +54,7 @@ use crate::store::StoreError;
 
 pub use mac::BackupKey;
 pub use reader::{restore_backup, vault_header, verify};
+pub use source::{AuditSource, TrailReader};
 pub use writer::{spawn_stream, write_backup};
 
 /// What a backup or restore covered.

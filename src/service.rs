@@ -22,7 +22,6 @@ pub use trail::OfflineBackupError;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::audit::log::SegmentLog;
 use crate::audit::{AuditEvent, AuditLog};
 
 use crate::auth::TokenRegistry;
@@ -68,8 +67,8 @@ pub struct VaultService {
     connections: ConnectionManager,
     coord: Arc<dyn Coordinator>,
     audit: AuditLog,
-    /// The embedded audit log's files, for backups (blocking reads).
-    audit_files: Option<Arc<SegmentLog>>,
+    /// The audit trail as backups read it (blocking reads).
+    audit_files: Option<Arc<dyn crate::backup::AuditSource>>,
     /// This replica's name.
     node: String,
     metrics: Arc<Metrics>,

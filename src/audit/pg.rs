@@ -28,11 +28,16 @@ use time::OffsetDateTime;
 use super::chain::{compute_hash, ChainKey};
 use super::event::{AuditEvent, AuditRecord};
 use super::keys::Checkpoint;
-use super::log::record::{decode, encode_event, Payload};
+use super::log::record::{decode, Payload};
 use super::log::SignedCheckpoint;
 use super::query::{Order, Page, Query};
 use super::store::{AuditStore, Batch};
 use super::AuditError;
+
+mod restore;
+mod rows;
+
+use rows::insert_events;
 
 /// The trail in PostgreSQL (the schema is migrated by the PostgreSQL store).
 pub struct PgAuditStore {
@@ -132,6 +137,10 @@ fn decode_rows(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<AuditRecord>, Aud
 
 #[async_trait]
 impl AuditStore for PgAuditStore {
+    async fn upgrade(&self, key: Arc<dyn ChainKey>) -> Result<u64, AuditError> {
+        restore::move_restored(&self.pool, key.as_ref()).await
+    }
+
     fn use_chain_key(&self, key: Option<Arc<dyn ChainKey>>) {
         if let Ok(mut slot) = self.key.lock() {
             *slot = key;
@@ -212,38 +221,7 @@ impl AuditStore for PgAuditStore {
             };
         }
         if !records.is_empty() {
-            let mut seqs = Vec::with_capacity(records.len());
-            let mut ats = Vec::with_capacity(records.len());
-            let mut actions = Vec::with_capacity(records.len());
-            let mut actors = Vec::with_capacity(records.len());
-            let mut connections = Vec::with_capacity(records.len());
-            let mut fingerprints = Vec::with_capacity(records.len());
-            let mut bytes = Vec::with_capacity(records.len());
-            for r in &records {
-                seqs.push(to_i64(r.seq));
-                ats.push(nanos(&r.time));
-                actions.push(r.action.as_str().to_string());
-                actors.push(r.actor.clone());
-                connections.push(r.connection.clone());
-                fingerprints.push(r.fingerprint().map(str::to_string));
-                bytes.push(encode_event(r));
-            }
-            sqlx::query(
-                "INSERT INTO zv_audit_events \
-                   (seq, at_ns, action, actor, connection, fingerprint, record) \
-                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], \
-                   $4::text[], $5::text[], $6::text[], $7::bytea[])",
-            )
-            .bind(&seqs)
-            .bind(&ats)
-            .bind(&actions)
-            .bind(&actors)
-            .bind(&connections)
-            .bind(&fingerprints)
-            .bind(&bytes)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+            insert_events(&mut tx, &records).await?;
             sqlx::query("UPDATE zv_audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(to_i64(head.seq))
                 .bind(&head.hash)

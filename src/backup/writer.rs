@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 
 use super::format::{End, Entry, HeadLine, Header, Position, Trailer, FORMAT, PAGE, VERSION};
 use super::mac::{BackupKey, Digest};
+use super::source::AuditSource;
 use super::{BackupError, Summary};
 use crate::audit::keys::{seq_key, Checkpoint, CHECKPOINT_KEY};
-use crate::audit::log::{LogError, SegmentLog};
+use crate::audit::AuditError;
 use crate::store::{BlockingStore, Scan, Tree};
 
 /// Bytes per chunk handed over by [`spawn_stream`].
@@ -73,7 +74,7 @@ pub(super) fn chain_position(tree: Tree, key: &[u8], value: &[u8]) -> Option<Che
 /// its log at the first unseal, like an upgrade.
 pub fn write_backup<W: Write>(
     store: &dyn BlockingStore,
-    audit: Option<&SegmentLog>,
+    audit: Option<&dyn AuditSource>,
     key: &BackupKey,
     out: &mut W,
 ) -> Result<Summary, BackupError> {
@@ -135,9 +136,9 @@ pub fn write_backup<W: Write>(
 fn write_audit_log<W: Write>(
     w: &mut MacWriter<'_, W>,
     tree: Tree,
-    log: &SegmentLog,
+    log: &dyn AuditSource,
 ) -> Result<u64, BackupError> {
-    let failed = |e: LogError| BackupError::Invalid(format!("the audit log cannot be read: {e}"));
+    let failed = |e: AuditError| BackupError::Invalid(format!("the audit log cannot be read: {e}"));
     let mut entries = 0;
     let checkpoint = log.checkpoint().map_err(failed)?;
     match tree {
@@ -214,7 +215,7 @@ impl Write for ChannelWriter {
 /// Call from within a tokio runtime.
 pub fn spawn_stream(
     store: Arc<dyn BlockingStore>,
-    audit: Option<Arc<SegmentLog>>,
+    audit: Option<Arc<dyn AuditSource>>,
     key: BackupKey,
 ) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
     let (tx, rx) = mpsc::channel(DEPTH);

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::audit::log::SegmentLog;
 use crate::audit::pg::PgAuditStore;
 use crate::audit::AuditStore;
+use crate::backup::{AuditSource, TrailReader};
 use crate::config::{Settings, StoreBackend};
 use crate::coord::postgres::{PgCoordSettings, PgCoordinator};
 use crate::coord::{Coordinator, LocalCoordinator};
@@ -25,9 +25,9 @@ pub struct Opened {
     pub coord: Arc<dyn Coordinator>,
     /// Where the audit trail is kept.
     pub trail: Arc<dyn AuditStore>,
-    /// The embedded audit log's files, which backups copy (none on
-    /// PostgreSQL).
-    pub audit_files: Option<Arc<SegmentLog>>,
+    /// The audit trail as backups read it: the embedded log's files, or
+    /// the PostgreSQL trail through the audit store.
+    pub audit_files: Option<Arc<dyn AuditSource>>,
     /// This process's node name (`cluster.node_name`).
     pub node: String,
 }
@@ -41,7 +41,7 @@ pub async fn open(settings: &Settings) -> Result<Opened, OpenError> {
                 .await
                 .map_err(VaultError::Store)?;
             let embedded = crate::audit::open_embedded(&settings.data_dir, store.clone())?;
-            let audit_files = Some(Arc::clone(embedded.log()));
+            let audit_files: Option<Arc<dyn AuditSource>> = Some(embedded.log().clone());
             Ok(Opened {
                 store,
                 coord: Arc::new(LocalCoordinator::new()),
@@ -62,11 +62,12 @@ pub async fn open(settings: &Settings) -> Result<Opened, OpenError> {
                 },
             )
             .await?;
+            let trail: Arc<dyn AuditStore> = Arc::new(PgAuditStore::new(pg.pool().clone()));
             Ok(Opened {
-                trail: Arc::new(PgAuditStore::new(pg.pool().clone())),
+                audit_files: Some(Arc::new(TrailReader::new(Arc::clone(&trail)))),
+                trail,
                 store: AsyncStore::new(Arc::new(pg)),
                 coord: Arc::new(coord),
-                audit_files: None,
                 node,
             })
         }

@@ -85,14 +85,14 @@ async fn a_replica_killed_while_it_refreshes_is_taken_over_by_the_others_after_i
 /// A TCP proxy in front of PostgreSQL that the test can cut: it stops
 /// listening (connections are refused) and shuts down the connections it
 /// carries, which is what a replica sees when the database goes down.
-struct Proxy {
-    addr: std::net::SocketAddr,
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
     open: Arc<(Mutex<bool>, Condvar)>,
     live: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl Proxy {
-    fn start(upstream: String) -> Proxy {
+    pub fn start(upstream: String) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("addr");
         let open = Arc::new((Mutex::new(true), Condvar::new()));
@@ -146,7 +146,7 @@ impl Proxy {
     }
 
     /// The database becomes unreachable.
-    fn cut(&self) {
+    pub fn cut(&self) {
         *self.open.0.lock().expect("lock") = false;
         // Wakes the accepting thread, which then closes its listener.
         let _ = TcpStream::connect(self.addr);
@@ -156,7 +156,7 @@ impl Proxy {
     }
 
     /// The database is back.
-    fn restore(&self) {
+    pub fn restore(&self) {
         *self.open.0.lock().expect("lock") = true;
         self.open.1.notify_all();
     }

@@ -13,4 +13,6 @@ mod cluster;
 mod dump;
 mod faults;
 mod lifecycle;
+mod load_faults;
+mod migrate;
 mod replicas;
