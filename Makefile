@@ -1,5 +1,6 @@
 # zoho-vault: the two commands a new user needs are `make run` and `make test`.
-# Tests build in debug; `run` and benchmarks build in release.
+# Tests build in debug; `run`, `fake-zoho`, `demo` and benchmarks build in
+# release, so the quickstart's two servers share one dependency build.
 # The fake Zoho (a test double) builds only with the `fake-zoho` feature:
 # the targets that use it pass FAKE; `run` and `release` do not.
 
@@ -46,8 +47,8 @@ build: ## Debug build of the vault binary (the fake Zoho is `make fake-zoho`)
 release: ## Release build of the vault binary (without the fake Zoho)
 	$(CARGO) build --locked --release --bins
 
-fake-zoho: ## Run the fake Zoho accounts server (for demos and manual tests)
-	$(CARGO) run --locked $(FAKE) --bin fake-zoho
+fake-zoho: ## Run the fake Zoho accounts server (for demos and manual tests; release, like `run`)
+	$(CARGO) run --locked --release $(FAKE) --bin fake-zoho
 
 demo: ## Walk through upload, service token, token issue and an invoice against the fake Zoho (temporary directory)
 	$(CARGO) build --locked --release --bin zoho-vault
