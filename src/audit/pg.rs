@@ -37,7 +37,7 @@ use super::AuditError;
 mod restore;
 mod rows;
 
-use rows::insert_events;
+use rows::{insert_events, lock_head};
 
 /// The trail in PostgreSQL (the schema is migrated by the PostgreSQL store).
 pub struct PgAuditStore {
@@ -167,26 +167,7 @@ impl AuditStore for PgAuditStore {
 
     async fn append(&self, batch: Batch) -> Result<(), AuditError> {
         let mut tx = self.pool.begin().await.map_err(store_err)?;
-        let genesis = Checkpoint::genesis();
-        sqlx::query(
-            "INSERT INTO zv_audit_head (id, seq, hash) VALUES (1, $1, $2) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(to_i64(genesis.seq))
-        .bind(&genesis.hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        // The lock that puts every replica's commits in one order.
-        let (seq, hash): (i64, String) =
-            sqlx::query_as("SELECT seq, hash FROM zv_audit_head WHERE id = 1 FOR UPDATE")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(store_err)?;
-        let mut head = Checkpoint {
-            seq: seq as u64,
-            hash,
-        };
+        let mut head = lock_head(&mut tx).await?;
         let drained: Vec<i64> = match batch.drained_pending {
             Some(upto) => sqlx::query_scalar(
                 "DELETE FROM zv_audit_pending WHERE counter <= $1 RETURNING counter",

@@ -9,7 +9,7 @@
 
 use sqlx::postgres::PgPool;
 
-use super::{insert_events, store_err, to_i64};
+use super::{insert_events, lock_head, store_err, to_i64};
 use crate::audit::chain::ChainKey;
 use crate::audit::event::AuditRecord;
 use crate::audit::keys::{parse_seq, Checkpoint, CHECKPOINT_KEY};
@@ -38,24 +38,7 @@ pub(super) async fn move_restored(pool: &PgPool, key: &dyn ChainKey) -> Result<u
         return Ok(0);
     }
     let mut tx = pool.begin().await.map_err(store_err)?;
-    let genesis = Checkpoint::genesis();
-    sqlx::query(
-        "INSERT INTO zv_audit_head (id, seq, hash) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(to_i64(genesis.seq))
-    .bind(&genesis.hash)
-    .execute(&mut *tx)
-    .await
-    .map_err(store_err)?;
-    let (seq, hash): (i64, String) =
-        sqlx::query_as("SELECT seq, hash FROM zv_audit_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_err)?;
-    let mut head = Checkpoint {
-        seq: seq as u64,
-        hash,
-    };
+    let mut head = lock_head(&mut tx).await?;
     let has_checkpoint: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM zv_audit_checkpoint WHERE id = 1)")
             .fetch_one(&mut *tx)

@@ -4,8 +4,35 @@ use sqlx::Postgres;
 
 use super::{nanos, store_err, to_i64};
 use crate::audit::event::AuditRecord;
+use crate::audit::keys::Checkpoint;
 use crate::audit::log::record::encode_event;
 use crate::audit::AuditError;
+
+/// Creates the chain head row if it is missing and locks it for the rest of
+/// the caller's transaction: the lock that puts every replica's commits in
+/// one order. Answers the head as stored.
+pub(super) async fn lock_head(
+    tx: &mut sqlx::Transaction<'_, Postgres>,
+) -> Result<Checkpoint, AuditError> {
+    let genesis = Checkpoint::genesis();
+    sqlx::query(
+        "INSERT INTO zv_audit_head (id, seq, hash) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(to_i64(genesis.seq))
+    .bind(&genesis.hash)
+    .execute(&mut **tx)
+    .await
+    .map_err(store_err)?;
+    let (seq, hash): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM zv_audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(store_err)?;
+    Ok(Checkpoint {
+        seq: seq as u64,
+        hash,
+    })
+}
 
 /// Inserts chained records into `zv_audit_events` (in the caller's
 /// transaction, which holds the head lock).
