@@ -7,10 +7,10 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use zoho_vault::auth::record::TokenRecord;
 use zoho_vault::crypto::aead::RecordId;
 use zoho_vault::crypto::keys::DataKey;
 use zoho_vault::store::records::open_value;
-use zoho_vault::tokens::TokenRecord;
 
 fn key() -> &'static DataKey {
     static KEY: OnceLock<DataKey> = OnceLock::new();

@@ -10,13 +10,13 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use zoho_vault::connections::model::{CachedToken, ConnectionRecord};
+use zoho_vault::auth::record::TokenRecord;
 use zoho_vault::connections::redirect::StateRecord;
 use zoho_vault::crypto::aead::RecordId;
 use zoho_vault::crypto::keys::DataKey;
+use zoho_vault::model::connection::{CachedToken, ConnectionRecord};
 use zoho_vault::store::records::{open_value, seal_op, SealedRecord};
 use zoho_vault::store::Op;
-use zoho_vault::tokens::TokenRecord;
 
 fn key() -> &'static DataKey {
     static KEY: OnceLock<DataKey> = OnceLock::new();

@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zoho_vault::connections::upload::{validate_name, UploadRequest};
+use zoho_vault::connections::upload::UploadRequest;
+use zoho_vault::model::name::ConnectionName;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(req) = serde_json::from_slice::<UploadRequest>(data) {
@@ -12,6 +13,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = req.code_expires_at();
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = validate_name(text);
+        let _ = ConnectionName::parse(text);
     }
 });
