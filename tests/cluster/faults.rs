@@ -160,28 +160,33 @@ impl Proxy {
         *self.open.0.lock().expect("lock") = true;
         self.open.1.notify_all();
     }
+
+    /// `replicas` replicas that reach their database only through a proxy
+    /// the test can cut; `None` when PostgreSQL tests are skipped.
+    pub async fn cluster_behind(replicas: usize) -> Option<(Cluster, Proxy)> {
+        let mut proxy = None;
+        let cluster = Cluster::start_via(replicas, &[], |url| {
+            let mut via = url::Url::parse(url).expect("url");
+            let upstream = format!(
+                "{}:{}",
+                via.host_str().expect("host"),
+                via.port().unwrap_or(5432)
+            );
+            let p = Proxy::start(upstream);
+            via.set_port(Some(p.addr.port())).expect("port");
+            proxy = Some(p);
+            via.to_string()
+        })
+        .await?;
+        Some((cluster, proxy.expect("proxy")))
+    }
 }
 
 #[tokio::test]
 async fn with_postgres_unreachable_token_issue_answers_503_and_resumes_by_itself() {
-    let mut proxy = None;
-    let Some(c) = Cluster::start_via(1, &[], |url| {
-        let mut via = url::Url::parse(url).expect("url");
-        let upstream = format!(
-            "{}:{}",
-            via.host_str().expect("host"),
-            via.port().unwrap_or(5432)
-        );
-        let p = Proxy::start(upstream);
-        via.set_port(Some(p.addr.port())).expect("port");
-        proxy = Some(p);
-        via.to_string()
-    })
-    .await
-    else {
+    let Some((c, proxy)) = Proxy::cluster_behind(1).await else {
         return;
     };
-    let proxy = proxy.expect("proxy");
     c.connect(0, "acme").await;
     let (_, svc) = c.service_token(0, &["acme"]).await;
     let mut answered = 0;

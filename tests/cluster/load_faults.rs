@@ -50,24 +50,9 @@ async fn issued_events(c: &Cluster) -> usize {
 
 #[tokio::test]
 async fn postgres_stopped_under_load_answers_tokens_or_503_and_every_token_has_its_event() {
-    let mut proxy = None;
-    let Some(c) = Cluster::start_via(2, &[], |url| {
-        let mut via = url::Url::parse(url).expect("url");
-        let upstream = format!(
-            "{}:{}",
-            via.host_str().expect("host"),
-            via.port().unwrap_or(5432)
-        );
-        let p = Proxy::start(upstream);
-        via.set_port(Some(p.addr.port())).expect("port");
-        proxy = Some(p);
-        via.to_string()
-    })
-    .await
-    else {
+    let Some((c, proxy)) = Proxy::cluster_behind(2).await else {
         return;
     };
-    let proxy = proxy.expect("proxy");
     c.connect(0, "acme").await;
     let (_, svc) = c.service_token(0, &["acme"]).await;
 
