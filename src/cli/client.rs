@@ -346,9 +346,7 @@ pub async fn unseal(args: &ClientArgs, pass: &PassphraseArgs, json: bool) -> any
         passphrase::ENV,
         "Vault passphrase",
         Purpose::Existing,
-    )
-    // No passphrase, or an unreadable file: the command's input is wrong.
-    .map_err(|e| CliError::Usage(format!("{e:#}")))?;
+    )?;
     let body = serde_json::json!({
         "passphrase": secrecy::ExposeSecret::expose_secret(&passphrase)
     });

@@ -83,7 +83,10 @@ pub(crate) fn cli_words(fix: &Fix) -> Option<String> {
             "run `zoho-vault token {connection}` without `--min-valid` to get the cached token, \
              or try again in {after_secs} s"
         ),
-        Fix::WaitAndRetry { .. } => return None,
+        Fix::WaitAndRetry {
+            after_secs: Some(secs),
+        } => format!("try again in {secs} s"),
+        Fix::WaitAndRetry { after_secs: None } => return None,
     })
 }
 
@@ -168,6 +171,15 @@ mod tests {
             words.contains("`zoho-vault connection add acme self_client.json`"),
             "{words}"
         );
+    }
+
+    #[test]
+    fn a_known_wait_is_said_in_seconds_never_as_the_http_header() {
+        let wait = Fix::WaitAndRetry {
+            after_secs: Some(40),
+        };
+        let words = hint(Some(&wait), Some("retry after the Retry-After delay")).expect("words");
+        assert_eq!(words, "try again in 40 s");
     }
 
     #[test]

@@ -72,12 +72,30 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
     // touched, let alone a vault created (and its admin token printed).
     let listener = crate::startup::bind(&settings.listen)?;
     crate::tls::tls_config(&settings.tls)?;
-    let service = open_with(settings).await?;
     let file = args.passphrase_file.as_deref();
+    // A new vault's passphrase is read before the store is created, so a
+    // missing or too short one leaves no empty store behind.
+    let mut new_pass = None;
+    if init && !crate::store::exists(&settings).await? {
+        new_pass = Some(passphrase::require(
+            file,
+            passphrase::ENV,
+            "New vault passphrase",
+            Purpose::New,
+        )?);
+    }
+    let service = open_with(settings).await?;
     if !service.is_initialized().await? {
         if init {
-            let pass =
-                passphrase::require(file, passphrase::ENV, "New vault passphrase", Purpose::New)?;
+            let pass = match new_pass {
+                Some(pass) => pass,
+                None => passphrase::require(
+                    file,
+                    passphrase::ENV,
+                    "New vault passphrase",
+                    Purpose::New,
+                )?,
+            };
             let token = service.initialize(pass).await?;
             print_admin_token(token.expose())?;
         } else {

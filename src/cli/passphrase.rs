@@ -95,15 +95,32 @@ fn choose_new(
 }
 
 /// Like [`obtain`], but a missing passphrase is an error naming the sources.
+/// Every failure here (none given, an unreadable file, an empty or too
+/// short passphrase) is the command's input: a usage error (exit 2).
 pub fn require(
     file: Option<&Path>,
     env_var: &str,
     prompt: &str,
     purpose: Purpose,
 ) -> anyhow::Result<SecretString> {
-    obtain(file, env_var, Some(prompt), purpose)?.with_context(|| {
-        format!("no passphrase given: set {env_var}, pass a passphrase file, or run on a terminal")
-    })
+    let usage = |message: String| anyhow::Error::from(super::error::CliError::Usage(message));
+    match obtain(file, env_var, Some(prompt), purpose) {
+        Ok(Some(passphrase)) => Ok(passphrase),
+        Ok(None) => Err(usage(format!(
+            "no passphrase given: set {env_var}, pass {} FILE, or run on a terminal",
+            file_flag(env_var)
+        ))),
+        Err(e) => Err(usage(format!("{e:#}"))),
+    }
+}
+
+/// The command-line flag that reads the passphrase `env_var` also holds.
+fn file_flag(env_var: &str) -> &'static str {
+    if env_var == NEW_ENV {
+        "--new-passphrase-file"
+    } else {
+        "--passphrase-file"
+    }
 }
 
 #[cfg(test)]

@@ -5,12 +5,21 @@
 //! many kinds it touches, a single-tree `apply_batch`, which sled applies
 //! atomically without the cost of a multi-tree transaction (the audit
 //! trail writes its events and their indexes in one batch per flush).
-//! Every write is flushed to disk before it is acknowledged.
+//! Every write is flushed to disk before it is acknowledged. When sled
+//! stops after a failed write (a full disk), the store reopens it in place
+//! ([`reopen`]).
 
-use std::ops::Bound;
+mod handles;
+pub mod reopen;
+mod snapshots;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::disk::DiskState;
 use super::{BlockingStore, Conflict, Entries, Op, Scan, Store, StoreError, Tree};
+use handles::Handles;
+use reopen::Slot;
 
 /// Directory name of the store inside the data directory. The suffix is the
 /// on-disk format version, so a future format can live beside this one
@@ -24,7 +33,9 @@ pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The sled database.
 pub struct SledStore {
-    handles: Handles,
+    slot: Arc<Slot>,
+    /// Whether the last write found the disk full.
+    disk: Arc<DiskState>,
 }
 
 impl SledStore {
@@ -37,21 +48,9 @@ impl SledStore {
     /// Opens with a page cache of `cache_bytes`.
     pub fn open_with_cache(data_dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let path: PathBuf = data_dir.join(STORE_DIR);
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| open_error(&path, e))?;
-        let kv = db.open_tree(KEYSPACE).map_err(backend)?;
-        let data_file = super::sled_sync::DataFileSync::open(&path)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(Self {
-            handles: Handles {
-                db,
-                kv,
-                data_file: std::sync::Arc::new(data_file),
-                disk: std::sync::Arc::default(),
-            },
+            slot: Arc::new(Slot::open(path, cache_bytes)?),
+            disk: Arc::default(),
         })
     }
 
@@ -59,27 +58,31 @@ impl SledStore {
     pub fn exists(data_dir: &Path) -> bool {
         data_dir.join(STORE_DIR).join("db").exists()
     }
-}
 
-/// The physical key of `key` in `tree`.
-fn physical(tree: Tree, key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(key.len() + 1);
-    out.push(tree.id());
-    out.extend_from_slice(key);
-    out
-}
+    /// Runs one blocking sled call on the blocking pool.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Handles) -> Result<T, StoreError> + Send + 'static,
+    {
+        let slot = Arc::clone(&self.slot);
+        tokio::task::spawn_blocking(move || slot.with(f))
+            .await
+            .map_err(|_| StoreError::Task)?
+    }
 
-fn physical_bound(tree: Tree, bound: &Bound<Vec<u8>>, is_start: bool) -> Bound<Vec<u8>> {
-    match bound {
-        Bound::Included(k) => Bound::Included(physical(tree, k)),
-        Bound::Excluded(k) => Bound::Excluded(physical(tree, k)),
-        // The whole kind: from its prefix up to the next kind's prefix.
-        Bound::Unbounded if is_start => Bound::Included(vec![tree.id()]),
-        Bound::Unbounded => Bound::Excluded(vec![tree.id() + 1]),
+    /// Records whether a write found space, for health and metrics.
+    fn observe<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        match &result {
+            Ok(_) => self.disk.succeeded(),
+            Err(StoreError::DiskFull(_)) => self.disk.failed(),
+            Err(_) => {}
+        }
+        result
     }
 }
 
-fn backend(e: sled::Error) -> StoreError {
+pub(super) fn backend(e: sled::Error) -> StoreError {
     match &e {
         sled::Error::Io(io) if super::disk::io_is_disk_full(io) => {
             StoreError::DiskFull(e.to_string())
@@ -100,116 +103,6 @@ fn open_error(path: &Path, e: sled::Error) -> StoreError {
     }
 }
 
-/// The sled calls themselves, blocking; [`Store`] runs each one on tokio's
-/// blocking pool.
-#[derive(Clone)]
-struct Handles {
-    db: sled::Db,
-    kv: sled::Tree,
-    /// `fdatasync` after each flush (see [`super::sled_sync`]).
-    data_file: std::sync::Arc<super::sled_sync::DataFileSync>,
-    /// Whether the last write found the disk full.
-    disk: std::sync::Arc<super::disk::DiskState>,
-}
-
-impl Handles {
-    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .kv
-            .get(physical(tree, key))
-            .map_err(backend)?
-            .map(|v| v.to_vec()))
-    }
-
-    fn scan(&self, scan: &Scan) -> Result<Entries, StoreError> {
-        let start = physical_bound(scan.tree, &scan.start, true);
-        let end = physical_bound(scan.tree, &scan.end, false);
-        let range = self.kv.range((start, end));
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if scan.reverse
-        {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        iter.take(scan.limit)
-            .map(|item| {
-                item.map(|(k, v)| (k[1..].to_vec(), v.to_vec()))
-                    .map_err(backend)
-            })
-            .collect()
-    }
-
-    fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        if ops.is_empty() {
-            return Ok(());
-        }
-        let mut batch = sled::Batch::default();
-        for op in ops {
-            match op {
-                Op::Put { tree, key, value } => batch.insert(physical(tree, &key), value),
-                Op::Delete { tree, key } => batch.remove(physical(tree, &key)),
-            }
-        }
-        self.kv.apply_batch(batch).map_err(backend)?;
-        self.flush()
-    }
-
-    fn compare_and_swap(
-        &self,
-        tree: Tree,
-        key: &[u8],
-        expected: Option<&[u8]>,
-        new: Option<Vec<u8>>,
-    ) -> Result<Result<(), Conflict>, StoreError> {
-        let outcome = self
-            .kv
-            .compare_and_swap(physical(tree, key), expected, new)
-            .map_err(backend)?;
-        match outcome {
-            Ok(()) => {
-                self.flush()?;
-                Ok(Ok(()))
-            }
-            Err(_) => Ok(Err(Conflict)),
-        }
-    }
-
-    fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(backend)?;
-        self.data_file.sync().map_err(|e| {
-            if super::disk::io_is_disk_full(&e) {
-                StoreError::DiskFull(format!("fdatasync of the store failed: {e}"))
-            } else {
-                StoreError::Backend(format!("fdatasync of the store failed: {e}"))
-            }
-        })
-    }
-
-    /// Records whether a write found space, for health and metrics.
-    fn observe<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        match &result {
-            Ok(_) => self.disk.succeeded(),
-            Err(StoreError::DiskFull(_)) => self.disk.failed(),
-            Err(_) => {}
-        }
-        result
-    }
-}
-
-impl SledStore {
-    /// Runs one blocking sled call on the blocking pool.
-    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Handles) -> Result<T, StoreError> + Send + 'static,
-    {
-        let handles = self.handles.clone();
-        tokio::task::spawn_blocking(move || f(&handles))
-            .await
-            .map_err(|_| StoreError::Task)?
-    }
-}
-
 #[async_trait::async_trait]
 impl Store for SledStore {
     async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -222,7 +115,7 @@ impl Store for SledStore {
     }
 
     async fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        self.run(move |h| h.observe(h.apply(ops))).await
+        self.observe(self.run(move |h| h.apply(ops)).await)
     }
 
     async fn compare_and_swap(
@@ -234,16 +127,18 @@ impl Store for SledStore {
     ) -> Result<Result<(), Conflict>, StoreError> {
         let key = key.to_vec();
         let expected = expected.map(<[u8]>::to_vec);
-        self.run(move |h| h.observe(h.compare_and_swap(tree, &key, expected.as_deref(), new)))
-            .await
+        self.observe(
+            self.run(move |h| h.compare_and_swap(tree, &key, expected.as_deref(), new))
+                .await,
+        )
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.run(|h| h.observe(h.flush())).await
+        self.observe(self.run(|h| h.flush()).await)
     }
 
-    fn disk(&self) -> Option<std::sync::Arc<super::disk::DiskState>> {
-        Some(std::sync::Arc::clone(&self.handles.disk))
+    fn disk(&self) -> Option<Arc<DiskState>> {
+        Some(Arc::clone(&self.disk))
     }
 
     fn backend(&self) -> &'static str {
@@ -255,15 +150,15 @@ impl Store for SledStore {
 /// tests) may call it directly, without a runtime.
 impl BlockingStore for SledStore {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.handles.get(tree, key)
+        self.slot.with(|h| h.get(tree, key))
     }
 
     fn scan(&self, scan: &Scan) -> Result<Entries, StoreError> {
-        self.handles.scan(scan)
+        self.slot.with(|h| h.scan(scan))
     }
 
     fn apply(&self, ops: Vec<Op>) -> Result<(), StoreError> {
-        self.handles.apply(ops)
+        self.observe(self.slot.with(|h| h.apply(ops)))
     }
 
     fn compare_and_swap(
@@ -273,18 +168,21 @@ impl BlockingStore for SledStore {
         expected: Option<&[u8]>,
         new: Option<Vec<u8>>,
     ) -> Result<Result<(), Conflict>, StoreError> {
-        self.handles.compare_and_swap(tree, key, expected, new)
+        self.observe(
+            self.slot
+                .with(|h| h.compare_and_swap(tree, key, expected, new)),
+        )
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.handles.flush()
+        self.observe(self.slot.with(|h| h.flush()))
     }
 }
 
 impl Drop for SledStore {
     fn drop(&mut self) {
         // Best effort: everything acknowledged was flushed already.
-        let _ = self.handles.db.flush();
+        self.slot.flush_at_close();
     }
 }
 

@@ -303,6 +303,36 @@ async fn a_truncated_backup_is_refused_by_backup_and_by_restore() {
     }
 }
 
+#[test]
+fn restore_and_unseal_without_a_passphrase_are_both_usage_errors_that_name_the_flag() {
+    let dir = VaultDir::new();
+    dir.init(PASSPHRASE);
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let file = out_dir.path().join("offline.backup");
+    ok(&offline_backup(&dir, &file));
+
+    // No ZOHO_VAULT_PASSPHRASE, no file, no terminal.
+    let target = VaultDir::new();
+    let restore = target
+        .command()
+        .args(["restore", path_str(&file)])
+        .output()
+        .expect("run restore");
+    let unseal = dir
+        .command()
+        .args(["unseal", "--addr", "http://127.0.0.1:9"])
+        .output()
+        .expect("run unseal");
+    for (command, out) in [("restore", restore), ("unseal", unseal)] {
+        let err = fails(&out, 2);
+        assert!(
+            err.contains("--passphrase-file") && err.contains("ZOHO_VAULT_PASSPHRASE"),
+            "{command}: {err}"
+        );
+    }
+    assert!(!target.data().join("store-v1").exists());
+}
+
 #[tokio::test]
 async fn offline_backup_works_with_the_server_stopped_and_is_refused_while_it_runs() {
     let app = TestApp::spawn();

@@ -194,6 +194,32 @@ fn serve_init_on_a_busy_port_creates_nothing_and_names_the_address() {
     assert!(!dir.data().exists(), "the data directory was created");
 }
 
+#[test]
+fn serve_init_with_a_passphrase_too_short_is_a_usage_error_and_creates_nothing() {
+    let dir = VaultDir::new();
+    let out = dir
+        .command()
+        .args(["serve", "--init"])
+        .env("ZOHO_VAULT_PASSPHRASE", "short")
+        .output()
+        .expect("run serve");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("at least 12 characters"),
+        "{}",
+        stderr(&out)
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.data())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "serve --init left {left:?} behind");
+}
+
 // ---- help texts ----
 
 #[test]

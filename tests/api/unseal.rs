@@ -169,3 +169,38 @@ async fn refusals_of_a_backing_off_address_are_not_audited_but_its_failure_is() 
         .iter()
         .any(|e| e["source"] == "127.0.0.3" && e["outcome"] == "success"));
 }
+
+#[tokio::test]
+async fn the_cli_explains_the_back_off_after_a_wrong_passphrase_and_says_when_to_try_again() {
+    let vault = sealed();
+    let unseal = |passphrase: &str| {
+        vault
+            ._dir
+            .command()
+            .env("ZOHO_VAULT_PASSPHRASE", passphrase)
+            .args(["unseal", "--addr", &vault.server.base])
+            .output()
+            .expect("run unseal")
+    };
+    let wrong = unseal(WRONG);
+    assert_eq!(wrong.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        err.contains("doubles how long this address must wait"),
+        "{err}"
+    );
+
+    let waiting = unseal(PASSPHRASE);
+    assert_eq!(waiting.status.code(), Some(6));
+    let err = String::from_utf8_lossy(&waiting.stderr);
+    assert!(err.contains("unseal_rate_limited"), "{err}");
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or_default();
+    assert!(
+        hint.contains("try again in ") && hint.ends_with(" s"),
+        "{err}"
+    );
+    assert!(!hint.contains("Retry-After"), "{err}");
+}

@@ -37,13 +37,17 @@ impl From<VaultError> for ApiError {
                 StatusCode::UNAUTHORIZED,
                 "wrong_passphrase",
                 "the passphrase does not unseal this vault",
-            ),
+            )
+            .with_hint("check the passphrase; each wrong one doubles how long this address must wait before it may try again"),
             VaultError::UnsealThrottled { retry_after } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "unseal_rate_limited",
                 "too many unseal attempts from this address",
             )
             .with_hint("each failed attempt doubles this address's wait; retry after the Retry-After delay")
+            .with_fix(Some(Fix::WaitAndRetry {
+                after_secs: Some(retry_after),
+            }))
             .with_retry_after(retry_after),
             VaultError::UnsealBusy => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
