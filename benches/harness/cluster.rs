@@ -131,7 +131,8 @@ pub async fn run(
 
     note("cluster: warm-up, 2 s");
     spread(&root, &targets, 16, Duration::from_secs(2)).await?;
-    let before = probes::Counters::read(&db.url, &replicas).await?;
+    probes::reset_statements(&db.url).await?;
+    let before = probes::Counters::read(&replicas).await?;
     let round = Duration::from_secs((o.duration.as_secs() / o.rounds as u64).max(1));
     let mut token = Vec::new();
     for &conns in &o.conns {
@@ -147,7 +148,7 @@ pub async fn run(
         }
         token.push(Step::combine(&rounds).context("no rounds")?);
     }
-    let after = probes::Counters::read(&db.url, &replicas).await?;
+    let after = probes::Counters::read(&replicas).await?;
     let issues: u64 = token.iter().map(|s| s.requests).sum();
     let time = probes::where_time(&db.url, &before, &after, issues).await?;
 

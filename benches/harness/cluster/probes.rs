@@ -139,17 +139,21 @@ pub struct Counters {
     flush_secs: f64,
 }
 
+/// Starts pg_stat_statements afresh (when the module is loaded; it
+/// counts at once, unlike pg_stat_database's per-backend flushes).
+pub async fn reset_statements(url: &str) -> anyhow::Result<()> {
+    let mut conn = sqlx::PgConnection::connect(url).await.context("connect")?;
+    let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&mut conn)
+        .await;
+    let _ = sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(&mut conn)
+        .await;
+    Ok(())
+}
+
 impl Counters {
-    pub async fn read(url: &str, replicas: &[Vault]) -> anyhow::Result<Counters> {
-        // Statement statistics count from here (when the module is loaded;
-        // it updates at once, unlike pg_stat_database).
-        let mut conn = sqlx::PgConnection::connect(url).await.context("connect")?;
-        let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            .execute(&mut conn)
-            .await;
-        let _ = sqlx::query("SELECT pg_stat_statements_reset()")
-            .execute(&mut conn)
-            .await;
+    pub async fn read(replicas: &[Vault]) -> anyhow::Result<Counters> {
         let (mut flushes, mut flush_secs) = (0.0, 0.0);
         for r in replicas {
             let text = r
@@ -211,6 +215,7 @@ pub async fn where_time(
         "SELECT regexp_replace(query, '\\s+', ' ', 'g'), calls, total_exec_time \
          FROM pg_stat_statements \
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND query NOT LIKE '%pg_stat_statements%' \
          ORDER BY total_exec_time DESC",
     )
     .fetch_all(&mut conn)
