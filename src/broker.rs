@@ -244,8 +244,16 @@ impl Broker {
         };
         let changed_meanwhile = before.as_ref() != Some(&stored);
         let dk = keyring.data_key();
-        if changed_meanwhile || !slot.loaded.load(Ordering::Acquire) {
-            let cached: Option<CachedToken> = self.store.get_sealed(dk, name.as_bytes()).await?;
+        let cached: Option<CachedToken> = self.store.get_sealed(dk, name.as_bytes()).await?;
+        // Reload what the store holds when this process never loaded it,
+        // when it changed while we waited, or when it holds a newer token
+        // than ours: another replica refreshed earlier, before this call
+        // read the record. (A token we already hold keeps its monotonic
+        // deadline.)
+        let newer = cached
+            .as_ref()
+            .is_some_and(|c| slot.cached().is_some_and(|ours| ours.superseded_by(c)));
+        if changed_meanwhile || newer || !slot.loaded.load(Ordering::Acquire) {
             let now = self.now();
             slot.set(cached.as_ref().map(|c| Cached::from_record(c, now)));
             slot.loaded.store(true, Ordering::Release);

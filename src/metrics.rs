@@ -27,6 +27,10 @@ pub struct Metrics {
     pub connections: IntGaugeVec,
     /// Failed storage writes by `kind` (`disk_full`).
     pub storage_errors: IntCounterVec,
+    /// Background job periods by `job` (`refresh_ahead`, `keep_alive`)
+    /// and `outcome`: `claimed` (this replica ran it) or `skipped`
+    /// (another replica holds it this period, or the claim failed).
+    pub background_claims: IntCounterVec,
 }
 
 impl Metrics {
@@ -73,6 +77,13 @@ impl Metrics {
             ),
             &["kind"],
         )?;
+        let background_claims = IntCounterVec::new(
+            Opts::new(
+                "background_claims_total",
+                "Background job periods this replica ran (claimed) or left to another (skipped)",
+            ),
+            &["job", "outcome"],
+        )?;
         // Exported at 0 from the start, so an alert can watch its rate.
         storage_errors.with_label_values(&["disk_full"]);
         registry.register(Box::new(storage_errors.clone()))?;
@@ -82,6 +93,7 @@ impl Metrics {
         registry.register(Box::new(audit_flush_seconds.clone()))?;
         registry.register(Box::new(sealed.clone()))?;
         registry.register(Box::new(connections.clone()))?;
+        registry.register(Box::new(background_claims.clone()))?;
         Ok(Self {
             registry,
             token_issues,
@@ -91,6 +103,7 @@ impl Metrics {
             sealed,
             connections,
             storage_errors,
+            background_claims,
         })
     }
 
@@ -125,6 +138,9 @@ mod tests {
         m.sealed.set(1);
         m.connections.with_label_values(&["active"]).set(3);
         m.storage_errors.with_label_values(&["disk_full"]).inc();
+        m.background_claims
+            .with_label_values(&["keep_alive", "claimed"])
+            .inc();
         let text = m.render();
         for name in [
             "zoho_vault_token_issues_total{source=\"cached\"} 1",
@@ -134,6 +150,7 @@ mod tests {
             "zoho_vault_sealed 1",
             "zoho_vault_connections{state=\"active\"} 3",
             "zoho_vault_storage_errors_total{kind=\"disk_full\"} 1",
+            "zoho_vault_background_claims_total{job=\"keep_alive\",outcome=\"claimed\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -15,6 +15,7 @@
 //! It stops only the processes it started, by PID, also on an error or
 //! Ctrl-C, and sends traffic to 127.0.0.1 only.
 
+mod cluster;
 mod load;
 mod openbao;
 mod probes;
@@ -48,6 +49,7 @@ struct Options {
     callers: usize,
     storm_latency_ms: u64,
     stored: usize,
+    cluster: bool,
 }
 
 #[derive(PartialEq)]
@@ -69,6 +71,7 @@ impl Options {
             callers: 1000,
             storm_latency_ms: 200,
             stored: 10_000,
+            cluster: true,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -92,10 +95,11 @@ impl Options {
                 "--callers" => o.callers = value(arg)?.parse()?,
                 "--storm-latency-ms" => o.storm_latency_ms = value(arg)?.parse()?,
                 "--stored-connections" => o.stored = value(arg)?.parse()?,
+                "--no-cluster" => o.cluster = false,
                 other => bail!(
                     "unknown option {other}; options: --duration-secs N, --rounds N, --conns 1,16,64, \
                      --openbao, --no-openbao, --callers N, --storm-latency-ms N, \
-                     --stored-connections N"
+                     --stored-connections N, --no-cluster"
                 ),
             }
         }
@@ -359,6 +363,19 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     let audit = probes::audit(&vault).await?;
 
     vault.proc.stop().await;
+    // Three replicas on PostgreSQL, with the same fake Zoho, compared with
+    // the figures above.
+    let cluster_run = if o.cluster {
+        cluster::run(o, dir, &fake).await?
+    } else {
+        Err("skipped (--no-cluster)".to_string())
+    };
+    let cluster = cluster::render(
+        &cluster_run,
+        &token_steps,
+        openbao.as_ref().map(|(v, s)| (v.as_str(), s.as_slice())),
+        &openbao_note,
+    );
     fake.proc.stop().await;
     Ok(Results {
         machine,
@@ -379,5 +396,6 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
         audit: Some(audit),
         fsync,
         data_dir_bytes: dir_bytes(&vault.data_dir),
+        cluster,
     })
 }

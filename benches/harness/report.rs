@@ -30,6 +30,8 @@ pub struct Results {
     pub audit: Option<Audit>,
     pub fsync: Fsync,
     pub data_dir_bytes: u64,
+    /// The cluster section, rendered by `cluster::render`.
+    pub cluster: String,
 }
 
 /// Where the run happened.
@@ -345,6 +347,7 @@ impl Results {
                 let _ = writeln!(o, "| audit event size | pending audit merge | | |");
             }
         }
+        o.push_str(&self.cluster);
         o
     }
 }

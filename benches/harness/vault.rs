@@ -156,7 +156,7 @@ pub struct Vault {
 /// A `zoho-vault` command with this run's settings, built-in defaults for
 /// everything else (the working directory has no `config/`), and no
 /// inherited `ZOHO_VAULT_*` variables.
-fn command(bin: &str, dir: &Path) -> Command {
+pub fn command(bin: &str, dir: &Path) -> Command {
     let mut cmd = Command::new(bin);
     for (key, _) in std::env::vars() {
         if key.starts_with("ZOHO_VAULT_") {

@@ -75,6 +75,12 @@ impl Cached {
         }
     }
 
+    /// Whether `stored` is a later token than this one (another process
+    /// refreshed since this one was loaded).
+    pub(super) fn superseded_by(&self, stored: &CachedToken) -> bool {
+        stored.expires_at > self.expires_at
+    }
+
     /// How long the token stays valid from wall-clock time `now`: the
     /// smaller of what the wall clock and the monotonic clock say
     /// (negative once expired).

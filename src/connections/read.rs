@@ -79,7 +79,8 @@ impl ConnectionManager {
         keyring: &Keyring,
         idle: std::time::Duration,
     ) -> Result<Vec<String>, ConnectionError> {
-        let cutoff = OffsetDateTime::now_utc() - idle;
+        // The clock the refreshes stamp `last_success_at` with.
+        let cutoff = crate::clock::now() - idle;
         let records = self
             .store
             .scan_sealed::<ConnectionRecord>(keyring.data_key(), &[], usize::MAX)

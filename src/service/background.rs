@@ -24,7 +24,7 @@ impl VaultService {
         let mut refreshed = 0;
         for name in self.broker.due_ahead(ahead, active) {
             if !self
-                .claimed(&format!("#refresh-ahead:{name}"), period)
+                .claimed("refresh_ahead", &format!("#refresh-ahead:{name}"), period)
                 .await
             {
                 continue;
@@ -46,7 +46,11 @@ impl VaultService {
         };
         // One replica sweeps per period (the period of the caller's loop).
         if !self
-            .claimed("#keep-alive", idle.min(Duration::from_secs(600)))
+            .claimed(
+                "keep_alive",
+                "#keep-alive",
+                idle.min(Duration::from_secs(600)),
+            )
             .await
         {
             return 0;
@@ -75,16 +79,23 @@ impl VaultService {
         refreshed
     }
 
-    /// Whether this process runs background job `job` this `period`. A
-    /// coordinator failure skips the job (it is tried again next period).
-    async fn claimed(&self, job: &str, period: Duration) -> bool {
-        match self.coord.claim(job, period).await {
+    /// Whether this process runs background job `job` (of metric label
+    /// `kind`) this `period`. A coordinator failure skips the job (it is
+    /// tried again next period).
+    async fn claimed(&self, kind: &'static str, job: &str, period: Duration) -> bool {
+        let claimed = match self.coord.claim(job, period).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(job, error = %e, "cannot claim a background job; skipped");
                 false
             }
-        }
+        };
+        let outcome = if claimed { "claimed" } else { "skipped" };
+        self.metrics
+            .background_claims
+            .with_label_values(&[kind, outcome])
+            .inc();
+        claimed
     }
 
     /// Audits a background refresh; true if it refreshed.

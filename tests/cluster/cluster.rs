@@ -1,7 +1,7 @@
 //! A throwaway cluster: one test database, the fake Zoho, and replicas
 //! (`zoho-vault serve` processes) that share them.
 
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -43,14 +43,21 @@ pub fn backend_env(url: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// Runs `zoho-vault init` against the database at `url`.
-pub fn run_init(url: &str) -> Output {
+/// A `zoho-vault init` command against the database at `url`, with the
+/// directory it runs in (keep it until the command is done).
+pub fn init_command(url: &str) -> (VaultDir, Command) {
     let dir = VaultDir::new();
     let mut cmd = dir.command();
     cmd.arg("init").env("ZOHO_VAULT_PASSPHRASE", PASSPHRASE);
     for (k, v) in backend_env(url) {
         cmd.env(k, v);
     }
+    (dir, cmd)
+}
+
+/// Runs `zoho-vault init` against the database at `url`.
+pub fn run_init(url: &str) -> Output {
+    let (_dir, mut cmd) = init_command(url);
     cmd.output().expect("run init")
 }
 
@@ -100,12 +107,20 @@ impl Cluster {
     /// Starts one more replica (`serve`, unsealed by its passphrase) with
     /// `args` after `serve`; answers its index.
     pub fn add_replica(&mut self, args: &[&str]) -> usize {
+        self.add_replica_with(args, &[])
+    }
+
+    /// [`Cluster::add_replica`] with `env` set for this replica only
+    /// (after the cluster's own settings, so it wins).
+    pub fn add_replica_with(&mut self, args: &[&str], env: &[(&str, &str)]) -> usize {
         let i = self.replicas.len();
         let node = format!("replica-{i}");
         let dir = VaultDir::new();
-        let mut env = backend_env(&self.replica_url);
-        env.push(("ZOHO_VAULT_CLUSTER__NODE_NAME".into(), node));
-        env.extend(self.extra.iter().cloned());
+        let mut own = backend_env(&self.replica_url);
+        own.push(("ZOHO_VAULT_CLUSTER__NODE_NAME".into(), node));
+        own.extend(self.extra.iter().cloned());
+        own.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let env = own;
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let server = Server::start_with_args(&dir, Some(PASSPHRASE), &env, args);
         self.replicas.push(Replica { server, _dir: dir });

@@ -4,8 +4,10 @@
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::cluster::{run_init, Cluster};
-use crate::helpers::admin_token_from;
+use std::process::{Output, Stdio};
+
+use crate::cluster::{backend_env, init_command, run_init, Cluster};
+use crate::helpers::{admin_token_from, Server, VaultDir, PASSPHRASE};
 use crate::pg;
 
 /// Every record row, in key order, as (tree, key, value).
@@ -38,6 +40,74 @@ async fn init_on_an_empty_database_prints_an_admin_token_and_a_second_init_chang
     assert!(stderr.contains("already initiali"), "{stderr}");
     assert!(!String::from_utf8_lossy(&second.stdout).contains("admin token"));
     assert_eq!(rows(&db.url).await, before, "the refused init changed rows");
+}
+
+#[tokio::test]
+async fn two_inits_at_once_on_an_empty_database_make_one_vault_and_refuse_the_other_clearly() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    // Both processes are started before either is waited for.
+    let (dir_a, mut a) = init_command(&db.url);
+    let (dir_b, mut b) = init_command(&db.url);
+    let children: Vec<_> = [&mut a, &mut b]
+        .into_iter()
+        .map(|cmd| {
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn init")
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait init"))
+        .collect();
+    drop((dir_a, dir_b));
+    let text = |o: &Output| {
+        format!(
+            "status {}; stdout: {}; stderr: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let (won, lost): (Vec<&Output>, Vec<&Output>) =
+        outputs.iter().partition(|o| o.status.success());
+    assert_eq!(
+        won.len(),
+        1,
+        "exactly one init succeeds: {}",
+        outputs.iter().map(text).collect::<Vec<_>>().join(" | ")
+    );
+    let admin = admin_token_from(won[0]);
+    assert!(admin.starts_with("zva_"), "{}", text(won[0]));
+    let refused = lost[0];
+    assert!(
+        !String::from_utf8_lossy(&refused.stdout).contains("admin token"),
+        "{}",
+        text(refused)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("already initiali"), "{}", text(refused));
+
+    // One header, and the vault it describes is whole: a replica unseals
+    // with the passphrase and the winner's admin token works on it.
+    let headers: i64 = {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        sqlx::query_scalar("SELECT count(*) FROM zv_records WHERE tree = 'meta' AND key = 'header'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count headers")
+    };
+    assert_eq!(headers, 1);
+    let dir = VaultDir::new();
+    let env = backend_env(&db.url);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start_with_args(&dir, Some(PASSPHRASE), &env, &[]);
+    let (status, body) = server.get("/v1/audit/verify", Some(&admin)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true, "{body}");
 }
 
 #[tokio::test]

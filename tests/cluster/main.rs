@@ -9,6 +9,7 @@ mod helpers;
 #[path = "../support/pg.rs"]
 mod pg;
 
+mod background;
 mod cluster;
 mod dump;
 mod faults;

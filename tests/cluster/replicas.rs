@@ -21,8 +21,6 @@ fn set_ttl(c: &Cluster, secs: i64) {
         .expect("config");
 }
 
-/// 300 callers rather than 600: three debug-build replicas, the fake Zoho
-/// and PostgreSQL share two cores here.
 #[tokio::test]
 async fn callers_spread_over_three_replicas_on_a_stale_token_cause_one_refresh_and_get_one_token() {
     let Some(c) = Cluster::start(REPLICAS, &[]).await else {
@@ -39,7 +37,7 @@ async fn callers_spread_over_three_replicas_on_a_stale_token_cause_one_refresh_a
         .expect("latency");
     let (_, svc) = c.service_token(1, &["acme"]).await;
     let calls =
-        (0..300).map(|i| c.issue(i % REPLICAS, "acme", &svc, json!({"min_valid_secs": 3000})));
+        (0..600).map(|i| c.issue(i % REPLICAS, "acme", &svc, json!({"min_valid_secs": 3000})));
     let answers = futures_util::future::join_all(calls).await;
     let mut tokens = BTreeSet::new();
     for (status, body) in &answers {

@@ -33,6 +33,9 @@ pub const URL_VAR: &str = "ZOHO_VAULT_TEST_DATABASE_URL";
 pub const REQUIRE_VAR: &str = "ZOHO_VAULT_REQUIRE_POSTGRES";
 /// A file each test that ran against PostgreSQL appends its name to.
 pub const LOG_VAR: &str = "ZOHO_VAULT_PG_TEST_LOG";
+/// Extra `-c name=value` options for a throwaway server (the benchmark
+/// turns durability back on and loads pg_stat_statements).
+pub const OPTIONS_VAR: &str = "ZOHO_VAULT_PG_SERVER_OPTIONS";
 
 /// The server every test database of this process lives on.
 struct Server {
@@ -293,10 +296,12 @@ impl Cluster {
     }
 
     fn start(&self, port: u16) -> Result<(), String> {
+        // Later `-c` options win, so the extra ones can undo these.
         let options = format!(
             "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
-             -c fsync=off -c full_page_writes=off -c max_connections=300",
-            self.dir.display()
+             -c fsync=off -c full_page_writes=off -c max_connections=300 {}",
+            self.dir.display(),
+            std::env::var(OPTIONS_VAR).unwrap_or_default()
         );
         let log = self.dir.join("server.log").display().to_string();
         self.run(
