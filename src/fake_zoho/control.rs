@@ -23,6 +23,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 "/expire-access-tokens",
                 web::post().to(expire_access_tokens),
             )
+            .route(
+                "/access-tokens/{token}/revoke",
+                web::post().to(revoke_access_token),
+            )
             .route("/config", web::get().to(get_config))
             .route("/config", web::put().to(put_config))
             .route("/faults", web::post().to(push_fault))
@@ -104,6 +108,14 @@ async fn mint_refresh_token(body: web::Bytes, shared: web::Data<Shared>) -> Http
 
 async fn revoke(token: web::Path<String>, shared: web::Data<Shared>) -> HttpResponse {
     if shared.lock().revoke(&token) {
+        ok(json!({"status": "success"}))
+    } else {
+        bad(StatusCode::NOT_FOUND, "unknown token")
+    }
+}
+
+async fn revoke_access_token(token: web::Path<String>, shared: web::Data<Shared>) -> HttpResponse {
+    if shared.lock().revoke_access_token(&token) {
         ok(json!({"status": "success"}))
     } else {
         bad(StatusCode::NOT_FOUND, "unknown token")
