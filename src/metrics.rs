@@ -27,6 +27,9 @@ pub struct Metrics {
     pub connections: IntGaugeVec,
     /// Failed storage writes by `kind` (`disk_full`).
     pub storage_errors: IntCounterVec,
+    /// Webhook delivery attempts by `endpoint` (its id) and `outcome`
+    /// (`delivered`, `retrying`, `failed`).
+    pub webhook_deliveries: IntCounterVec,
 }
 
 impl Metrics {
@@ -75,6 +78,14 @@ impl Metrics {
         )?;
         // Exported at 0 from the start, so an alert can watch its rate.
         storage_errors.with_label_values(&["disk_full"]);
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by endpoint id and outcome",
+            ),
+            &["endpoint", "outcome"],
+        )?;
+        registry.register(Box::new(webhook_deliveries.clone()))?;
         registry.register(Box::new(storage_errors.clone()))?;
         registry.register(Box::new(token_issues.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
@@ -91,6 +102,7 @@ impl Metrics {
             sealed,
             connections,
             storage_errors,
+            webhook_deliveries,
         })
     }
 

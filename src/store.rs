@@ -43,11 +43,20 @@ pub enum Tree {
     /// Audit events recorded while sealed (no chain key yet), chained at
     /// the next unseal.
     AuditPending,
+    /// Webhook endpoints, keyed by id; sealed (URL and signing secret).
+    WebhookEndpoints,
+    /// Webhook events waiting to be fanned out to the endpoints, keyed by
+    /// event id (time ordered).
+    WebhookOutbox,
+    /// Webhook deliveries in progress: (endpoint id, event id).
+    WebhookDeliveries,
+    /// Recent webhook delivery attempts: (endpoint id, time, event id).
+    WebhookAttempts,
 }
 
 impl Tree {
     /// Every tree, for backends that create them up front.
-    pub const ALL: [Tree; 9] = [
+    pub const ALL: [Tree; 13] = [
         Tree::Meta,
         Tree::Tokens,
         Tree::TokenIds,
@@ -57,6 +66,10 @@ impl Tree {
         Tree::Audit,
         Tree::AuditIndex,
         Tree::AuditPending,
+        Tree::WebhookEndpoints,
+        Tree::WebhookOutbox,
+        Tree::WebhookDeliveries,
+        Tree::WebhookAttempts,
     ];
 
     /// The kind's stable one-byte id, the key prefix in single-keyspace
@@ -72,6 +85,10 @@ impl Tree {
             Tree::Audit => 7,
             Tree::AuditIndex => 8,
             Tree::AuditPending => 9,
+            Tree::WebhookEndpoints => 10,
+            Tree::WebhookOutbox => 11,
+            Tree::WebhookDeliveries => 12,
+            Tree::WebhookAttempts => 13,
         }
     }
 
@@ -93,6 +110,10 @@ impl Tree {
             Tree::Audit => "audit",
             Tree::AuditIndex => "audit_index",
             Tree::AuditPending => "audit_pending",
+            Tree::WebhookEndpoints => "webhook_endpoints",
+            Tree::WebhookOutbox => "webhook_outbox",
+            Tree::WebhookDeliveries => "webhook_deliveries",
+            Tree::WebhookAttempts => "webhook_attempts",
         }
     }
 }
@@ -216,6 +237,17 @@ pub trait Store: Send + Sync + 'static {
         key: &[u8],
         expected: Option<&[u8]>,
         new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError>;
+    /// [`Store::compare_and_swap`] and, only if it succeeds, `also`, all
+    /// in one atomic durable write: a state change and the webhook event it
+    /// causes land together or not at all.
+    async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
     ) -> Result<Result<(), Conflict>, StoreError>;
     /// Forces everything written so far to disk.
     async fn flush(&self) -> Result<(), StoreError>;

@@ -174,6 +174,48 @@ impl Handles {
         }
     }
 
+    /// One sled transaction over the keyspace: the compare, the swap and
+    /// the other writes commit together or not at all.
+    fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        let target = physical(tree, key);
+        let outcome = self.kv.transaction(|tx| {
+            if tx.get(&target)?.as_deref() != expected {
+                return Err(ConflictableTransactionError::Abort(Conflict));
+            }
+            match &new {
+                Some(v) => tx.insert(target.as_slice(), v.as_slice())?,
+                None => tx.remove(target.as_slice())?,
+            };
+            for op in &also {
+                match op {
+                    Op::Put { tree, key, value } => {
+                        tx.insert(physical(*tree, key), value.as_slice())?;
+                    }
+                    Op::Delete { tree, key } => {
+                        tx.remove(physical(*tree, key))?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => {
+                self.flush()?;
+                Ok(Ok(()))
+            }
+            Err(TransactionError::Abort(conflict)) => Ok(Err(conflict)),
+            Err(TransactionError::Storage(e)) => Err(backend(e)),
+        }
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend)?;
         self.data_file.sync().map_err(|e| {
@@ -236,6 +278,22 @@ impl Store for SledStore {
         let expected = expected.map(<[u8]>::to_vec);
         self.run(move |h| h.observe(h.compare_and_swap(tree, &key, expected.as_deref(), new)))
             .await
+    }
+
+    async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        let key = key.to_vec();
+        let expected = expected.map(<[u8]>::to_vec);
+        self.run(move |h| {
+            h.observe(h.compare_and_swap_with(tree, &key, expected.as_deref(), new, also))
+        })
+        .await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
