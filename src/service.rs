@@ -12,6 +12,7 @@ mod error;
 mod sys;
 mod tokens;
 mod trail;
+mod webhooks;
 mod whoami;
 
 pub use admin_tokens::AdminTokenError;
@@ -79,6 +80,10 @@ pub struct VaultService {
     /// Whether the audit log's last write found the disk full (kept apart:
     /// the store may still have room in a file it allocated earlier).
     audit_disk: Arc<crate::store::disk::DiskState>,
+    /// Webhook endpoint administration.
+    webhooks: crate::webhooks::Webhooks,
+    /// This replica's webhook delivery worker.
+    webhook_worker: Arc<crate::webhooks::worker::Worker>,
 }
 
 impl VaultService {
@@ -143,7 +148,20 @@ impl VaultService {
             a.denial_sources_max,
         );
         audit.watch_disk(Arc::clone(&audit_disk));
+        let webhooks = crate::webhooks::Webhooks::new(store.clone(), &settings.webhooks);
+        let webhook_worker = Arc::new(
+            crate::webhooks::worker::Worker::new(
+                store.clone(),
+                settings.webhooks.clone(),
+                Arc::clone(&metrics),
+                node.clone(),
+                crate::clock::now,
+            )
+            .map_err(|e| OpenError::Webhooks(e.to_string()))?,
+        );
         Ok(Self {
+            webhooks,
+            webhook_worker,
             denials,
             store_disk,
             audit_disk,

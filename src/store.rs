@@ -52,11 +52,13 @@ pub enum Tree {
     WebhookDeliveries,
     /// Recent webhook delivery attempts: (endpoint id, time, event id).
     WebhookAttempts,
+    /// Events already announced once (a service token's expiry).
+    WebhookMarks,
 }
 
 impl Tree {
     /// Every tree, for backends that create them up front.
-    pub const ALL: [Tree; 13] = [
+    pub const ALL: [Tree; 14] = [
         Tree::Meta,
         Tree::Tokens,
         Tree::TokenIds,
@@ -70,6 +72,7 @@ impl Tree {
         Tree::WebhookOutbox,
         Tree::WebhookDeliveries,
         Tree::WebhookAttempts,
+        Tree::WebhookMarks,
     ];
 
     /// The kind's stable one-byte id, the key prefix in single-keyspace
@@ -89,6 +92,7 @@ impl Tree {
             Tree::WebhookOutbox => 11,
             Tree::WebhookDeliveries => 12,
             Tree::WebhookAttempts => 13,
+            Tree::WebhookMarks => 14,
         }
     }
 
@@ -114,6 +118,7 @@ impl Tree {
             Tree::WebhookOutbox => "webhook_outbox",
             Tree::WebhookDeliveries => "webhook_deliveries",
             Tree::WebhookAttempts => "webhook_attempts",
+            Tree::WebhookMarks => "webhook_marks",
         }
     }
 }

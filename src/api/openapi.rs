@@ -31,7 +31,7 @@ use super::error::{ErrorBody, ErrorDetail};
 use super::extract::{ConnectionName, TokenId};
 use super::{
     admin_tokens, audit, auth_self, backup, connections, metrics, oauth, resource, service_tokens,
-    sys,
+    sys, webhooks,
 };
 use crate::config::Settings;
 use tidy::Tidy;
@@ -69,6 +69,12 @@ pub const SERVICE: &str = "service";
         admin_tokens::create,
         admin_tokens::list,
         admin_tokens::revoke,
+        webhooks::create,
+        webhooks::list,
+        webhooks::show,
+        webhooks::delete,
+        webhooks::test,
+        webhooks::deliveries,
         auth_self::show,
         audit::list,
         audit::verify,
@@ -88,6 +94,7 @@ pub const SERVICE: &str = "service";
         (name = "oauth", description = "The browser redirect flow's callback"),
         (name = "service-tokens", description = "Bearer tokens for backend services (`zvs_`)"),
         (name = "admin-tokens", description = "Bearer tokens for admins (`zva_`)"),
+        (name = "webhooks", description = "Signed notifications of connection and vault events"),
         (name = "auth", description = "Who the caller's token is"),
         (name = "audit", description = "The tamper-evident audit trail"),
         (name = "meta", description = "Metrics and this document"),

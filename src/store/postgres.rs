@@ -344,7 +344,7 @@ impl Batch {
     /// as arrays.
     async fn write(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let mut tx = pool.begin().await?;
-        self.write_in(&mut *tx).await?;
+        self.write_in(&mut tx).await?;
         tx.commit().await
     }
 
@@ -431,7 +431,7 @@ async fn cas_with(
         tx.rollback().await?;
         return Ok(Err(Conflict));
     }
-    batch.write_in(&mut *tx).await?;
+    batch.write_in(&mut tx).await?;
     tx.commit().await?;
     Ok(Ok(()))
 }

@@ -101,6 +101,21 @@ pub struct PendingDelivery {
     pub next_attempt_at: OffsetDateTime,
 }
 
+/// How long before a service token's expiry `service_token.expiring` is
+/// sent.
+pub const EXPIRING_NOTICE_SECS: i64 = 24 * 3600;
+
+/// A service token with a lifetime, as the expiry notice needs it (never
+/// the token).
+pub struct ExpiringToken {
+    /// Its id (`tok_...`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+}
+
 /// Endpoint administration over the store.
 #[derive(Clone)]
 pub struct Webhooks {
@@ -261,6 +276,45 @@ impl Webhooks {
             }])
             .await?;
         Ok(event.id)
+    }
+
+    /// Announces, once per token, each service token that expires within
+    /// a day: the marker and the event are written together, and only by
+    /// the first replica to try. Answers how many it announced.
+    pub async fn announce_expiring(
+        &self,
+        tokens: &[ExpiringToken],
+        now: OffsetDateTime,
+    ) -> Result<usize, WebhookError> {
+        let mut announced = 0;
+        for t in tokens {
+            let left = (t.expires_at - now).whole_seconds();
+            if left <= 0 || left > EXPIRING_NOTICE_SECS {
+                continue;
+            }
+            let event = Event::new(
+                EventType::ServiceTokenExpiring,
+                now,
+                serde_json::json!({
+                    "token_id": t.id,
+                    "name": t.name,
+                    "expires_at": super::event::rfc3339(t.expires_at),
+                }),
+            );
+            let marker = format!("expiring/{}", t.id).into_bytes();
+            let first = self
+                .store
+                .compare_and_swap_with(
+                    Tree::WebhookMarks,
+                    marker,
+                    None,
+                    Some(event.id.clone().into_bytes()),
+                    vec![super::outbox::enqueue(&event)?],
+                )
+                .await?;
+            announced += usize::from(first.is_ok());
+        }
+        Ok(announced)
     }
 
     /// Recent attempts (newest first) and unfinished deliveries.

@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn a_refusal_never_quotes_the_url() {
-        let err = validate_url("http://user:hunter2@example.com/", false).unwrap_err();
+        let err = validate_url("http://user:hunter2@example.com/", false).expect_err("refused");
         assert!(!err.contains("hunter2"));
     }
 

@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn the_payload_has_type_timestamp_and_data_only() {
-        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("test value");
         let e = Event::connection(
             EventType::ConnectionNeedsReauth,
             at,
@@ -229,12 +229,12 @@ mod tests {
             None,
             None,
         );
-        let body: Value = serde_json::from_slice(&e.body()).unwrap();
+        let body: Value = serde_json::from_slice(&e.body()).expect("test value");
         assert_eq!(body["type"], "connection.needs_reauth");
         assert_eq!(body["timestamp"], "2023-11-14T22:13:20Z");
         assert_eq!(body["data"]["connection"], "acme");
         assert_eq!(body["data"]["previous_state"], "active");
-        assert_eq!(body.as_object().unwrap().len(), 3);
+        assert_eq!(body.as_object().expect("test value").len(), 3);
     }
 
     #[test]
@@ -254,12 +254,12 @@ mod tests {
     fn event_ids_sort_by_creation_time() {
         let a = Event::new(
             EventType::WebhookTest,
-            OffsetDateTime::from_unix_timestamp(1).unwrap(),
+            OffsetDateTime::from_unix_timestamp(1).expect("test value"),
             Value::Null,
         );
         let b = Event::new(
             EventType::WebhookTest,
-            OffsetDateTime::from_unix_timestamp(2).unwrap(),
+            OffsetDateTime::from_unix_timestamp(2).expect("test value"),
             Value::Null,
         );
         assert!(a.id < b.id);

@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_delivery_is_due_once_its_time_came_and_no_lease_holds_it() {
-        let t = OffsetDateTime::from_unix_timestamp(1000).unwrap();
+        let t = OffsetDateTime::from_unix_timestamp(1000).expect("test value");
         let mut d = Delivery {
             event: Event::new(EventType::WebhookTest, t, serde_json::Value::Null),
             endpoint: "wh_1".into(),
@@ -211,11 +211,11 @@ mod tests {
             OffsetDateTime::now_utc(),
             serde_json::json!({"connection": "acme"}),
         );
-        let Op::Put { tree, key, value } = enqueue(&e).unwrap() else {
+        let Op::Put { tree, key, value } = enqueue(&e).expect("test value") else {
             panic!("a put");
         };
         assert_eq!(tree, Tree::WebhookOutbox);
         assert_eq!(key, e.id.as_bytes());
-        assert_eq!(decode::<Event>(tree, &key, &value).unwrap(), e);
+        assert_eq!(decode::<Event>(tree, &key, &value).expect("test value"), e);
     }
 }

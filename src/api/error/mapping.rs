@@ -109,6 +109,18 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(s) => s.into(),
             ServiceError::Invalid(msg) => Self::bad_request("invalid_request", msg),
             ServiceError::Audit(a) => a.into(),
+            ServiceError::Webhook(w) => w.into(),
+        }
+    }
+}
+
+impl From<crate::webhooks::WebhookError> for ApiError {
+    fn from(e: crate::webhooks::WebhookError) -> Self {
+        use crate::webhooks::WebhookError;
+        match e {
+            WebhookError::Invalid(msg) => Self::bad_request("invalid_request", msg),
+            WebhookError::NotFound(_) => Self::not_found(e.to_string()),
+            WebhookError::Store(s) => s.into(),
         }
     }
 }
