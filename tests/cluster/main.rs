@@ -16,3 +16,4 @@ mod lifecycle;
 mod load_faults;
 mod migrate;
 mod replicas;
+mod webhooks;
