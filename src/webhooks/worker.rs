@@ -31,6 +31,9 @@ use crate::store::{AsyncStore, Op, Scan, StoreError, Tree};
 const FAN_OUT_BATCH: usize = 200;
 /// Deliveries looked at per tick.
 const DELIVERY_BATCH: usize = 1000;
+/// A delivery whose endpoint is gone is removed once its event is this
+/// old.
+const ORPHAN_AFTER: Duration = Duration::from_secs(600);
 /// How long past the request timeout a claim holds, for writing the
 /// outcome.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
@@ -104,12 +107,16 @@ impl Worker {
                 continue;
             }
             let Some(endpoint) = by_id.get(delivery.endpoint.as_str()) else {
-                // Its endpoint was deleted: the delete removes deliveries
-                // too, so this one raced it.
-                self.store
-                    .compare_and_swap(Tree::WebhookDeliveries, key, Some(value), None)
-                    .await?
-                    .ok();
+                // An endpoint created after this pass read the list (its
+                // test event may already be queued), or one deleted while a
+                // fan-out raced the delete: only the latter, long stale,
+                // is removed.
+                if delivery.event.at + ORPHAN_AFTER < now {
+                    self.store
+                        .compare_and_swap(Tree::WebhookDeliveries, key, Some(value), None)
+                        .await?
+                        .ok();
+                }
                 continue;
             };
             let Ok(permit) = self.slot(&endpoint.id).try_acquire_owned() else {
