@@ -17,6 +17,7 @@ pub mod proxy;
 mod refusals;
 pub mod service_tokens;
 pub mod sys;
+pub mod webhooks;
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, PoisonError};
@@ -45,6 +46,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(oauth::routes)
                     .configure(service_tokens::routes)
                     .configure(admin_tokens::routes)
+                    .configure(webhooks::routes)
                     .configure(auth_self::routes)
                     .configure(audit::configure)
                     .configure(proxy::routes)

@@ -19,6 +19,7 @@ pub mod passphrase;
 mod progress;
 mod service_token;
 mod token;
+mod webhook;
 
 pub use error::{finish, CliError, Exit};
 
@@ -206,6 +207,14 @@ Examples:
         #[command(subcommand)]
         command: service_token::ServiceTokenCommand,
     },
+    /// Add, list, remove or test webhook endpoints (admin token).
+    #[command(
+        after_help = "Examples:\n  zoho-vault webhook add https://hooks.example.com/in --event connection.needs_reauth\n  zoho-vault webhook list"
+    )]
+    Webhook {
+        #[command(subcommand)]
+        command: webhook::WebhookCommand,
+    },
     /// Read, verify, export or prune the audit trail (admin token).
     #[command(
         after_help = "Examples:\n  zoho-vault audit list --connection acme\n  zoho-vault audit verify"
@@ -260,6 +269,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(args) => token::run(args).await,
         Command::ServiceToken { command } => service_token::run(command).await,
         Command::Audit { command } => audit::run(command).await,
+        Command::Webhook { command } => webhook::run(command).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "zoho-vault", &mut std::io::stdout());

@@ -85,6 +85,8 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// The proxy to Zoho's APIs (`proxy.*`).
     pub proxy: ProxySettings,
+    /// Outgoing webhooks.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Settings {
@@ -107,6 +109,7 @@ impl Default for Settings {
             tls: TlsSettings::default(),
             cluster: ClusterSettings::default(),
             proxy: ProxySettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }

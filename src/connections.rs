@@ -22,6 +22,8 @@ use crate::model::{ConnectionName, Fix};
 use crate::store::records::SealedSecret;
 use crate::store::{AsyncStore, Op, StoreError, Tree};
 use crate::vault::Keyring;
+use crate::webhooks::event::{Event, EventType};
+use crate::webhooks::outbox;
 use crate::zoho::{ClientCredentials, DataCenter, ZohoClient, ZohoError};
 use upload::{Grant, UploadRequest};
 
@@ -220,9 +222,17 @@ impl ConnectionManager {
             mints: vec![now.unix_timestamp()],
         };
         let cached = apply_grant(&mut record, &granted, now, now);
-        self.store
-            .apply(seal_grant(keyring.data_key(), &record, &cached)?.into())
-            .await?;
+        let mut ops: Vec<Op> = seal_grant(keyring.data_key(), &record, &cached)?.into();
+        ops.push(outbox::enqueue(&Event::connection(
+            EventType::ConnectionCreated,
+            now,
+            &record.name,
+            Some(record.health.state),
+            None,
+            None,
+            None,
+        ))?);
+        self.store.apply(ops).await?;
         self.changed(name);
         Ok(self.view(record, Some(cached)))
     }
@@ -272,6 +282,15 @@ impl ConnectionManager {
                     tree: Tree::AccessTokens,
                     key: name.as_bytes().to_vec(),
                 },
+                outbox::enqueue(&Event::connection(
+                    EventType::ConnectionDeleted,
+                    crate::clock::now(),
+                    name.as_str(),
+                    None,
+                    Some(record.health.state),
+                    None,
+                    None,
+                ))?,
             ])
             .await?;
         self.changed(name);

@@ -26,4 +26,5 @@ pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod vault;
+pub mod webhooks;
 pub mod zoho;

@@ -33,6 +33,9 @@ pub struct Metrics {
     pub background_claims: IntCounterVec,
     /// The proxy's metrics.
     pub proxy: ProxyMetrics,
+    /// Webhook delivery attempts by `endpoint` (its id) and `outcome`
+    /// (`delivered`, `retrying`, `failed`).
+    pub webhook_deliveries: IntCounterVec,
 }
 
 impl Metrics {
@@ -88,6 +91,14 @@ impl Metrics {
         )?;
         // Exported at 0 from the start, so an alert can watch its rate.
         storage_errors.with_label_values(&["disk_full"]);
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by endpoint id and outcome",
+            ),
+            &["endpoint", "outcome"],
+        )?;
+        registry.register(Box::new(webhook_deliveries.clone()))?;
         registry.register(Box::new(storage_errors.clone()))?;
         registry.register(Box::new(token_issues.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
@@ -108,6 +119,7 @@ impl Metrics {
             connections,
             storage_errors,
             background_claims,
+            webhook_deliveries,
         })
     }
 

@@ -13,6 +13,7 @@ mod proxy;
 mod sys;
 mod tokens;
 mod trail;
+mod webhooks;
 mod whoami;
 
 pub use admin_tokens::AdminTokenError;
@@ -83,6 +84,10 @@ pub struct VaultService {
     audit_disk: Arc<crate::store::disk::DiskState>,
     /// The proxy's HTTP client and concurrency cap.
     proxy: proxy::ProxyParts,
+    /// Webhook endpoint administration.
+    webhooks: crate::webhooks::Webhooks,
+    /// This replica's webhook delivery worker.
+    webhook_worker: Arc<crate::webhooks::worker::Worker>,
 }
 
 impl VaultService {
@@ -148,8 +153,21 @@ impl VaultService {
         );
         audit.watch_disk(Arc::clone(&audit_disk));
         let proxy = proxy::ProxyParts::new(&settings)?;
+        let webhooks = crate::webhooks::Webhooks::new(store.clone(), &settings.webhooks);
+        let webhook_worker = Arc::new(
+            crate::webhooks::worker::Worker::new(
+                store.clone(),
+                settings.webhooks.clone(),
+                Arc::clone(&metrics),
+                node.clone(),
+                crate::clock::now,
+            )
+            .map_err(|e| OpenError::Webhooks(e.to_string()))?,
+        );
         Ok(Self {
             proxy,
+            webhooks,
+            webhook_worker,
             denials,
             store_disk,
             audit_disk,

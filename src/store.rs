@@ -43,11 +43,22 @@ pub enum Tree {
     /// Audit events recorded while sealed (no chain key yet), chained at
     /// the next unseal.
     AuditPending,
+    /// Webhook endpoints, keyed by id; sealed (URL and signing secret).
+    WebhookEndpoints,
+    /// Webhook events waiting to be fanned out to the endpoints, keyed by
+    /// event id (time ordered).
+    WebhookOutbox,
+    /// Webhook deliveries in progress: (endpoint id, event id).
+    WebhookDeliveries,
+    /// Recent webhook delivery attempts: (endpoint id, time, event id).
+    WebhookAttempts,
+    /// Events already announced once (a service token's expiry).
+    WebhookMarks,
 }
 
 impl Tree {
     /// Every tree, for backends that create them up front.
-    pub const ALL: [Tree; 9] = [
+    pub const ALL: [Tree; 14] = [
         Tree::Meta,
         Tree::Tokens,
         Tree::TokenIds,
@@ -57,6 +68,11 @@ impl Tree {
         Tree::Audit,
         Tree::AuditIndex,
         Tree::AuditPending,
+        Tree::WebhookEndpoints,
+        Tree::WebhookOutbox,
+        Tree::WebhookDeliveries,
+        Tree::WebhookAttempts,
+        Tree::WebhookMarks,
     ];
 
     /// The kind's stable one-byte id, the key prefix in single-keyspace
@@ -72,6 +88,11 @@ impl Tree {
             Tree::Audit => 7,
             Tree::AuditIndex => 8,
             Tree::AuditPending => 9,
+            Tree::WebhookEndpoints => 10,
+            Tree::WebhookOutbox => 11,
+            Tree::WebhookDeliveries => 12,
+            Tree::WebhookAttempts => 13,
+            Tree::WebhookMarks => 14,
         }
     }
 
@@ -93,6 +114,11 @@ impl Tree {
             Tree::Audit => "audit",
             Tree::AuditIndex => "audit_index",
             Tree::AuditPending => "audit_pending",
+            Tree::WebhookEndpoints => "webhook_endpoints",
+            Tree::WebhookOutbox => "webhook_outbox",
+            Tree::WebhookDeliveries => "webhook_deliveries",
+            Tree::WebhookAttempts => "webhook_attempts",
+            Tree::WebhookMarks => "webhook_marks",
         }
     }
 }
@@ -216,6 +242,17 @@ pub trait Store: Send + Sync + 'static {
         key: &[u8],
         expected: Option<&[u8]>,
         new: Option<Vec<u8>>,
+    ) -> Result<Result<(), Conflict>, StoreError>;
+    /// [`Store::compare_and_swap`] and, only if it succeeds, `also`, all
+    /// in one atomic durable write: a state change and the webhook event it
+    /// causes land together or not at all.
+    async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
     ) -> Result<Result<(), Conflict>, StoreError>;
     /// Forces everything written so far to disk.
     async fn flush(&self) -> Result<(), StoreError>;

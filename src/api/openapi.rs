@@ -32,7 +32,7 @@ use super::extract::{ConnectionName, TokenId};
 use super::proxy::OperationIds as ProxyOperationIds;
 use super::{
     admin_tokens, audit, auth_self, backup, connections, metrics, oauth, proxy, resource,
-    service_tokens, sys,
+    service_tokens, sys, webhooks,
 };
 use crate::config::Settings;
 use tidy::Tidy;
@@ -70,6 +70,12 @@ pub const SERVICE: &str = "service";
         admin_tokens::create,
         admin_tokens::list,
         admin_tokens::revoke,
+        webhooks::create,
+        webhooks::list,
+        webhooks::show,
+        webhooks::delete,
+        webhooks::test,
+        webhooks::deliveries,
         auth_self::show,
         audit::list,
         audit::verify,
@@ -90,6 +96,7 @@ pub const SERVICE: &str = "service";
         (name = "oauth", description = "The browser redirect flow's callback"),
         (name = "service-tokens", description = "Bearer tokens for backend services (`zvs_`)"),
         (name = "admin-tokens", description = "Bearer tokens for admins (`zva_`)"),
+        (name = "webhooks", description = "Signed notifications of connection and vault events"),
         (name = "auth", description = "Who the caller's token is"),
         (name = "audit", description = "The tamper-evident audit trail"),
         (name = "meta", description = "Metrics and this document"),

@@ -32,6 +32,8 @@ fn attempted(method: &Method, pattern: &str) -> Option<AuditAction> {
         ("POST", "/v1/admin-tokens") => AuditAction::AdminTokenCreated,
         ("DELETE", "/v1/admin-tokens/{id}") => AuditAction::AdminTokenRevoked,
         ("POST", "/v1/audit/prune") => AuditAction::AuditPruned,
+        ("POST", "/v1/webhooks") => AuditAction::WebhookCreated,
+        ("DELETE", "/v1/webhooks/{id}") => AuditAction::WebhookDeleted,
         _ => return None,
     };
     Some(action)

@@ -18,6 +18,8 @@ use crate::model::Fix;
 use crate::store::records::seal_op;
 use crate::store::{Op, StoreError, Tree};
 use crate::vault::Keyring;
+use crate::webhooks::event::{Event, EventType};
+use crate::webhooks::outbox;
 use crate::zoho::{ClientCredentials, ErrorClass, ZohoError};
 
 /// A refresh whose final write was fenced off (an admin writer overtook
@@ -50,21 +52,21 @@ impl Broker {
         let Op::Put { key, value, .. } = record_op else {
             return Err(StoreError::Backend("a fenced write must put the record".into()).into());
         };
+        // The rest (the cached token, a webhook event) lands in the same
+        // write, so a crash cannot keep one without the other.
         let swapped = self
             .store
-            .compare_and_swap(
+            .compare_and_swap_with(
                 Tree::Connections,
                 key,
                 Some(current.sealed.clone()),
                 Some(value),
+                extra,
             )
             .await?;
         if swapped.is_err() {
             return Ok(Err(Fenced));
         }
-        // Nothing else writes this connection while the lease is held, so
-        // the rest cannot land on a deleted or replaced connection.
-        self.store.apply(extra).await?;
         Ok(Ok(()))
     }
 
@@ -78,6 +80,7 @@ impl Broker {
     ) -> Result<Result<Issued, Fenced>, ConnectionError> {
         let name = record.name.clone();
         let now = self.now();
+        let previous = record.health.state;
         let Some(refresh_token) = record.refresh_token.as_ref().map(|rt| rt.secret().clone())
         else {
             return Err(ConnectionError::PendingAuthorization { name });
@@ -148,9 +151,11 @@ impl Broker {
                 // Durable before the token leaves: a rotated refresh token
                 // must never be lost.
                 let [record_op, cached_op] = seal_grant(dk, &record, &cached)?;
-                let written = self
-                    .fenced_write(&current, record_op, vec![cached_op])
-                    .await?;
+                let mut extra = vec![cached_op];
+                if previous != HealthState::Active {
+                    extra.push(state_event(&record, previous, done)?);
+                }
+                let written = self.fenced_write(&current, record_op, extra).await?;
                 if let Err(fenced) = written {
                     return Ok(Err(fenced));
                 }
@@ -182,6 +187,7 @@ impl Broker {
         current: &Current,
     ) -> Result<Result<Issued, Fenced>, ConnectionError> {
         let name = record.name.clone();
+        let previous = record.health.state;
         let class = err.class();
         self.count_refresh(match class {
             ErrorClass::Transient => "transient",
@@ -225,6 +231,9 @@ impl Broker {
                 tree: Tree::AccessTokens,
                 key: name.as_bytes().to_vec(),
             });
+        }
+        if state != previous {
+            extra.push(state_event(&record, previous, now)?);
         }
         if let Err(fenced) = self.fenced_write(current, record_op, extra).await? {
             // The connection changed meanwhile: this failure is about a
@@ -273,4 +282,24 @@ impl Broker {
             }),
         }
     }
+}
+
+/// The outbox write announcing that `record` moved out of `previous`.
+fn state_event(
+    record: &ConnectionRecord,
+    previous: HealthState,
+    at: OffsetDateTime,
+) -> Result<Op, StoreError> {
+    let state = record.health.state;
+    let kind = EventType::for_state(state).unwrap_or(EventType::ConnectionDegraded);
+    let event = Event::connection(
+        kind,
+        at,
+        &record.name,
+        Some(state),
+        Some(previous),
+        record.health.last_error.as_ref(),
+        record.health.action.as_ref(),
+    );
+    outbox::enqueue(&event)
 }

@@ -132,7 +132,9 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
         service.settings().refresh_ahead.clone(),
     ));
     let denial_windows = tokio::spawn(Arc::clone(&service).close_denial_windows_periodically());
+    let webhooks = tokio::spawn(Arc::clone(&service).deliver_webhooks());
     app.run_until_stopped().await?;
+    webhooks.abort();
     background.abort();
     denial_windows.abort();
     // No count of denials is lost with the process.

@@ -402,3 +402,39 @@ impl Default for ProxySettings {
         }
     }
 }
+
+/// Outgoing webhooks (`webhooks.*`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Accept `http://` endpoint URLs (`webhooks.allow_http`,
+    /// `ZOHO_VAULT_WEBHOOKS__ALLOW_HTTP`). For tests and receivers on the
+    /// same host only: the payload and signature then travel in the clear.
+    pub allow_http: bool,
+    /// Whole-request timeout of one delivery, in milliseconds
+    /// (`webhooks.timeout_ms`, `ZOHO_VAULT_WEBHOOKS__TIMEOUT_MS`); only a
+    /// 2xx answer within it counts as delivered.
+    pub timeout_ms: u64,
+    /// How long an event is retried before it is marked failed, in seconds
+    /// (`webhooks.max_age_secs`, `ZOHO_VAULT_WEBHOOKS__MAX_AGE_SECS`).
+    pub max_age_secs: u64,
+    /// How often the delivery worker looks for due deliveries, in
+    /// milliseconds (`webhooks.poll_ms`, `ZOHO_VAULT_WEBHOOKS__POLL_MS`).
+    pub poll_ms: u64,
+    /// Deliveries in flight at once per endpoint
+    /// (`webhooks.per_endpoint_concurrency`), so a hanging receiver holds
+    /// at most this many and never the others.
+    pub per_endpoint_concurrency: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            timeout_ms: 10_000,
+            max_age_secs: 24 * 3600,
+            poll_ms: 1_000,
+            per_endpoint_concurrency: 4,
+        }
+    }
+}

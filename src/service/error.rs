@@ -43,6 +43,9 @@ pub enum ServiceError {
     /// The proxy refused or failed a request.
     #[error(transparent)]
     Proxy(#[from] crate::proxy::ProxyError),
+    /// A webhook endpoint request failed.
+    #[error(transparent)]
+    Webhook(#[from] crate::webhooks::WebhookError),
 }
 
 /// The service could not be opened.
@@ -61,6 +64,9 @@ pub enum OpenError {
     /// tail: the message names the segment and offset).
     #[error("cannot open the audit trail: {0}")]
     Audit(#[from] AuditError),
+    /// The webhook HTTP client cannot be built.
+    #[error("cannot build the webhook client: {0}")]
+    Webhooks(String),
     /// The coordination between replicas cannot start.
     #[error("cannot start the cluster coordination: {0}")]
     Coord(#[from] crate::coord::CoordError),

@@ -132,6 +132,20 @@ impl AsyncStore {
             .await
     }
 
+    /// See [`Store::compare_and_swap_with`].
+    pub async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: Vec<u8>,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        self.inner
+            .compare_and_swap_with(tree, &key, expected.as_deref(), new, also)
+            .await
+    }
+
     /// See [`Store::flush`].
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush().await

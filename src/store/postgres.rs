@@ -217,6 +217,27 @@ impl PgStore {
         Ok(if changed == 1 { Ok(()) } else { Err(Conflict) })
     }
 
+    /// The compare-and-swap and the other writes in one transaction: the
+    /// row is locked by the conditional statement, so nothing slips in
+    /// between.
+    pub async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        let batch = Batch::collapse(also);
+        let mut attempt = 1;
+        loop {
+            match cas_with(&self.pool, tree, key, expected, new.as_deref(), &batch).await {
+                Err(e) if attempt < BATCH_ATTEMPTS && is_retryable(&e) => attempt += 1,
+                other => return other.map_err(backend),
+            }
+        }
+    }
+
     /// Nothing to do: every write was durable when its commit returned
     /// (see the module documentation).
     pub async fn flush(&self) -> Result<(), StoreError> {
@@ -251,6 +272,17 @@ impl Store for PgStore {
         new: Option<Vec<u8>>,
     ) -> Result<Result<(), Conflict>, StoreError> {
         PgStore::compare_and_swap(self, tree, key, expected, new).await
+    }
+
+    async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        PgStore::compare_and_swap_with(self, tree, key, expected, new, also).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
@@ -312,6 +344,11 @@ impl Batch {
     /// as arrays.
     async fn write(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let mut tx = pool.begin().await?;
+        self.write_in(&mut tx).await?;
+        tx.commit().await
+    }
+
+    async fn write_in(&self, tx: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
         if !self.put_keys.is_empty() {
             sqlx::query(
                 "INSERT INTO zv_records (tree, key, value) \
@@ -334,8 +371,69 @@ impl Batch {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await
+        Ok(())
     }
+}
+
+/// One transaction: the conditional write, then (only if it changed the
+/// row) the batch.
+async fn cas_with(
+    pool: &PgPool,
+    tree: Tree,
+    key: &[u8],
+    expected: Option<&[u8]>,
+    new: Option<&[u8]>,
+    batch: &Batch,
+) -> Result<Result<(), Conflict>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let changed = match (expected, new) {
+        (None, None) => {
+            let row: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT value FROM zv_records WHERE tree = $1 AND key = $2 FOR UPDATE",
+            )
+            .bind(tree.name())
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            u64::from(row.is_none())
+        }
+        (None, Some(new)) => sqlx::query(
+            "INSERT INTO zv_records (tree, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (tree, key) DO NOTHING",
+        )
+        .bind(tree.name())
+        .bind(key)
+        .bind(new)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        (Some(old), Some(new)) => sqlx::query(
+            "UPDATE zv_records SET value = $4 WHERE tree = $1 AND key = $2 AND value = $3",
+        )
+        .bind(tree.name())
+        .bind(key)
+        .bind(old)
+        .bind(new)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        (Some(old), None) => {
+            sqlx::query("DELETE FROM zv_records WHERE tree = $1 AND key = $2 AND value = $3")
+                .bind(tree.name())
+                .bind(key)
+                .bind(old)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        }
+    };
+    if changed != 1 {
+        tx.rollback().await?;
+        return Ok(Err(Conflict));
+    }
+    batch.write_in(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Ok(()))
 }
 
 #[cfg(test)]

@@ -133,6 +133,24 @@ impl Store for SledStore {
         )
     }
 
+    async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        let key = key.to_vec();
+        let expected = expected.map(<[u8]>::to_vec);
+        self.observe(
+            self.run(move |h| {
+                h.compare_and_swap_with(tree, &key, expected.as_deref(), new, also)
+            })
+            .await,
+        )
+    }
+
     async fn flush(&self) -> Result<(), StoreError> {
         self.observe(self.run(|h| h.flush()).await)
     }

@@ -39,3 +39,4 @@ mod support;
 mod tls;
 mod token_issue;
 mod unseal;
+mod webhooks;

@@ -17,3 +17,4 @@ mod lifecycle;
 mod load_faults;
 mod migrate;
 mod replicas;
+mod webhooks;

@@ -91,6 +91,19 @@ impl Backend {
             .await
     }
 
+    pub async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        self.store
+            .compare_and_swap_with(tree, key.to_vec(), expected.map(<[u8]>::to_vec), new, also)
+            .await
+    }
+
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.store.flush().await
     }

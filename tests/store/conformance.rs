@@ -46,6 +46,7 @@ on_every_backend!(
     the_last_write_to_a_key_in_a_batch_wins,
     an_empty_batch_changes_nothing,
     compare_and_swap_inserts_replaces_and_deletes_only_on_a_match,
+    a_swap_with_other_writes_lands_whole_or_not_at_all,
     of_many_concurrent_inserting_swaps_exactly_one_wins,
     concurrent_read_modify_swap_loops_lose_no_update,
     big_values_round_trip,
@@ -386,6 +387,72 @@ async fn compare_and_swap_inserts_replaces_and_deletes_only_on_a_match(b: Backen
         "replace of an absent key"
     );
     assert_eq!(b.get(t, b"h").await.expect("get"), None);
+}
+
+async fn a_swap_with_other_writes_lands_whole_or_not_at_all(b: Backend) {
+    let also = |v: &[u8]| {
+        vec![
+            put(Tree::WebhookOutbox, b"e1", v),
+            delete(Tree::AccessTokens, b"c"),
+        ]
+    };
+    b.apply(vec![
+        put(Tree::Connections, b"c", b"old"),
+        put(Tree::AccessTokens, b"c", b"tok"),
+    ])
+    .await
+    .expect("apply");
+    assert_eq!(
+        b.compare_and_swap_with(
+            Tree::Connections,
+            b"c",
+            Some(b"stale"),
+            Some(b"new".to_vec()),
+            also(b"lost")
+        )
+        .await
+        .expect("cas"),
+        Err(Conflict)
+    );
+    assert_eq!(b.get(Tree::WebhookOutbox, b"e1").await.expect("get"), None);
+    assert!(b
+        .get(Tree::AccessTokens, b"c")
+        .await
+        .expect("get")
+        .is_some());
+    assert_eq!(
+        b.compare_and_swap_with(
+            Tree::Connections,
+            b"c",
+            Some(b"old"),
+            Some(b"new".to_vec()),
+            also(b"event")
+        )
+        .await
+        .expect("cas"),
+        Ok(())
+    );
+    assert_eq!(
+        b.get(Tree::Connections, b"c").await.expect("get"),
+        Some(b"new".to_vec())
+    );
+    assert_eq!(
+        b.get(Tree::WebhookOutbox, b"e1").await.expect("get"),
+        Some(b"event".to_vec())
+    );
+    assert_eq!(b.get(Tree::AccessTokens, b"c").await.expect("get"), None);
+    // A delete guarded by its value, with writes alongside.
+    assert_eq!(
+        b.compare_and_swap_with(Tree::Connections, b"c", Some(b"new"), None, also(b"gone"))
+            .await
+            .expect("cas"),
+        Ok(())
+    );
+    assert_eq!(b.get(Tree::Connections, b"c").await.expect("get"), None);
+    assert_eq!(
+        b.get(Tree::WebhookOutbox, b"e1").await.expect("get"),
+        Some(b"gone".to_vec())
+    );
 }
 
 const RACERS: usize = 32;

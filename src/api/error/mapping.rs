@@ -119,6 +119,18 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(msg) => Self::bad_request("invalid_request", msg),
             ServiceError::Audit(a) => a.into(),
             ServiceError::Proxy(p) => p.into(),
+            ServiceError::Webhook(w) => w.into(),
+        }
+    }
+}
+
+impl From<crate::webhooks::WebhookError> for ApiError {
+    fn from(e: crate::webhooks::WebhookError) -> Self {
+        use crate::webhooks::WebhookError;
+        match e {
+            WebhookError::Invalid(msg) => Self::bad_request("invalid_request", msg),
+            WebhookError::NotFound(_) => Self::not_found(e.to_string()),
+            WebhookError::Store(s) => s.into(),
         }
     }
 }

@@ -246,6 +246,39 @@ impl AuditEvent {
         event
     }
 
+    /// `actor` created webhook endpoint `id` (its URL redacted, never the
+    /// secret).
+    pub fn webhook_created(
+        actor: &Principal,
+        id: &str,
+        url: &str,
+        events: &[String],
+        ctx: &RequestContext,
+    ) -> Self {
+        Self::new(
+            AuditAction::WebhookCreated,
+            actor.actor(),
+            Outcome::Success,
+            ctx,
+        )
+        .by(actor)
+        .text("webhook_id", id)
+        .text("url", url)
+        .text("events", &events.join(","))
+    }
+
+    /// `actor` deleted webhook endpoint `id`.
+    pub fn webhook_deleted(actor: &Principal, id: &str, ctx: &RequestContext) -> Self {
+        Self::new(
+            AuditAction::WebhookDeleted,
+            actor.actor(),
+            Outcome::Success,
+            ctx,
+        )
+        .by(actor)
+        .text("webhook_id", id)
+    }
+
     /// `actor` revoked admin token `token_id`.
     pub fn admin_token_revoked(actor: &Principal, token_id: &str, ctx: &RequestContext) -> Self {
         Self::new(

@@ -52,11 +52,15 @@ pub enum AuditAction {
     ProxyRequest,
     /// A proxied request ended (Zoho's status, bytes, duration).
     ProxyCompleted,
+    /// A webhook endpoint was created.
+    WebhookCreated,
+    /// A webhook endpoint was deleted.
+    WebhookDeleted,
 }
 
 impl AuditAction {
     /// Every action, for parsing and docs.
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::TokenIssued,
         AuditAction::AccessDenied,
         AuditAction::Unseal,
@@ -78,6 +82,8 @@ impl AuditAction {
         AuditAction::AuthDeniedSummary,
         AuditAction::ProxyRequest,
         AuditAction::ProxyCompleted,
+        AuditAction::WebhookCreated,
+        AuditAction::WebhookDeleted,
     ];
 
     /// The stored name.
@@ -103,6 +109,8 @@ impl AuditAction {
             AuditAction::AuthDeniedSummary => "auth_denied_summary",
             AuditAction::ProxyRequest => "proxy_request",
             AuditAction::ProxyCompleted => "proxy_completed",
+            AuditAction::WebhookCreated => "webhook_created",
+            AuditAction::WebhookDeleted => "webhook_deleted",
         }
     }
 

@@ -9,11 +9,12 @@ use url::Url;
 use super::{clip, state_key, CallbackError, CallbackParams, StateRecord};
 use crate::auth::Principal;
 use crate::connections::ConnectionManager;
-use crate::model::connection::{ConnectionRecord, Source};
+use crate::model::connection::{ConnectionRecord, HealthState, Source};
 use crate::model::grant::{apply_grant, seal_grant};
 use crate::store::records::{open_value, seal_op};
 use crate::store::{Op, StoreError, Tree};
 use crate::vault::Keyring;
+use crate::webhooks::event::{Event, EventType};
 use crate::zoho::{ClientCredentials, DataCenter, ErrorClass, Grant, ZohoError};
 
 /// A finished browser flow.
@@ -221,10 +222,28 @@ impl ConnectionManager {
         record.mints = vec![sent_at.unix_timestamp()];
         let mut granted = granted;
         granted.refresh_token = Some(refresh_token);
+        let previous = record.health.state;
         let cached = apply_grant(&mut record, &granted, sent_at, done);
-        self.store
-            .apply(seal_grant(dk, &record, &cached)?.into())
-            .await?;
+        // A pending connection is created by this; any other comes back.
+        let kind = if previous == HealthState::PendingAuthorization {
+            EventType::ConnectionCreated
+        } else {
+            EventType::ConnectionRecovered
+        };
+        let event = Event::connection(
+            kind,
+            done,
+            &record.name,
+            Some(record.health.state),
+            Some(previous),
+            None,
+            None,
+        );
+        let mut ops: Vec<Op> = seal_grant(dk, &record, &cached)?.into();
+        if kind == EventType::ConnectionCreated || previous != HealthState::Active {
+            ops.push(crate::webhooks::outbox::enqueue(&event)?);
+        }
+        self.store.apply(ops).await?;
         Ok(old)
     }
 

@@ -103,6 +103,48 @@ impl Handles {
         }
     }
 
+    /// One sled transaction over the keyspace: the compare, the swap and
+    /// the other writes commit together or not at all.
+    pub(super) fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<Op>,
+    ) -> Result<Result<(), Conflict>, StoreError> {
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        let target = physical(tree, key);
+        let outcome = self.kv.transaction(|tx| {
+            if tx.get(&target)?.as_deref() != expected {
+                return Err(ConflictableTransactionError::Abort(Conflict));
+            }
+            match &new {
+                Some(v) => tx.insert(target.as_slice(), v.as_slice())?,
+                None => tx.remove(target.as_slice())?,
+            };
+            for op in &also {
+                match op {
+                    Op::Put { tree, key, value } => {
+                        tx.insert(physical(*tree, key), value.as_slice())?;
+                    }
+                    Op::Delete { tree, key } => {
+                        tx.remove(physical(*tree, key))?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => {
+                self.flush()?;
+                Ok(Ok(()))
+            }
+            Err(TransactionError::Abort(conflict)) => Ok(Err(conflict)),
+            Err(TransactionError::Storage(e)) => Err(backend(e)),
+        }
+    }
+
     pub(super) fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend)?;
         self.data_file.sync().map_err(|e| {
