@@ -23,6 +23,7 @@ fn body_for(route: &Route) -> Option<Value> {
         ("POST", "/v1/admin-tokens") => json!({"name": "x"}),
         ("POST", "/v1/audit/fingerprint") => json!({"token": "x"}),
         ("POST", "/v1/audit/prune") => json!({"until_seq": 1}),
+        ("POST", "/v1/webhooks") => json!({"url": "https://example.com/in", "events": ["*"]}),
         _ => json!({}),
     })
 }

@@ -517,3 +517,30 @@ async fn token_issue_throughput_with_and_without_a_hanging_receiver() {
         without / with
     );
 }
+
+#[tokio::test]
+async fn a_delivery_to_a_url_with_credentials_logs_neither_at_trace_level() {
+    let receiver = Receiver::start(&[500]);
+    let mut env = ENV.to_vec();
+    env.push(("ZOHO_VAULT_LOG__LEVEL", "trace"));
+    let app = TestApp::spawn_with(&env);
+    let url = receiver
+        .url
+        .replace("http://", "http://bob:pa55word@")
+        .replace("/hook", "/hook?token=qu3rytok");
+    let (id, secret) = subscribe(&app, &url, json!(["*"])).await;
+    app.admin_post(&format!("/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    // One failed attempt (its error is logged and stored), then its log.
+    let log = wait_attempts(&app, &id, 1).await;
+    assert_eq!(log["attempts"][0]["error"], "HTTP 500", "{log}");
+    let (_, list) = app.admin_get("/v1/webhooks").await;
+    let everything = format!("{log}{list}{}", app.server.log_text());
+    for planted in [
+        "pa55word",
+        "qu3rytok",
+        secrecy::ExposeSecret::expose_secret(&secret),
+    ] {
+        assert!(!everything.contains(planted), "`{planted}` leaked");
+    }
+}
