@@ -91,7 +91,7 @@ impl AuditLog {
 
     /// Verifies the whole stored chain with `key`.
     pub async fn verify(&self, key: Arc<dyn ChainKey>) -> Result<VerifyReport, AuditError> {
-        chain::verify_store(self.store().as_ref(), key.as_ref()).await
+        chain::verify_store(self.store().as_ref(), key).await
     }
 
     /// One export page (see [`query::export_page`]).

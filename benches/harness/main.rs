@@ -303,6 +303,7 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     let mut targets = vec![&floor, &bare, &token];
     targets.extend(bao_target.as_ref());
 
+    let footprint_before = probes::footprint(&vault).await.ok();
     note("warm-up, 2 s per target");
     for t in &targets {
         load::run(dir, t, 16, Duration::from_secs(2)).await?;
@@ -353,6 +354,7 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
         _ => None,
     };
 
+    let footprint_after = probes::footprint(&vault).await.ok();
     note(&format!(
         "refresh storm: {} callers, fake latency {} ms",
         o.callers, o.storm_latency_ms
@@ -397,5 +399,8 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
         fsync,
         data_dir_bytes: dir_bytes(&vault.data_dir),
         cluster,
+        load_growth: footprint_before
+            .zip(footprint_after)
+            .and_then(|(b, a)| probes::growth_per_event(&b, &a)),
     })
 }

@@ -137,3 +137,48 @@ pub async fn audit(vault: &Vault) -> anyhow::Result<Audit> {
         token_issued_bytes,
     })
 }
+
+/// The trail's head and what the data directory holds at one moment, so
+/// the load steps' growth can be divided by the events they wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Footprint {
+    /// Newest event's seq.
+    pub head_seq: u64,
+    /// Bytes of the whole data directory.
+    pub data_dir: u64,
+    /// Bytes of the audit log's segment files (`audit-log/`).
+    pub audit_log: u64,
+}
+
+/// Reads the head seq (`GET /v1/audit?limit=1`, newest first) and sizes.
+pub async fn footprint(vault: &Vault) -> anyhow::Result<Footprint> {
+    let (status, page) = call(
+        vault
+            .http
+            .get(vault.url("/v1/audit?limit=1"))
+            .bearer_auth(&vault.admin),
+    )
+    .await?;
+    ensure!(status == 200, "audit query: HTTP {status} {page}");
+    let head_seq = page["events"][0]["seq"]
+        .as_u64()
+        .context("no newest event")?;
+    Ok(Footprint {
+        head_seq,
+        data_dir: crate::dir_bytes(&vault.data_dir),
+        audit_log: crate::dir_bytes(&vault.data_dir.join("audit-log")),
+    })
+}
+
+/// Bytes per event between two footprints: (whole data directory, audit
+/// log), or `None` when no event was written.
+pub fn growth_per_event(before: &Footprint, after: &Footprint) -> Option<(f64, f64)> {
+    let events = after.head_seq.checked_sub(before.head_seq)?;
+    (events > 0).then(|| {
+        let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / events as f64;
+        (
+            per(after.data_dir, before.data_dir),
+            per(after.audit_log, before.audit_log),
+        )
+    })
+}

@@ -32,6 +32,9 @@ pub struct Results {
     pub data_dir_bytes: u64,
     /// The cluster section, rendered by `cluster::render`.
     pub cluster: String,
+    /// Over the load steps (almost all `token_issued`): data-directory
+    /// growth and audit-log growth, in bytes per event written.
+    pub load_growth: Option<(f64, f64)>,
 }
 
 /// Where the run happened.
@@ -338,9 +341,21 @@ impl Results {
                 );
                 let _ = writeln!(
                     o,
-                    "| data directory per audit event (everything stored / events) | {:.2} KB | | |",
+                    "| data directory per audit event (everything stored, incl. {} connections, / events) | {:.2} KB | | |",
+                    self.imported,
                     self.data_dir_bytes as f64 / 1000.0 / (*events).max(1) as f64
                 );
+                if let Some((dir, log)) = self.load_growth {
+                    let _ = writeln!(
+                        o,
+                        "| data directory growth per event over the load steps (`token_issued`) | {dir:.0} B | ≤ 300 B | {} |",
+                        verdict(dir <= 300.0)
+                    );
+                    let _ = writeln!(
+                        o,
+                        "| audit log growth per event over the load steps (segment bytes / events) | {log:.0} B | | |"
+                    );
+                }
             }
             Some(Audit::Pending) | None => {
                 let _ = writeln!(o, "| audit verify speed | pending audit merge | | |");

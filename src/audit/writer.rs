@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::chain::{chain_event, ChainKey};
+use super::chain::{chain_event_with, ChainKey, RecordHasher};
 use super::event::AuditEvent;
 use super::keys::Checkpoint;
 use super::store::{AuditStore, Batch};
@@ -377,8 +377,9 @@ impl Writer {
         let drained = queue.len();
         queue.extend(events);
         let mut records = Vec::with_capacity(queue.len());
+        let mut hasher = RecordHasher::new(key.as_ref());
         for event in queue {
-            let record = chain_event(key.as_ref(), head.seq + 1, event, head.hash.clone());
+            let record = chain_event_with(&mut hasher, head.seq + 1, event, head.hash.clone());
             head = Checkpoint {
                 seq: record.seq,
                 hash: record.hash.clone(),
