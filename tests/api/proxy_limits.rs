@@ -11,14 +11,36 @@ use super::proxy::{call, get, proxied, token_with, zoho_calls};
 
 const MIB: u64 = 1024 * 1024;
 
-/// The peak resident memory of process `pid` so far (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+/// The resident memory of process `pid` now (`VmRSS`), in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
+        .unwrap_or(0)
+}
+
+/// Watches `pid`'s resident memory until stopped; the largest reading.
+/// (`VmHWM` cannot serve: the unseal's key derivation already set a peak
+/// far above what a transfer adds.)
+fn watch_rss(
+    pid: u32,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<u64>,
+) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&stop);
+    let watcher = std::thread::spawn(move || {
+        let mut peak = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            peak = peak.max(rss_kib(pid));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        peak
+    });
+    (stop, watcher)
 }
 
 /// A body of `total` bytes sent in 64 KiB chunks, never held whole.
@@ -45,7 +67,8 @@ async fn twenty_mib_stream_up_and_down_without_the_server_holding_them() {
         call(&z, reqwest::Method::POST, "/echo/v1/upload", &token).body(chunked_body(2 * MIB));
     assert_eq!(super::helpers::answer(warm).await.1["bytes"], 2 * MIB);
     let pid = z.app.server.pid();
-    let baseline = peak_rss_kib(pid);
+    let baseline = rss_kib(pid);
+    let (stop, watcher) = watch_rss(pid);
 
     let size = 20 * MIB;
     let up = call(&z, reqwest::Method::POST, "/echo/v1/upload", &token)
@@ -73,7 +96,9 @@ async fn twenty_mib_stream_up_and_down_without_the_server_holding_them() {
     assert_eq!(got, size);
 
     // 40 MiB went through; holding either body would add 20 MiB.
-    let grown_mib = peak_rss_kib(pid).saturating_sub(baseline) / 1024;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = watcher.join().expect("watcher");
+    let grown_mib = peak.saturating_sub(baseline) / 1024;
     assert!(
         grown_mib < 10,
         "the server's peak memory grew by {grown_mib} MiB"
