@@ -225,6 +225,19 @@ impl Broker {
         }
         let key = name.as_bytes().to_vec();
         let seen = slot.finished();
+        // On PostgreSQL each lease is a round trip to take and one to give
+        // back: callers queued behind this process's own refresh share it
+        // (or the token it found) without one each.
+        let _queued = slot.queue.lock().await;
+        if let Some(outcome) = slot.finished_since(seen) {
+            if let Some(shared) = self.share(name, slot, outcome) {
+                return shared.map(Ok);
+            }
+        }
+        let now = self.now();
+        if let Some(hit) = slot.fresh(now, min_valid) {
+            return Ok(Ok(hit.issue(now, false)));
+        }
         // The record as it was before waiting: if another replica's refresh
         // finishes while we wait, the stored record differs afterwards.
         let before = self.store.get(Tree::Connections, key.clone()).await?;

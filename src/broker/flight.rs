@@ -155,6 +155,10 @@ pub(super) struct Slot {
     /// When a caller last asked (unix seconds); refresh-ahead serves only
     /// connections in use.
     pub(super) last_demand: AtomicI64,
+    /// The callers of this process that need a refresh queue here, so only
+    /// the first of them waits for the (cluster-wide) lease and the others
+    /// share its outcome without a lease of their own.
+    pub(super) queue: tokio::sync::Mutex<()>,
 }
 
 impl Slot {
