@@ -373,7 +373,9 @@ async fn when_the_store_itself_fails_on_a_full_disk_it_reopens_in_place_once_spa
     let mut n = 0;
     loop {
         n += 1;
-        assert!(n <= 500, "the store never ran out of space in {n} writes");
+        // Sled may still hold an already written free segment (512 KiB)
+        // that takes a few thousand small writes before it needs a block.
+        assert!(n <= 5000, "the store never ran out of space in {n} writes");
         let name = format!("full-{n}");
         let (status, body) = v.create_token(&name).await;
         if status == 201 {
