@@ -134,10 +134,11 @@ export class ProxyClient {
     }
   }
 
-  /** GET and decode; throws ZohoError on a Zoho error status. */
+  /** GET and decode; throws ZohoError unless Zoho answered 2xx (a redirect
+   * included: it is not followed). */
   async getJson(path, query) {
     const { status, headers, text } = await this.request("GET", path, { query });
-    if (status >= 400) throw new ZohoError(status, text, headers.get("x-request-id"));
+    if (status < 200 || status >= 300) throw new ZohoError(status, text, headers.get("x-request-id"));
     return JSON.parse(text);
   }
 }

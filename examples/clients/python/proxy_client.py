@@ -48,7 +48,8 @@ class ZohoError(Exception):
     """Zoho answered with an error status; `body` is Zoho's answer as is."""
 
     def __init__(self, status, body, request_id=None):
-        super().__init__(f"zoho: {status}: {body[:300]!r} (request id {request_id})")
+        text = body[:300].decode("utf-8", "replace")
+        super().__init__(f"zoho: {status}: {text} (request id {request_id})")
         self.status, self.body, self.request_id = status, body, request_id
 
 
@@ -137,9 +138,10 @@ class ProxyClient:
             return status, answer_headers, data
 
     def get_json(self, path, query=None):
-        """GET and decode; raises ZohoError on a Zoho error status."""
+        """GET and decode; raises ZohoError unless Zoho answered 2xx (a
+        redirect included: it is not followed)."""
         status, headers, data = self.request("GET", path, query)
-        if status >= 400:
+        if not 200 <= status < 300:
             raise ZohoError(status, data, headers.get("X-Request-Id"))
         return json.loads(data)
 
