@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod oauth;
 pub mod openapi;
+pub mod proxy;
 mod refusals;
 pub mod service_tokens;
 pub mod sys;
@@ -46,6 +47,7 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(admin_tokens::routes)
                     .configure(auth_self::routes)
                     .configure(audit::configure)
+                    .configure(proxy::routes)
                     .configure(openapi::routes),
             )
             .configure(metrics::routes);
@@ -121,10 +123,21 @@ fn mounted(
     TEMPLATES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(format!("{prefix}{path}"));
+        .insert(format!("{prefix}{}", without_patterns(path)));
     web::resource(path)
         .default_service(web::to(error::method_not_allowed))
         .wrap(actix_web::middleware::from_fn(middleware::catch_panics))
+}
+
+/// A path template as documented: `{path:.*}` becomes `{path}`.
+fn without_patterns(path: &str) -> String {
+    path.split('/')
+        .map(|seg| match (seg.strip_prefix('{'), seg.split_once(':')) {
+            (Some(_), Some((name, _))) if seg.ends_with('}') => format!("{name}}}"),
+            _ => seg.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Parses an optional JSON body: empty means `None`; anything else must be

@@ -13,6 +13,7 @@
 //! - `cache`: verifications remembered for a short while.
 //! - `last_use`: the background writer of `last_used_at`.
 
+pub mod access;
 mod cache;
 mod last_use;
 pub mod new_token;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use crate::store::StoreError;
 
+pub use access::TokenAccess;
 pub use new_token::NewToken;
 pub use principal::Principal;
 pub use record::{is_token_id, make_token, TokenRecord, ALL_CONNECTIONS};
@@ -53,6 +55,9 @@ pub enum AuthError {
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A proxy-only token asked for an access token (of this connection).
+    #[error("this token is proxy-only: it may call Zoho through the vault's proxy, not receive access tokens")]
+    ProxyOnly(String),
     /// Looking the token up failed.
     #[error(transparent)]
     Store(#[from] StoreError),

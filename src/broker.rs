@@ -18,6 +18,7 @@
 //! a throttle answer from Zoho parks the connection until its back-off
 //! passes.
 
+mod dead;
 mod errors;
 mod flight;
 mod refresh;

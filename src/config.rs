@@ -83,6 +83,8 @@ pub struct Settings {
     pub tls: TlsSettings,
     /// Several replicas on one PostgreSQL database (`cluster.*`).
     pub cluster: ClusterSettings,
+    /// The proxy to Zoho's APIs (`proxy.*`).
+    pub proxy: ProxySettings,
 }
 
 impl Default for Settings {
@@ -104,6 +106,7 @@ impl Default for Settings {
             ratelimit: RateLimitSettings::default(),
             tls: TlsSettings::default(),
             cluster: ClusterSettings::default(),
+            proxy: ProxySettings::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod accounts;
 pub mod config;
 mod consent;
 mod control;
+mod data;
 mod invoice;
 pub mod model;
 mod params;

@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod fake_zoho;
 pub mod metrics;
 pub mod model;
+pub mod proxy;
 pub mod ratelimit;
 pub mod refresh_ahead;
 pub mod service;

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub connections: IntGaugeVec,
     /// Failed storage writes by `kind` (`disk_full`).
     pub storage_errors: IntCounterVec,
+    /// The proxy's metrics.
+    pub proxy: ProxyMetrics,
 }
 
 impl Metrics {
@@ -82,7 +84,9 @@ impl Metrics {
         registry.register(Box::new(audit_flush_seconds.clone()))?;
         registry.register(Box::new(sealed.clone()))?;
         registry.register(Box::new(connections.clone()))?;
+        let proxy = ProxyMetrics::register(&registry)?;
         Ok(Self {
+            proxy,
             registry,
             token_issues,
             refreshes,
@@ -100,6 +104,66 @@ impl Metrics {
         // Encoding into a Vec cannot fail for the text format.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// What the proxy (`/v1/proxy/...`) counts.
+#[derive(Clone)]
+pub struct ProxyMetrics {
+    /// Proxied requests by `connection`, `method` class (`read`: GET, HEAD,
+    /// OPTIONS; `write`: the rest) and `status` class (`2xx` ... `5xx`).
+    pub requests: IntCounterVec,
+    /// Time from sending to Zoho to its answer's headers, by `connection`.
+    pub upstream_seconds: HistogramVec,
+    /// Refresh-and-retry after Zoho refused a dead token, by `connection`.
+    pub retries: IntCounterVec,
+    /// Requests refused with 429 by the per-connection concurrency cap.
+    pub concurrency_rejections: IntCounterVec,
+}
+
+impl ProxyMetrics {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "proxy_requests_total",
+                "Proxied requests by connection, method class and status class",
+            ),
+            &["connection", "method", "status"],
+        )?;
+        let upstream_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "proxy_upstream_seconds",
+                "Latency of proxied calls to Zoho's APIs (until the answer's headers)",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["connection"],
+        )?;
+        let retries = IntCounterVec::new(
+            Opts::new(
+                "proxy_retries_total",
+                "Proxied requests retried once after Zoho refused a dead access token",
+            ),
+            &["connection"],
+        )?;
+        let concurrency_rejections = IntCounterVec::new(
+            Opts::new(
+                "proxy_concurrency_rejections_total",
+                "Proxied requests refused with 429 by the per-connection concurrency cap",
+            ),
+            &["connection"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(upstream_seconds.clone()))?;
+        registry.register(Box::new(retries.clone()))?;
+        registry.register(Box::new(concurrency_rejections.clone()))?;
+        Ok(Self {
+            requests,
+            upstream_seconds,
+            retries,
+            concurrency_rejections,
+        })
     }
 }
 

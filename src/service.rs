@@ -9,6 +9,7 @@ mod backup;
 mod connections;
 mod denials;
 mod error;
+mod proxy;
 mod sys;
 mod tokens;
 mod trail;
@@ -17,6 +18,7 @@ mod whoami;
 pub use admin_tokens::AdminTokenError;
 pub use backup::BackupStream;
 pub use error::{OpenError, ServiceAuthError, ServiceError, UnsealError};
+pub use proxy::{ProxyAnswer, ProxyCall};
 pub use trail::OfflineBackupError;
 
 use std::sync::Arc;
@@ -79,6 +81,8 @@ pub struct VaultService {
     /// Whether the audit log's last write found the disk full (kept apart:
     /// the store may still have room in a file it allocated earlier).
     audit_disk: Arc<crate::store::disk::DiskState>,
+    /// The proxy's HTTP client and concurrency cap.
+    proxy: proxy::ProxyParts,
 }
 
 impl VaultService {
@@ -143,7 +147,9 @@ impl VaultService {
             a.denial_sources_max,
         );
         audit.watch_disk(Arc::clone(&audit_disk));
+        let proxy = proxy::ProxyParts::new(&settings)?;
         Ok(Self {
+            proxy,
             denials,
             store_disk,
             audit_disk,

@@ -130,6 +130,9 @@ fn json_error_shape(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
+    if passed_through(&res) {
+        return res;
+    }
     // Only bodies actix makes by itself are reshaped: none, or plain text.
     // A route that deliberately answers something else (JSON, or an HTML
     // page for a browser) keeps its answer.
@@ -155,6 +158,14 @@ fn json_error_shape(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         fresh.headers_mut().insert(name, value);
     }
     ServiceResponse::new(req, fresh)
+}
+
+/// Whether the answer is Zoho's own, passed through by the proxy.
+fn passed_through(res: &ServiceResponse<BoxBody>) -> bool {
+    res.request()
+        .extensions()
+        .get::<super::proxy::Passthrough>()
+        .is_some()
 }
 
 /// A stable code and a message that says nothing about the input.
@@ -192,7 +203,7 @@ async fn audit_unrecorded_denial(res: &ServiceResponse<BoxBody>) {
         return;
     }
     let req = res.request();
-    if req.extensions().get::<DenialRecorded>().is_some() {
+    if req.extensions().get::<DenialRecorded>().is_some() || passed_through(res) {
         return;
     }
     let code = res

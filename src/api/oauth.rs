@@ -322,6 +322,8 @@ mod tests {
                 name: "n".into(),
                 kind: TokenKind::Admin,
                 connections: vec![],
+                access: Default::default(),
+                proxy_paths: Vec::new(),
             },
         };
         let html = connected_page(&c).html();

@@ -29,9 +29,10 @@ mod tidy;
 
 use super::error::{ErrorBody, ErrorDetail};
 use super::extract::{ConnectionName, TokenId};
+use super::proxy::OperationIds as ProxyOperationIds;
 use super::{
-    admin_tokens, audit, auth_self, backup, connections, metrics, oauth, resource, service_tokens,
-    sys,
+    admin_tokens, audit, auth_self, backup, connections, metrics, oauth, proxy, resource,
+    service_tokens, sys,
 };
 use crate::config::Settings;
 use tidy::Tidy;
@@ -78,10 +79,11 @@ pub const SERVICE: &str = "service";
         audit::prune,
         audit::faults,
         metrics::metrics,
+        proxy::proxy,
         serve,
     ),
     components(schemas(ErrorBody<'_>, ErrorDetail<'_>, crate::model::Fix)),
-    modifiers(&BearerSchemes, &CommonResponses, &Tidy),
+    modifiers(&BearerSchemes, &CommonResponses, &Tidy, &ProxyOperationIds),
     tags(
         (name = "sys", description = "Health, unseal and seal"),
         (name = "connections", description = "Zoho connections and token issue"),
@@ -91,6 +93,7 @@ pub const SERVICE: &str = "service";
         (name = "auth", description = "Who the caller's token is"),
         (name = "audit", description = "The tamper-evident audit trail"),
         (name = "meta", description = "Metrics and this document"),
+        (name = "proxy", description = "Zoho API calls through the vault: the token never leaves it"),
     )
 )]
 pub struct ApiDoc;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::error::ErrorBody;
 use super::extract::{Admin, Ctx, TokenId};
 use super::{resource, ApiError};
-use crate::auth::TokenRecord;
+use crate::auth::{TokenAccess, TokenRecord};
 use crate::service::VaultService;
 
 /// The routes of this resource.
@@ -31,6 +31,15 @@ struct CreateBody {
     connections: Vec<String>,
     /// Lifetime in seconds; none means no expiry.
     ttl_secs: Option<u64>,
+    /// `token` (default: may fetch access tokens and use the proxy) or
+    /// `proxy` (may only use `/v1/proxy/...`; the token route answers 403).
+    #[serde(default)]
+    access: TokenAccess,
+    /// Path prefixes (e.g. `/invoice/v3/`) outside which the proxy answers
+    /// 403; none means every path.
+    #[serde(default)]
+    #[schema(example = json!(["/invoice/v3/"]))]
+    proxy_paths: Vec<String>,
 }
 
 /// A new service token: the token itself and its metadata.
@@ -58,7 +67,7 @@ struct Created<'a> {
     responses(
         (status = 201, description = "Created", body = Created<'_>,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "`invalid_request` (no name, no or unknown connections, bad `ttl_secs`) or `invalid_body`", body = ErrorBody<'_>),
+        (status = 400, description = "`invalid_request` (no name, no or unknown connections, bad `ttl_secs` or `proxy_paths`) or `invalid_body`", body = ErrorBody<'_>),
     )
 )]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.actor()))]
@@ -70,7 +79,14 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (plain, record) = service
-        .create_service_token(&admin.0, body.name, body.connections, body.ttl_secs, &ctx.0)
+        .create_service_token(
+            &admin.0,
+            body.name,
+            body.connections,
+            body.ttl_secs,
+            (body.access, body.proxy_paths),
+            &ctx.0,
+        )
         .await?;
     tracing::info!(id = %record.id, "service token created");
     Ok(HttpResponse::Created()

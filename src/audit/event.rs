@@ -17,6 +17,7 @@ mod constructors;
 pub mod context;
 pub mod kinds;
 mod operator;
+mod proxy;
 pub mod record;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ use crate::auth::Principal;
 
 pub use context::RequestContext;
 pub use kinds::{AuditAction, CreateMethod, Detail, Details, Outcome, ReadKind, TokenSource};
+pub use proxy::ProxyOutcome;
 pub use record::AuditRecord;
 
 /// Longest stored free-text value (reason, route, ids), in bytes.

@@ -19,6 +19,8 @@ fn admin() -> Principal {
         name: "ops".into(),
         kind: TokenKind::Admin,
         connections: vec![],
+        access: Default::default(),
+        proxy_paths: Vec::new(),
     }
 }
 
@@ -28,6 +30,8 @@ fn service(id: &str) -> Principal {
         name: format!("svc {id}"),
         kind: TokenKind::Service,
         connections: vec!["*".into()],
+        access: Default::default(),
+        proxy_paths: Vec::new(),
     }
 }
 

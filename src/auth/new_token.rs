@@ -1,5 +1,6 @@
 //! What a new token should be, validated from what the caller asked for.
 
+use super::access::{check_proxy_paths, TokenAccess};
 use super::record::ALL_CONNECTIONS;
 use crate::crypto::token::TokenKind;
 use crate::model::ConnectionName;
@@ -18,6 +19,10 @@ pub struct NewToken {
     pub connections: Vec<String>,
     /// Lifetime; `None` for no expiry.
     pub ttl: Option<time::Duration>,
+    /// Token or proxy access (service tokens).
+    pub access: TokenAccess,
+    /// Proxy path prefixes (service tokens; none: every path).
+    pub proxy_paths: Vec<String>,
 }
 
 impl NewToken {
@@ -43,7 +48,22 @@ impl NewToken {
             name,
             connections,
             ttl: check_ttl(ttl_secs)?,
+            access: TokenAccess::Token,
+            proxy_paths: Vec::new(),
         })
+    }
+
+    /// Sets a service token's access and proxy path prefixes, validated;
+    /// the `Err` is a message for a 400.
+    pub fn with_access(
+        mut self,
+        access: TokenAccess,
+        proxy_paths: Vec<String>,
+    ) -> Result<Self, String> {
+        check_proxy_paths(&proxy_paths)?;
+        self.access = access;
+        self.proxy_paths = proxy_paths;
+        Ok(self)
     }
 
     /// Validates an admin token request; the `Err` is a message for a 400.
@@ -53,6 +73,8 @@ impl NewToken {
             name: check_token_name(name)?,
             connections: Vec::new(),
             ttl: check_ttl(ttl_secs)?,
+            access: TokenAccess::Token,
+            proxy_paths: Vec::new(),
         })
     }
 }

@@ -14,6 +14,10 @@ pub struct Principal {
     pub kind: TokenKind,
     /// Granted connections (service tokens).
     pub connections: Vec<String>,
+    /// Token or proxy-only access.
+    pub access: super::TokenAccess,
+    /// Proxy path prefixes (none: every path).
+    pub proxy_paths: Vec<String>,
 }
 
 impl Principal {
@@ -23,6 +27,8 @@ impl Principal {
             name: r.name.clone(),
             kind: r.kind,
             connections: r.connections.clone(),
+            access: r.access,
+            proxy_paths: r.proxy_paths.clone(),
         }
     }
 
@@ -38,6 +44,16 @@ impl Principal {
                 .connections
                 .iter()
                 .any(|c| c == ALL_CONNECTIONS || c == connection)
+    }
+
+    /// Whether this caller may receive access tokens (not proxy-only).
+    pub fn may_fetch_tokens(&self) -> bool {
+        self.is_admin() || self.access == super::TokenAccess::Token
+    }
+
+    /// Whether the proxy may send this caller's request to `path`.
+    pub fn may_proxy_path(&self, path: &str) -> bool {
+        self.is_admin() || super::access::path_allowed(&self.proxy_paths, path)
     }
 
     /// `admin:<id>` or `service:<id>`, for audit and logs.
@@ -60,6 +76,8 @@ mod tests {
             name: "backend".into(),
             kind: TokenKind::Service,
             connections: connections.iter().map(|c| c.to_string()).collect(),
+            access: crate::auth::TokenAccess::Token,
+            proxy_paths: vec![],
         }
     }
 

@@ -37,6 +37,13 @@ pub struct TokenRecord {
     /// `None` if never. Records from before this field open with `None`.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub last_used_at: Option<OffsetDateTime>,
+    /// `token` (may fetch access tokens) or `proxy` (proxy only). Records
+    /// from before this field read as `token`.
+    #[serde(default)]
+    pub access: super::TokenAccess,
+    /// Path prefixes the proxy allows this token (none: every path).
+    #[serde(default)]
+    pub proxy_paths: Vec<String>,
 }
 
 impl SealedRecord for TokenRecord {
@@ -83,6 +90,8 @@ pub fn make_token(
         created_at: now,
         expires_at: new.ttl.map(|ttl| now + ttl),
         last_used_at: None,
+        access: new.access,
+        proxy_paths: new.proxy_paths,
     };
     let hash = plain.hash();
     let ops = vec![

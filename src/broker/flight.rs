@@ -163,6 +163,24 @@ impl Slot {
         self.cache.read().ok().and_then(|c| c.clone())
     }
 
+    /// Drops the cached token if it is `dead` (compared under the write
+    /// lock, so a token another caller just put in its place stays).
+    /// Returns whether the cache now holds a different token.
+    pub(super) fn forget_if(&self, dead: &str) -> bool {
+        use secrecy::ExposeSecret;
+        let Ok(mut guard) = self.cache.write() else {
+            return false;
+        };
+        match guard.as_ref() {
+            Some(c) if c.token.expose_secret() == dead => {
+                *guard = None;
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
     pub(super) fn set(&self, cached: Option<Cached>) {
         if let Ok(mut guard) = self.cache.write() {
             *guard = cached;

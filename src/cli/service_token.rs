@@ -21,6 +21,7 @@ pub enum ServiceTokenCommand {
 Examples:
   zoho-vault service-token create --name billing --connection acme --connection globex
   zoho-vault service-token create --name reports --connection '*' --ttl 86400
+  zoho-vault service-token create --name billing --connection acme --access proxy --proxy-path /invoice/v3/
   ZVS=$(zoho-vault service-token create --name billing --connection acme)")]
     Create {
         /// A name for people (which backend holds it).
@@ -38,6 +39,14 @@ Examples:
         /// Lifetime in seconds (default: no expiry).
         #[arg(long, value_name = "SECS")]
         ttl: Option<u64>,
+        /// `token` (may fetch access tokens and use the proxy) or `proxy`
+        /// (may only call Zoho through the vault's proxy).
+        #[arg(long, value_name = "ACCESS", default_value = "token", value_parser = ["token", "proxy"])]
+        access: String,
+        /// A path prefix the proxy allows (repeat; default: every path),
+        /// e.g. `/invoice/v3/`.
+        #[arg(long = "proxy-path", value_name = "PREFIX")]
+        proxy_paths: Vec<String>,
         #[command(flatten)]
         client: ClientArgs,
         /// Print the API's JSON answer (token included) instead of the token alone.
@@ -73,10 +82,15 @@ pub async fn run(command: ServiceTokenCommand) -> anyhow::Result<()> {
             name,
             connections,
             ttl,
+            access,
+            proxy_paths,
             client,
             json,
         } => {
-            let mut body = json!({ "name": name, "connections": connections });
+            let mut body = json!({ "name": name, "connections": connections, "access": access });
+            if !proxy_paths.is_empty() {
+                body["proxy_paths"] = json!(proxy_paths);
+            }
             if let Some(secs) = ttl {
                 body["ttl_secs"] = json!(secs);
             }
@@ -90,10 +104,11 @@ pub async fn run(command: ServiceTokenCommand) -> anyhow::Result<()> {
             };
             println!("{token}");
             eprintln!(
-                "created service token {} `{}` for {}, expires {}; the token above is shown only once",
+                "created service token {} `{}` for {} ({} access), expires {}; the token above is shown only once",
                 output::text(&answer["id"]),
                 output::text(&answer["name"]),
                 output::list(&answer["connections"]),
+                output::text(&answer["access"]),
                 expiry(&answer["expires_at"]),
             );
             Ok(())
@@ -131,6 +146,15 @@ fn expiry(value: &Value) -> String {
     }
 }
 
+/// `token`, or `proxy` with its path prefixes.
+fn access_cell(t: &Value) -> String {
+    let access = t["access"].as_str().unwrap_or("token");
+    match t["proxy_paths"].as_array().filter(|p| !p.is_empty()) {
+        Some(_) => format!("{access} {}", output::list(&t["proxy_paths"])),
+        None => access.to_string(),
+    }
+}
+
 fn print_list(answer: &Value) {
     let items = answer["service_tokens"]
         .as_array()
@@ -140,7 +164,7 @@ fn print_list(answer: &Value) {
         println!("no service tokens; create one with `zoho-vault service-token create --name NAME --connection CONN`");
         return;
     }
-    let mut table = Table::new(&["ID", "NAME", "CONNECTIONS", "CREATED", "EXPIRES"]);
+    let mut table = Table::new(&["ID", "NAME", "CONNECTIONS", "ACCESS", "CREATED", "EXPIRES"]);
     for t in &items {
         let expires = if t["expires_at"].is_null() {
             "never".into()
@@ -151,6 +175,7 @@ fn print_list(answer: &Value) {
             output::text(&t["id"]),
             output::text(&t["name"]),
             output::list(&t["connections"]),
+            access_cell(t),
             output::ago(&t["created_at"]),
             expires,
         ]);

@@ -367,3 +367,38 @@ impl ClusterSettings {
         std::time::Duration::from_millis(self.lease_ms.max(100))
     }
 }
+
+/// The proxy `ANY /v1/proxy/{name}/{path...}` (see docs/http-api.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    /// Largest request or response body the proxy passes, in bytes
+    /// (`proxy.max_body_bytes`); a larger request answers 413.
+    pub max_body_bytes: u64,
+    /// How long Zoho may take to answer, in milliseconds
+    /// (`proxy.timeout_ms`); then 504.
+    pub timeout_ms: u64,
+    /// Requests in flight to Zoho per connection
+    /// (`proxy.max_concurrent_per_connection`); Zoho's own per-organization
+    /// concurrency ceiling is of this order.
+    pub max_concurrent_per_connection: u32,
+    /// How long a request over that cap waits for a free place before 429,
+    /// in milliseconds (`proxy.queue_wait_ms`).
+    pub queue_wait_ms: u64,
+    /// Request bodies up to this size are buffered so the request can be
+    /// retried once after Zoho refuses a dead access token
+    /// (`proxy.replay_limit_bytes`); larger ones are streamed, not retried.
+    pub replay_limit_bytes: u64,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 32 * 1024 * 1024,
+            timeout_ms: 30_000,
+            max_concurrent_per_connection: 10,
+            queue_wait_ms: 2_000,
+            replay_limit_bytes: 1024 * 1024,
+        }
+    }
+}

@@ -98,6 +98,8 @@ impl StateRecord {
             name: self.actor_name.clone(),
             kind: TokenKind::Admin,
             connections: Vec::new(),
+            access: Default::default(),
+            proxy_paths: Vec::new(),
         }
     }
 }

@@ -51,6 +51,10 @@ pub struct FakeZohoConfig {
     pub enforce_scopes: bool,
     /// Organization listed by `GET /invoice/v3/organizations`.
     pub organization_id: String,
+    /// Data API calls the organization may have in flight at once; the
+    /// next one gets Zoho's 429 body (0: no limit).
+    #[serde(default)]
+    pub max_concurrent_per_org: usize,
 }
 
 impl Default for FakeZohoConfig {
@@ -72,6 +76,7 @@ impl Default for FakeZohoConfig {
             reject_redirect_uri_for_self_client: true,
             enforce_scopes: true,
             organization_id: "10234695".to_owned(),
+            max_concurrent_per_org: 0,
         }
     }
 }
@@ -113,6 +118,8 @@ pub struct ConfigPatch {
     pub enforce_scopes: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_per_org: Option<usize>,
 }
 
 /// Why a [`ConfigPatch`] was refused; nothing is changed then.
@@ -146,7 +153,8 @@ impl FakeZohoConfig {
             redirect_code_ttl_secs,
             reject_redirect_uri_for_self_client,
             enforce_scopes,
-            organization_id
+            organization_id,
+            max_concurrent_per_org
         );
         if let Some(domain) = patch.api_domain {
             next.api_domain = (!domain.is_empty()).then_some(domain);

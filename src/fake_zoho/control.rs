@@ -23,6 +23,11 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 "/expire-access-tokens",
                 web::post().to(expire_access_tokens),
             )
+            .route(
+                "/access-tokens/{token}/revoke",
+                web::post().to(revoke_access_token),
+            )
+            .route("/data-refusals", web::post().to(refuse_data_calls))
             .route("/config", web::get().to(get_config))
             .route("/config", web::put().to(put_config))
             .route("/faults", web::post().to(push_fault))
@@ -107,6 +112,30 @@ async fn revoke(token: web::Path<String>, shared: web::Data<Shared>) -> HttpResp
         ok(json!({"status": "success"}))
     } else {
         bad(StatusCode::NOT_FOUND, "unknown token")
+    }
+}
+
+async fn revoke_access_token(token: web::Path<String>, shared: web::Data<Shared>) -> HttpResponse {
+    if shared.lock().revoke_access_token(&token) {
+        ok(json!({"status": "success"}))
+    } else {
+        bad(StatusCode::NOT_FOUND, "unknown token")
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refusals {
+    count: u32,
+}
+
+async fn refuse_data_calls(body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    match parse::<Refusals>(&body) {
+        Ok(r) => {
+            shared.lock().data_refusals = r.count;
+            ok(json!({"count": r.count}))
+        }
+        Err(e) => bad(StatusCode::BAD_REQUEST, e),
     }
 }
 

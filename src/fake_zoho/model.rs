@@ -123,7 +123,8 @@ pub struct Counters {
     pub faults: BTreeMap<String, u64>,
     /// Successful revocations.
     pub revocations: u64,
-    /// Every request to the Invoice API, failed ones included.
+    /// Every request to the data APIs (Invoice, CRM, the echo endpoints),
+    /// failed ones included.
     pub invoice_calls: u64,
     /// Access tokens alive right now (not expired, revoked or evicted).
     pub live_access_tokens: u64,

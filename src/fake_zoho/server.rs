@@ -17,13 +17,15 @@ use super::model::{
     Client, ClientSpec, CodeSpec, Counters, FaultKind, FaultSpec, SelfClientJson, DEFAULT_USER,
 };
 use super::state::{ControlError, State};
-use super::{accounts, consent, control, invoice};
+use super::{accounts, consent, control, data, invoice};
 
 /// What every handler shares: the state and the fake's own base URL.
 #[derive(Debug)]
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub(crate) base_url: String,
+    /// Data API calls in flight (the per-organization concurrency limit).
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -47,6 +49,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(accounts::routes)
         .configure(consent::routes)
         .configure(invoice::routes)
+        .configure(data::routes)
         .configure(control::routes);
 }
 
@@ -84,6 +87,7 @@ impl FakeZoho {
         let shared = web::Data::new(Shared {
             state: Mutex::new(State::new(config)),
             base_url: format!("http://{addr}"),
+            in_flight: Default::default(),
         });
         let data = shared.clone();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -206,6 +210,25 @@ impl FakeZoho {
     /// Whether `token` is a live refresh token.
     pub fn is_refresh_token_live(&self, token: &str) -> bool {
         self.shared.lock().is_refresh_token_live(token)
+    }
+
+    /// Makes one access token dead at once (as if revoked at Zoho); the
+    /// data APIs then answer 401. `false` if the token is unknown.
+    pub fn revoke_access_token(&self, token: &str) -> bool {
+        self.shared.lock().revoke_access_token(token)
+    }
+
+    /// Makes the next `count` calls to the data endpoints of `data.rs`
+    /// (CRM, echo) answer 401 `INVALID_TOKEN`, whatever their token.
+    pub fn refuse_data_calls(&self, count: u32) {
+        self.shared.lock().data_refusals = count;
+    }
+
+    /// Data API calls in flight right now (the echo and CRM endpoints).
+    pub fn data_calls_in_flight(&self) -> usize {
+        self.shared
+            .in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Makes every current access token dead (Invoice API answers code 57).

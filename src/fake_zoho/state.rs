@@ -83,6 +83,9 @@ pub struct State {
     seq: u64,
     /// Added to the wall clock, so tests can skip ahead (`advance_clock`).
     clock_offset_ms: i64,
+    /// The next data API calls to answer 401 `INVALID_TOKEN` whatever
+    /// their token (a token Zoho refuses although it was just minted).
+    pub data_refusals: u32,
 }
 
 /// A Zoho-shaped token: `1000.<32hex>.<32hex>` (§1.2, format UNCONFIRMED).
@@ -131,6 +134,7 @@ impl State {
             counters: Counters::default(),
             seq: 0,
             clock_offset_ms: 0,
+            data_refusals: 0,
         }
     }
 
@@ -326,6 +330,11 @@ impl State {
     }
 
     /// Counts one Invoice API request.
+    /// Makes one access token dead (as if revoked); `false` if unknown.
+    pub fn revoke_access_token(&mut self, token: &str) -> bool {
+        self.access.remove(token).is_some()
+    }
+
     pub fn count_invoice_call(&mut self) {
         self.counters.invoice_calls += 1;
     }

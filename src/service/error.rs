@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// The audit trail cannot be written: nothing was handed out.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The proxy refused or failed a request.
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
 }
 
 /// The service could not be opened.
@@ -61,6 +64,9 @@ pub enum OpenError {
     /// The coordination between replicas cannot start.
     #[error("cannot start the cluster coordination: {0}")]
     Coord(#[from] crate::coord::CoordError),
+    /// The proxy's HTTP client could not be built.
+    #[error("cannot start the proxy: {0}")]
+    Proxy(#[from] crate::proxy::ProxyError),
 }
 
 /// Unsealing can fail in the vault or, after the keys were loaded, because

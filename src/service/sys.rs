@@ -45,6 +45,8 @@ impl VaultService {
                         name: FIRST_ADMIN_NAME.into(),
                         connections: Vec::new(),
                         ttl: None,
+                        access: Default::default(),
+                        proxy_paths: Vec::new(),
                     },
                 )?;
                 first = Some(plain);

@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use crate::audit::{AuditEvent, RequestContext, TokenSource};
 
 use crate::auth::{AuthError, Principal};
-use crate::auth::{NewToken, TokenRecord};
+use crate::auth::{NewToken, TokenAccess, TokenRecord};
 use crate::broker::Issued;
 use crate::connections::ConnectionError;
 use crate::crypto::token::{PlainToken, TokenKind};
@@ -30,6 +30,9 @@ impl VaultService {
                 "this token is not granted connection `{name}`"
             ))
             .into());
+        }
+        if !caller.may_fetch_tokens() {
+            return Err(AuthError::ProxyOnly(name.to_string()).into());
         }
         let min_valid = self.broker.demand(min_valid_secs)?;
         let issued = match self.broker.issue(&keyring, name, min_valid).await {
@@ -79,10 +82,13 @@ impl VaultService {
         name: String,
         connections: Vec<String>,
         ttl_secs: Option<u64>,
+        access: (TokenAccess, Vec<String>),
         ctx: &RequestContext,
     ) -> Result<(PlainToken, TokenRecord), ServiceError> {
         let keyring = self.vault.keyring()?;
-        let new = NewToken::service(name, connections, ttl_secs).map_err(ServiceError::Invalid)?;
+        let new = NewToken::service(name, connections, ttl_secs)
+            .and_then(|n| n.with_access(access.0, access.1))
+            .map_err(ServiceError::Invalid)?;
         let (plain, record) = self.tokens.create(keyring.data_key(), new).await?;
         let event = AuditEvent::service_token_created(
             by,

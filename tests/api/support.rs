@@ -206,6 +206,7 @@ pub fn sample_path(template: &str) -> String {
         .map(|seg| match seg {
             "{name}" => "acme",
             "{id}" => "tok_0000000000000000",
+            "{path}" => "crm/v2/Leads",
             s if s.starts_with('{') => panic!("no sample value for {s} in {template}"),
             s => s,
         })

@@ -72,6 +72,8 @@ async fn a_pg_dump_of_a_filled_vault_database_contains_no_planted_secret() {
             name: "billing".into(),
             connections: vec!["acme".into()],
             ttl: None,
+            access: Default::default(),
+            proxy_paths: Vec::new(),
         },
     )
     .expect("token");

@@ -86,6 +86,11 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Expired => unauthorized("token_expired", "the bearer token has expired"),
             AuthError::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            AuthError::ProxyOnly(ref name) => {
+                Self::new(StatusCode::FORBIDDEN, "proxy_only", e.to_string()).with_hint(format!(
+                    "send the Zoho request to /v1/proxy/{name}/<API path> instead; the vault adds the access token"
+                ))
+            }
             AuthError::Store(inner) => inner.into(),
         }
     }
@@ -109,6 +114,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(s) => s.into(),
             ServiceError::Invalid(msg) => Self::bad_request("invalid_request", msg),
             ServiceError::Audit(a) => a.into(),
+            ServiceError::Proxy(p) => p.into(),
         }
     }
 }

@@ -48,11 +48,15 @@ pub enum AuditAction {
     /// Denials from one address beyond the first few in a window, counted
     /// instead of written one by one.
     AuthDeniedSummary,
+    /// A request is about to be proxied to Zoho (written before it leaves).
+    ProxyRequest,
+    /// A proxied request ended (Zoho's status, bytes, duration).
+    ProxyCompleted,
 }
 
 impl AuditAction {
     /// Every action, for parsing and docs.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::TokenIssued,
         AuditAction::AccessDenied,
         AuditAction::Unseal,
@@ -72,6 +76,8 @@ impl AuditAction {
         // Appended only: the position is the stored byte.
         AuditAction::VaultInitialized,
         AuditAction::AuthDeniedSummary,
+        AuditAction::ProxyRequest,
+        AuditAction::ProxyCompleted,
     ];
 
     /// The stored name.
@@ -95,6 +101,8 @@ impl AuditAction {
             AuditAction::BackupTaken => "backup_taken",
             AuditAction::VaultInitialized => "vault_initialized",
             AuditAction::AuthDeniedSummary => "auth_denied_summary",
+            AuditAction::ProxyRequest => "proxy_request",
+            AuditAction::ProxyCompleted => "proxy_completed",
         }
     }
 

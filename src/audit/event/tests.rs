@@ -9,6 +9,8 @@ fn admin() -> Principal {
         name: "ops".into(),
         kind: TokenKind::Admin,
         connections: vec![],
+        access: Default::default(),
+        proxy_paths: Vec::new(),
     }
 }
 
