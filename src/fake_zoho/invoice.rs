@@ -230,8 +230,9 @@ async fn list_invoices(
                 "date": "2026-01-15",
                 "due_date": "2026-02-14",
                 "currency_code": "EUR",
-                "total": 100.0 * n as f64,
-                "balance": if n % 3 == 0 { 0.0 } else { 100.0 * n as f64 },
+                // Whole amounts: the same number in every JSON reader.
+                "total": 100 * n,
+                "balance": if n % 3 == 0 { 0 } else { 100 * n },
             })
         })
         .collect();

@@ -88,7 +88,7 @@ impl Lang {
             .env("ZOHO_VAULT_ADDR", &z.app.server.base)
             .env("ZOHO_VAULT_TOKEN", token)
             .env("ZOHO_VAULT_CONNECTION", "acme")
-            .env_remove("ZOHO_ORG_ID")
+            .env("ZOHO_ORG_ID", z.fake.config().organization_id)
             .output()
             .expect("run the client")
     }
@@ -280,6 +280,169 @@ async fn node_token_client_reports_needs_reauth_with_the_fix() {
     token_client_reports_needs_reauth_with_the_fix(
         Lang::Node,
         "node_token_client_reports_needs_reauth_with_the_fix",
+    )
+    .await;
+}
+/// A proxy-only service token for `acme`, limited to `/invoice/v3/`;
+/// (id, token).
+async fn proxy_only_token(z: &ZohoApp) -> (String, String) {
+    let body = json!({"name": "billing", "connections": ["acme"], "access": "proxy",
+        "proxy_paths": ["/invoice/v3/"]});
+    let (status, created) = z.app.admin_post("/v1/service-tokens", body).await;
+    assert_eq!(status, 201, "{created}");
+    let field = |f: &str| created[f].as_str().expect(f).to_string();
+    (field("id"), field("token"))
+}
+
+/// What the fake Zoho answers to `GET {path}` with the connection's access
+/// token (asked by the admin: the same cached token the proxy uses), and
+/// that token.
+async fn straight_from_the_fake(z: &ZohoApp, path: &str) -> (Value, String) {
+    // The test connections' scopes create records; reading them is the
+    // proxy's business here, not the fake's scope check.
+    z.fake
+        .update_config(fake_zoho::ConfigPatch {
+            enforce_scopes: Some(false),
+            ..Default::default()
+        })
+        .expect("config");
+    let admin = z.app.admin.clone();
+    let (status, issued) = z.issue("acme", &admin, json!({})).await;
+    assert_eq!(status, 200, "{issued}");
+    let access = issued["access_token"].as_str().expect("token").to_string();
+    let resp = reqwest::Client::new()
+        .get(format!("{}{path}", z.fake.base_url()))
+        .header("Authorization", format!("Zoho-oauthtoken {access}"))
+        .header(
+            "X-com-zoho-invoice-organizationid",
+            z.fake.config().organization_id,
+        )
+        .send()
+        .await
+        .expect("fake");
+    assert_eq!(resp.status(), 200);
+    (resp.json().await.expect("json"), access)
+}
+
+/// The fake Zoho's invoice list.
+const INVOICES: &str = "/invoice/v3/invoices";
+
+async fn proxy_client_gets_zohos_answer_without_a_token(lang: Lang, test: &str) {
+    if !lang.available(test) {
+        return;
+    }
+    let z = ZohoApp::spawn();
+    z.connect("acme").await;
+    let (svc_id, svc) = proxy_only_token(&z).await;
+    let (expected, access) = straight_from_the_fake(&z, INVOICES).await;
+    let calls = z.fake.counters().invoice_calls;
+    let out = lang.run(&z, "proxy_client", &svc, &[INVOICES]);
+    let got = json_line(&out);
+    assert_eq!(got, expected);
+    assert_eq!(got["invoices"].as_array().map(Vec::len), Some(10), "{got}");
+    // One call reached Zoho, and the caller never saw the access token.
+    assert_eq!(z.fake.counters().invoice_calls, calls + 1);
+    assert!(!stdout(&out).contains(&access) && !stderr(&out).contains(&access));
+    // The trail has the call, by this token, without the query string.
+    let sent = fresh_events(&z, "action=proxy_request&limit=10").await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["actor"], format!("service:{svc_id}"), "{sent:?}");
+    assert_eq!(sent[0]["connection"], "acme", "{sent:?}");
+    assert_eq!(sent[0]["details"]["method"], "GET", "{sent:?}");
+    assert_eq!(sent[0]["details"]["path"], INVOICES, "{sent:?}");
+    let done = fresh_events(&z, "action=proxy_completed&limit=10").await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["request_id"], sent[0]["request_id"], "{done:?}");
+    assert_eq!(done[0]["details"]["status"], 200, "{done:?}");
+}
+
+#[tokio::test]
+async fn python_proxy_client_gets_zohos_answer_without_ever_holding_a_token() {
+    proxy_client_gets_zohos_answer_without_a_token(
+        Lang::Python,
+        "python_proxy_client_gets_zohos_answer_without_ever_holding_a_token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn node_proxy_client_gets_zohos_answer_without_ever_holding_a_token() {
+    proxy_client_gets_zohos_answer_without_a_token(
+        Lang::Node,
+        "node_proxy_client_gets_zohos_answer_without_ever_holding_a_token",
+    )
+    .await;
+}
+
+async fn proxy_only_token_cannot_fetch_a_token(lang: Lang, test: &str) {
+    if !lang.available(test) {
+        return;
+    }
+    let z = ZohoApp::spawn();
+    z.connect("acme").await;
+    let (_, svc) = proxy_only_token(&z).await;
+    let before = token_issues(&z).await;
+    let out = lang.run(&z, "token_client", &svc, &["1"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("403 proxy_only"), "{}", stderr(&out));
+    assert_eq!(token_issues(&z).await, before);
+}
+
+#[tokio::test]
+async fn python_token_client_with_a_proxy_only_token_is_refused() {
+    proxy_only_token_cannot_fetch_a_token(
+        Lang::Python,
+        "python_token_client_with_a_proxy_only_token_is_refused",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn node_token_client_with_a_proxy_only_token_is_refused() {
+    proxy_only_token_cannot_fetch_a_token(
+        Lang::Node,
+        "node_token_client_with_a_proxy_only_token_is_refused",
+    )
+    .await;
+}
+
+async fn proxy_client_reports_needs_reauth_without_reaching_zoho(lang: Lang, test: &str) {
+    if !lang.available(test) {
+        return;
+    }
+    let z = ZohoApp::spawn();
+    z.set_access_token_ttl(3000);
+    let rt = z.import("acme").await;
+    assert!(z.fake.revoke(&rt));
+    let admin = z.app.admin.clone();
+    let (status, _) = z
+        .issue("acme", &admin, json!({"min_valid_secs": 3000}))
+        .await;
+    assert_eq!(status, 409);
+    let (_, svc) = proxy_only_token(&z).await;
+    let calls = z.fake.counters().invoice_calls;
+    let out = lang.run(&z, "proxy_client", &svc, &[INVOICES]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("409 needs_reauth"), "{err}");
+    assert!(err.contains("PUT /v1/connections/acme"), "{err}");
+    assert_eq!(z.fake.counters().invoice_calls, calls);
+}
+
+#[tokio::test]
+async fn python_proxy_client_reports_needs_reauth_without_reaching_zoho() {
+    proxy_client_reports_needs_reauth_without_reaching_zoho(
+        Lang::Python,
+        "python_proxy_client_reports_needs_reauth_without_reaching_zoho",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn node_proxy_client_reports_needs_reauth_without_reaching_zoho() {
+    proxy_client_reports_needs_reauth_without_reaching_zoho(
+        Lang::Node,
+        "node_proxy_client_reports_needs_reauth_without_reaching_zoho",
     )
     .await;
 }
