@@ -19,6 +19,7 @@ mod load;
 mod openbao;
 mod probes;
 mod procs;
+mod proxy;
 mod report;
 mod storm;
 mod vault;
@@ -349,6 +350,11 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
         _ => None,
     };
 
+    let names: Vec<String> = (0..BENCH_CONNECTIONS)
+        .map(|i| format!("bench-{i}"))
+        .collect();
+    let proxy = proxy::run(dir, &vault, &fake, &names, o.duration, o.rounds).await?;
+
     note(&format!(
         "refresh storm: {} callers, fake latency {} ms",
         o.callers, o.storm_latency_ms
@@ -371,6 +377,7 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
         openbao,
         openbao_note,
         storm: Some(storm),
+        proxy: Some(proxy),
         unseal,
         init,
         imported: o.stored,
