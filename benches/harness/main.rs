@@ -20,6 +20,7 @@ mod load;
 mod openbao;
 mod probes;
 mod procs;
+mod proxy;
 mod report;
 mod storm;
 mod vault;
@@ -355,6 +356,11 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     };
 
     let footprint_after = probes::footprint(&vault).await.ok();
+    let names: Vec<String> = (0..BENCH_CONNECTIONS)
+        .map(|i| format!("bench-{i}"))
+        .collect();
+    let proxy = proxy::run(dir, &vault, &fake, &names, o.duration, o.rounds).await?;
+
     note(&format!(
         "refresh storm: {} callers, fake latency {} ms",
         o.callers, o.storm_latency_ms
@@ -390,6 +396,7 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
         openbao,
         openbao_note,
         storm: Some(storm),
+        proxy: Some(proxy),
         unseal,
         init,
         imported: o.stored,

@@ -22,6 +22,7 @@ pub struct Results {
     pub openbao: Option<(String, Vec<Step>)>,
     pub openbao_note: String,
     pub storm: Option<Storm>,
+    pub proxy: Option<crate::proxy::ProxyBench>,
     pub unseal: Vec<Duration>,
     pub init: Duration,
     pub imported: usize,
@@ -209,6 +210,10 @@ impl Results {
             );
         }
         let _ = writeln!(o);
+
+        if let Some(p) = &self.proxy {
+            crate::proxy::render(&mut o, p);
+        }
 
         let _ = writeln!(o, "| figure | value | target | |");
         let _ = writeln!(o, "| --- | --- | --- | --- |");

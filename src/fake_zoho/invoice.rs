@@ -1,6 +1,6 @@
 //! A small Zoho Invoice API (v3, as documented by Zoho) so tests can prove an
-//! access token works: `POST /invoice/v3/contacts`, `POST /invoice/v3/invoices`
-//! and `GET /invoice/v3/organizations`. Nothing is stored beyond counters
+//! access token works: `POST /invoice/v3/contacts`, `POST /invoice/v3/invoices`,
+//! `GET /invoice/v3/invoices` (a fixed page) and `GET /invoice/v3/organizations`. Nothing is stored beyond counters
 //! and id sequences, so benchmarks can hammer it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +21,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(460_000_000_000_001);
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/invoice/v3/contacts", web::post().to(create_contact))
         .route("/invoice/v3/invoices", web::post().to(create_invoice))
+        .route("/invoice/v3/invoices", web::get().to(list_invoices))
         .route("/invoice/v3/organizations", web::get().to(organizations));
 }
 
@@ -202,6 +203,46 @@ async fn organizations(
             "code": 0,
             "message": "success",
             "organizations": [{"organization_id": org, "name": "Fake Org", "is_default_org": true}],
+        }),
+    ))
+}
+
+/// Invoices on the one page `GET /invoice/v3/invoices` answers.
+const LISTED_INVOICES: u64 = 10;
+
+/// A fixed first page of the organization's invoices, in the shape of
+/// Zoho's list answer: the same for every call, so a test can compare what
+/// a client got through the vault with what the fake holds, and a
+/// benchmark can read it at any rate.
+async fn list_invoices(
+    req: HttpRequest,
+    shared: web::Data<Shared>,
+) -> Result<HttpResponse, InvoiceError> {
+    authorize(&req, &shared, "ZohoInvoice.invoices.READ", true)?;
+    let invoices: Vec<Value> = (1..=LISTED_INVOICES)
+        .map(|n| {
+            json!({
+                "invoice_id": format!("{}", 460_000_000_000_000 + n),
+                "invoice_number": format!("INV-{n:06}"),
+                "customer_id": "460000000026049",
+                "customer_name": "Bowman & Co",
+                "status": if n % 3 == 0 { "paid" } else { "sent" },
+                "date": "2026-01-15",
+                "due_date": "2026-02-14",
+                "currency_code": "EUR",
+                // Whole amounts: the same number in every JSON reader.
+                "total": 100 * n,
+                "balance": if n % 3 == 0 { 0 } else { 100 * n },
+            })
+        })
+        .collect();
+    Ok(zoho_json(
+        StatusCode::OK,
+        &json!({
+            "code": 0,
+            "message": "success",
+            "invoices": invoices,
+            "page_context": {"page": 1, "per_page": 200, "has_more_page": false},
         }),
     ))
 }

@@ -6,6 +6,7 @@ mod audit;
 mod backup;
 mod backup_tamper;
 mod cli;
+mod clients;
 mod clock_jumps;
 mod connections;
 mod disk_full;
