@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::kdf::KdfParams;
 
+mod outbound;
 mod proxies;
 mod sections;
+pub use outbound::{ProxySettings, WebhookSettings};
 pub use proxies::TrustedProxies;
 pub use sections::*;
 
@@ -29,19 +31,24 @@ pub use sections::*;
 pub const DEFAULT_FILE: &str = "config/default.toml";
 /// Prefix of every environment variable the vault reads.
 pub const ENV_PREFIX: &str = "ZOHO_VAULT_";
-/// `ZOHO_VAULT_*` variables that are not settings (the last four steer
-/// the test suite: its PostgreSQL and its tests that need root; they may
-/// be set around a running vault).
-pub const NON_SETTING_VARS: [&str; 9] = [
+/// `ZOHO_VAULT_*` variables that are not settings: the CLI's own, the
+/// example clients' (`CONNECTION`), and those that steer the test suite and
+/// the benchmark (they may be set around a running vault).
+pub const NON_SETTING_VARS: [&str; 14] = [
     "PASSPHRASE",
     "NEW_PASSPHRASE",
     "ADDR",
     "TOKEN",
     "CONFIG",
+    "CACERT",
+    "CONNECTION",
+    "BIN",
     "TEST_DATABASE_URL",
     "REQUIRE_POSTGRES",
     "PG_TEST_LOG",
+    "PG_SERVER_OPTIONS",
     "REQUIRE_ROOT_TESTS",
+    "REQUIRE_CLIENT_TESTS",
 ];
 
 /// Every setting of the service.
