@@ -144,10 +144,8 @@ impl Store for SledStore {
         let key = key.to_vec();
         let expected = expected.map(<[u8]>::to_vec);
         self.observe(
-            self.run(move |h| {
-                h.compare_and_swap_with(tree, &key, expected.as_deref(), new, also)
-            })
-            .await,
+            self.run(move |h| h.compare_and_swap_with(tree, &key, expected.as_deref(), new, also))
+                .await,
         )
     }
 

@@ -40,3 +40,4 @@ mod tls;
 mod token_issue;
 mod unseal;
 mod webhooks;
+mod webhooks_recovered;
