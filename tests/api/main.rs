@@ -40,4 +40,5 @@ mod tls;
 mod token_issue;
 mod unseal;
 mod webhooks;
+mod webhooks_audit;
 mod webhooks_recovered;
