@@ -17,6 +17,7 @@ pub mod chain;
 pub mod event;
 pub mod keys;
 pub mod log;
+pub mod outage;
 pub mod pg;
 pub mod query;
 pub mod store;
@@ -36,6 +37,7 @@ pub use event::{
 };
 pub use keys::Checkpoint;
 pub use log::{EmbeddedAuditStore, SignedCheckpoint};
+pub use outage::Outage;
 pub use query::{Order, Page, Query, QueryParams};
 pub use store::{AuditStore, Batch};
 pub use writer::{Appended, AuditLog, WriterStats};

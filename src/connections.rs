@@ -4,6 +4,7 @@
 
 mod read;
 pub mod redirect;
+mod replace;
 pub mod upload;
 
 pub use crate::model::error::{ConnectionError, ZohoOp};
@@ -26,6 +27,15 @@ use crate::webhooks::event::{Event, EventType};
 use crate::webhooks::outbox;
 use crate::zoho::{ClientCredentials, DataCenter, ZohoClient, ZohoError};
 use upload::{Grant, UploadRequest};
+
+/// What an upload did: created a connection, or replaced the credentials
+/// of one that needed re-authorisation.
+pub struct Uploaded {
+    /// The connection's metadata after the upload.
+    pub view: ConnectionView,
+    /// Whether an existing `needs_reauth` connection was replaced in place.
+    pub replaced: bool,
+}
 
 /// Connection administration.
 #[derive(Clone)]
@@ -93,7 +103,7 @@ impl ConnectionManager {
         keyring: &Keyring,
         name: &ConnectionName,
         req: UploadRequest,
-    ) -> Result<ConnectionView, ConnectionError> {
+    ) -> Result<Uploaded, ConnectionError> {
         let grant = req.grant().map_err(ConnectionError::Invalid)?;
         let (data_center, accounts_url) = self.accounts_url(&req)?;
         // Fences off any refresh still running for a connection of the
@@ -103,7 +113,10 @@ impl ConnectionManager {
             .acquire_exclusive(name)
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        if self.exists(name).await? {
+        // Only a connection whose refresh token is dead may be uploaded
+        // over: a live one is never overwritten by accident.
+        let replacing = self.replaceable(keyring, name).await?;
+        if replacing.is_some() && matches!(grant, Grant::Browser(_)) {
             return Err(ConnectionError::Exists(name.to_string()));
         }
         let creds = ClientCredentials {
@@ -141,7 +154,10 @@ impl ConnectionManager {
                     .put_sealed(keyring.data_key(), name.as_bytes(), &record)
                     .await?;
                 self.changed(name);
-                return Ok(self.view(record, None));
+                return Ok(Uploaded {
+                    view: self.view(record, None),
+                    replaced: false,
+                });
             }
             Grant::Code(code) => {
                 if let Some(expires) = req.code_expires_at() {
@@ -221,6 +237,20 @@ impl ConnectionManager {
             health: Health::active(now),
             mints: vec![now.unix_timestamp()],
         };
+        if let Some((sealed, old)) = replacing {
+            // Same name, same history: grants are keyed by the name, so
+            // every service token keeps working.
+            record.created_at = old.created_at;
+            record.mints = old.mints;
+            record.mints.push(now.unix_timestamp());
+            let cached = apply_grant(&mut record, &granted, now, now);
+            self.replace(keyring, sealed, &record, &cached, old.health.state)
+                .await?;
+            return Ok(Uploaded {
+                view: self.view(record, Some(cached)),
+                replaced: true,
+            });
+        }
         let cached = apply_grant(&mut record, &granted, now, now);
         let mut ops: Vec<Op> = seal_grant(keyring.data_key(), &record, &cached)?.into();
         ops.push(outbox::enqueue(&Event::connection(
@@ -234,7 +264,10 @@ impl ConnectionManager {
         ))?);
         self.store.apply(ops).await?;
         self.changed(name);
-        Ok(self.view(record, Some(cached)))
+        Ok(Uploaded {
+            view: self.view(record, Some(cached)),
+            replaced: false,
+        })
     }
 
     /// Revokes the refresh token at Zoho (unless `revoke` is false), then

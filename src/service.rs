@@ -152,6 +152,7 @@ impl VaultService {
             a.denial_sources_max,
         );
         audit.watch_disk(Arc::clone(&audit_disk));
+        audit.on_recovery(webhooks::audit_recovery_hook(store.clone()));
         let proxy = proxy::ProxyParts::new(&settings)?;
         let webhooks = crate::webhooks::Webhooks::new(store.clone(), &settings.webhooks);
         let webhook_worker = Arc::new(

@@ -88,8 +88,11 @@ async fn authorize(
 ///
 /// Uploads a `self_client.json` (the code is exchanged at once), imports a
 /// refresh token (validated with one refresh), or registers a server-based
-/// client for the browser flow (no request to Zoho). An existing name is
-/// refused: delete it first.
+/// client for the browser flow (no request to Zoho). Over an existing
+/// connection in `needs_reauth`, a code or refresh token replaces its
+/// credentials in place (200: same name, grants and history; receivers get
+/// `connection.recovered`); only after Zoho accepts them is anything
+/// written. Any other existing connection is refused (409).
 #[utoipa::path(
     put,
     path = "/v1/connections/{name}",
@@ -99,9 +102,10 @@ async fn authorize(
     request_body = UploadRequest,
     security(("admin" = [])),
     responses(
+        (status = 200, description = "Replaced the credentials of a `needs_reauth` connection; metadata and health, never a secret", body = ConnectionView),
         (status = 201, description = "Created; metadata and health, never a secret", body = ConnectionView),
         (status = 400, description = "`invalid_request`, `invalid_body`, `invalid_name` or `custom_accounts_url_disabled`", body = ErrorBody<'_>),
-        (status = 409, description = "`connection_exists`", body = ErrorBody<'_>),
+        (status = 409, description = "`connection_exists`: the name is taken by a connection that is not `needs_reauth` (or a browser-flow upload over one)", body = ErrorBody<'_>),
         (status = 422, description = "Zoho refused: `code_expired` (refused before asking Zoho), `code_invalid`, `refresh_token_invalid`, `invalid_client`, `invalid_client_secret`, `invalid_redirect_uri`, `upstream_rejected` (an error Zoho does not document)", body = ErrorBody<'_>),
         (status = 429, description = "`upstream_throttled` (Zoho throttles; `Retry-After`), `rate_limited` (this token)", body = ErrorBody<'_>,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -117,9 +121,14 @@ async fn upload(
     name: ConnectionName,
     body: web::Json<UploadRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = service
+    let uploaded = service
         .create_connection(&admin.0, &name, body.into_inner(), &ctx.0)
         .await?;
+    let view = uploaded.view;
+    if uploaded.replaced {
+        tracing::info!(source = ?view.source, "connection re-authorized in place");
+        return Ok(HttpResponse::Ok().json(worded(view)));
+    }
     tracing::info!(source = ?view.source, "connection created");
     Ok(HttpResponse::Created().json(worded(view)))
 }

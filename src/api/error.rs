@@ -40,7 +40,7 @@ pub struct ApiError {
 
 /// The one error shape, as sent (and as the OpenAPI document describes it).
 #[derive(Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"error": {"code": "needs_reauth", "message": "connection `acme` needs re-authorization: the refresh token no longer works", "hint": "generate a new code in Zoho's API console (Self Client > Generate Code, same scopes), delete this connection (DELETE /v1/connections/acme) and upload the new self_client.json with PUT /v1/connections/acme, or import a fresh refresh token the same way", "fix": {"code": "reauthorize", "connection": "acme"}}}))]
+#[schema(example = json!({"error": {"code": "needs_reauth", "message": "connection `acme` needs re-authorization: the refresh token no longer works", "hint": "generate a new code in Zoho's API console (Self Client > Generate Code, same scopes) and upload it again: PUT /v1/connections/acme with the new self_client.json (or a fresh refresh token) replaces the dead credentials in place, keeping the name and its grants; no delete needed", "fix": {"code": "reauthorize", "connection": "acme"}}}))]
 pub(crate) struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }

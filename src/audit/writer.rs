@@ -66,6 +66,9 @@ struct Shared {
     disk: std::sync::OnceLock<Arc<crate::store::disk::DiskState>>,
     /// The chain key while unsealed (signs prune checkpoints).
     key: Mutex<Option<Arc<dyn ChainKey>>>,
+    /// A stretch of failed writes, and who hears when it ends.
+    outage: super::outage::OutageTracker,
+    on_recovery: std::sync::OnceLock<super::outage::OnRecovery>,
 }
 
 /// The durable, append-only audit trail.
@@ -120,6 +123,12 @@ impl AuditLog {
     /// Reports disk-full write failures (and the next success) to `disk`.
     pub fn watch_disk(&self, disk: Arc<crate::store::disk::DiskState>) {
         let _ = self.shared.disk.set(disk);
+    }
+
+    /// Calls `hook` once each time writes work again after failing (from
+    /// the writer task: it must not block).
+    pub fn on_recovery(&self, hook: super::outage::OnRecovery) {
+        let _ = self.shared.on_recovery.set(hook);
     }
 
     fn ensure_started(&self) {
@@ -311,6 +320,7 @@ impl Writer {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if injected {
+            self.shared.outage.failed(events, "injected");
             return Err(AuditError::Unavailable("injected audit write failure"));
         }
         let started = std::time::Instant::now();
@@ -322,13 +332,23 @@ impl Writer {
                     if let Some(d) = disk {
                         d.failed();
                     }
+                    self.shared.outage.failed(events, "disk_full");
                     AuditError::DiskFull
                 }
-                _ => AuditError::Unavailable("the audit store write failed"),
+                _ => {
+                    self.shared.outage.failed(events, "io");
+                    AuditError::Unavailable("the audit store write failed")
+                }
             }
         })?;
         if let Some(d) = disk {
             d.succeeded();
+        }
+        if let (Some(outage), Some(hook)) = (
+            self.shared.outage.succeeded(),
+            self.shared.on_recovery.get(),
+        ) {
+            hook(outage);
         }
         if let Some(h) = self.shared.flushes.get() {
             h.observe(started.elapsed().as_secs_f64());

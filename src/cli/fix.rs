@@ -47,7 +47,8 @@ pub(crate) fn cli_words(fix: &Fix) -> Option<String> {
         ),
         Fix::Reauthorize { connection } => format!(
             "generate a new code in Zoho's API console (Self Client > Generate Code, same \
-             scopes), then `zoho-vault connection delete {connection}` and {} (or add it with \
+             scopes) and upload it again: {} replaces the dead credentials in place, keeping \
+             the name and its grants; no delete needed (or add it with \
              `--refresh-token-file FILE` to import a fresh refresh token)",
             add(connection)
         ),
@@ -57,8 +58,8 @@ pub(crate) fn cli_words(fix: &Fix) -> Option<String> {
         ),
         Fix::ReplaceClient { connection } => format!(
             "Zoho no longer accepts this client: check in the API console that the client \
-             still exists and its secret is unchanged, then `zoho-vault connection delete \
-             {connection}` and {}",
+             still exists and its secret is unchanged, then upload it again with a new code: \
+             {} (no delete needed)",
             add(connection)
         ),
         Fix::UseRedirectClient { connection } => format!(
@@ -163,10 +164,7 @@ mod tests {
     #[test]
     fn reauthorize_names_the_commands_with_the_connection() {
         let words = cli_words(&Fix::Reauthorize { connection: acme() }).expect("words");
-        assert!(
-            words.contains("`zoho-vault connection delete acme`"),
-            "{words}"
-        );
+        assert!(!words.contains("connection delete"), "{words}");
         assert!(
             words.contains("`zoho-vault connection add acme self_client.json`"),
             "{words}"

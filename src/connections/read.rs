@@ -9,18 +9,9 @@ use crate::model::connection::{
     BudgetView, CachedToken, ConnectionRecord, ConnectionView, HealthState, TokenView,
 };
 use crate::model::ConnectionName;
-use crate::store::{StoreError, Tree};
 use crate::vault::Keyring;
 
 impl ConnectionManager {
-    pub(super) async fn exists(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .store
-            .get(Tree::Connections, name.as_bytes().to_vec())
-            .await?
-            .is_some())
-    }
-
     /// Metadata of one connection.
     pub async fn get(
         &self,

@@ -6,26 +6,29 @@ use crate::audit::{AuditEvent, CreateMethod, RequestContext};
 use crate::auth::Principal;
 use crate::connections::redirect::{Authorization, CallbackError, CallbackParams, Connected};
 use crate::connections::upload::UploadRequest;
+use crate::connections::Uploaded;
 use crate::model::connection::{ConnectionView, HealthState, Source};
 use crate::model::ConnectionName;
 
 use super::*;
 
 impl VaultService {
-    /// Uploads a connection (admin).
+    /// Uploads a connection (admin), or replaces the credentials of one
+    /// that needs re-authorisation.
     pub async fn create_connection(
         &self,
         by: &Principal,
         name: &ConnectionName,
         req: UploadRequest,
         ctx: &RequestContext,
-    ) -> Result<ConnectionView, ServiceError> {
+    ) -> Result<Uploaded, ServiceError> {
         let keyring = self.vault.keyring()?;
-        let view = self.connections.create(&keyring, name, req).await?;
+        let uploaded = self.connections.create(&keyring, name, req).await?;
+        let view = &uploaded.view;
         if view.health.state == HealthState::PendingAuthorization {
             // Nothing is connected yet: `connection_created` (method
             // `redirect`) is recorded when the browser flow finishes.
-            return Ok(view);
+            return Ok(uploaded);
         }
         let method = match view.source {
             Source::SelfClient => CreateMethod::Exchange,
@@ -34,13 +37,20 @@ impl VaultService {
         };
         let dc = view.data_center.map_or("custom", |dc| dc.code());
         let event = AuditEvent::connection_created(by, name, method, dc, ctx);
+        if uploaded.replaced {
+            // The dead credentials are gone and the new ones already
+            // handed to Zoho: like a delete, the replace cannot be undone,
+            // so its event is recorded after the fact.
+            self.record_done(event.replacing("needs_reauth")).await;
+            return Ok(uploaded);
+        }
         if let Err(e) = self.audit.append(event).await {
             // Acknowledged means audited: without its event the connection
             // is removed again and the caller told 503.
             self.undo_create(&keyring, name, method).await;
             return Err(e.into());
         }
-        Ok(view)
+        Ok(uploaded)
     }
 
     /// Removes a connection whose creation could not be audited. A refresh

@@ -167,3 +167,35 @@ impl VaultService {
         }
     }
 }
+
+/// The hook the audit writer calls when its writes work again after an
+/// outage: enqueues one `audit.unavailable` event (it could not be
+/// recorded while the trail was down). Spawned, since the writer must not
+/// wait on the store; a crash in between loses only this notice.
+pub(super) fn audit_recovery_hook(
+    store: crate::store::AsyncStore,
+) -> crate::audit::outage::OnRecovery {
+    use crate::webhooks::event::{rfc3339, Event, EventType};
+    Box::new(move |outage: crate::audit::Outage| {
+        let event = Event::new(
+            EventType::AuditUnavailable,
+            outage.recovered_at,
+            serde_json::json!({
+                "started_at": rfc3339(outage.started_at),
+                "recovered_at": rfc3339(outage.recovered_at),
+                "refused_requests": outage.refused,
+                "reason": outage.reason,
+            }),
+        );
+        let store = store.clone();
+        tokio::spawn(async move {
+            let written = match crate::webhooks::outbox::enqueue(&event) {
+                Ok(op) => store.apply(vec![op]).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                tracing::error!(error = %e, "the audit.unavailable webhook event could not be enqueued");
+            }
+        });
+    })
+}

@@ -41,3 +41,5 @@ mod tls;
 mod token_issue;
 mod unseal;
 mod webhooks;
+mod webhooks_audit;
+mod webhooks_recovered;

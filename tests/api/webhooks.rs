@@ -12,17 +12,17 @@ use zoho_vault::webhooks::signing::verify;
 use crate::helpers::{error_code, TestApp, ZohoApp};
 
 #[path = "../support/webhook_receiver.rs"]
-mod receiver;
+pub(crate) mod receiver;
 use receiver::{Got, Receiver};
 
 /// Settings every webhook test needs: plain http to the loopback
 /// receiver, a fast poll.
-const ENV: [(&str, &str); 2] = [
+pub(crate) const ENV: [(&str, &str); 2] = [
     ("ZOHO_VAULT_WEBHOOKS__ALLOW_HTTP", "true"),
     ("ZOHO_VAULT_WEBHOOKS__POLL_MS", "50"),
 ];
 
-async fn subscribe(app: &TestApp, url: &str, events: Value) -> (String, SecretString) {
+pub(crate) async fn subscribe(app: &TestApp, url: &str, events: Value) -> (String, SecretString) {
     let (status, body) = app
         .admin_post("/v1/webhooks", json!({"url": url, "events": events}))
         .await;

@@ -35,9 +35,9 @@ pub(crate) fn http_words(fix: &Fix) -> String {
         ),
         Fix::Reauthorize { connection } => format!(
             "generate a new code in Zoho's API console (Self Client > Generate Code, same \
-             scopes), delete this connection (DELETE /v1/connections/{connection}) and upload \
-             the new self_client.json with PUT /v1/connections/{connection}, or import a fresh \
-             refresh token the same way"
+             scopes) and upload it again: PUT /v1/connections/{connection} with the new \
+             self_client.json (or a fresh refresh token) replaces the dead credentials in place, \
+             keeping the name and its grants; no delete needed"
         ),
         Fix::AuthorizeInBrowser { connection } => format!(
             "authorize it in a browser: POST /v1/connections/{connection}/authorize answers a \
@@ -45,8 +45,8 @@ pub(crate) fn http_words(fix: &Fix) -> String {
         ),
         Fix::ReplaceClient { connection } => format!(
             "Zoho no longer accepts this client: check in the API console that the client \
-             still exists and its secret is unchanged, then delete the connection (DELETE \
-             /v1/connections/{connection}) and upload it again (PUT /v1/connections/{connection})"
+             still exists and its secret is unchanged, then upload it again with a new code \
+             (PUT /v1/connections/{connection}); no delete needed"
         ),
         Fix::UseRedirectClient { connection } => format!(
             "the browser flow needs a server-based client: register one in Zoho's API console \

@@ -128,6 +128,13 @@ impl AuditEvent {
         .text("data_center", data_center)
     }
 
+    /// Marks a `connection_created` event as an upload over a connection
+    /// that was in `previous` state (`needs_reauth`): its credentials were
+    /// replaced in place (detail `replaced`).
+    pub fn replacing(self, previous: &str) -> Self {
+        self.text("replaced", previous)
+    }
+
     /// `connection`'s access token was refreshed at Zoho (on behalf of
     /// `actor` when a request triggered it, by [`SYSTEM`] otherwise). `rotated` says whether Zoho
     /// sent a new refresh token (stored before anything was handed out).
