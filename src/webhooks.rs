@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod event;
 pub mod outbox;
 pub mod signing;
+pub mod views;
 pub mod worker;
 
 pub use admin::{CreateEndpoint, EndpointView, Webhooks};
