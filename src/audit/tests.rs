@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::chain::verify_lines;
+use super::log::canonical::CanonicalPage;
 use super::log::SegmentLog;
 use super::*;
 use crate::auth::Principal;
@@ -94,6 +95,13 @@ impl AuditStore for Probe {
     }
     async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
         self.inner.scan(from, limit).await
+    }
+    async fn scan_canonical(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Option<CanonicalPage>, AuditError> {
+        self.inner.scan_canonical(from, limit).await
     }
     async fn query(&self, query: &Query) -> Result<Page, AuditError> {
         self.inner.query(query).await

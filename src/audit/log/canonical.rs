@@ -14,7 +14,7 @@ use std::io::Write;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::record::{DETAIL_KEYS, KIND_EVENT_V1};
+use super::record::{decode, Payload, DETAIL_KEYS, KIND_EVENT_V1};
 use crate::audit::event::AuditAction;
 
 /// A stored hash as the payload holds it.
@@ -160,6 +160,110 @@ pub fn write_canonical<'a>(payload: &'a [u8], out: &mut Vec<u8>) -> Option<Chain
     r.buf.is_empty().then_some(Chained { seq, prev, hash })
 }
 
+/// A stored hash, owned (no heap in the usual raw case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredHash {
+    /// 32 raw bytes (lowercase hex in the record).
+    Raw([u8; 32]),
+    /// Any other value, as written.
+    Text(String),
+}
+
+impl StoredHash {
+    /// The value as the record holds it; `hex` is scratch for the raw case.
+    pub fn as_str<'a>(&'a self, hex: &'a mut [u8; 64]) -> &'a str {
+        match self {
+            StoredHash::Raw(raw) => {
+                // 64 bytes hold the hex of 32, and hex is ASCII.
+                let _ = hex::encode_to_slice(raw, hex);
+                std::str::from_utf8(hex).unwrap_or_default()
+            }
+            StoredHash::Text(text) => text,
+        }
+    }
+
+    /// Whether this is the lowercase hex of `mac`.
+    pub fn is(&self, mac: &[u8; 32]) -> bool {
+        match self {
+            StoredHash::Raw(raw) => raw == mac,
+            StoredHash::Text(text) => HashField::Text(text).is(mac),
+        }
+    }
+}
+
+impl From<HashField<'_>> for StoredHash {
+    fn from(field: HashField<'_>) -> Self {
+        match field {
+            HashField::Raw(raw) => StoredHash::Raw(*raw),
+            HashField::Text(text) => StoredHash::Text(text.to_owned()),
+        }
+    }
+}
+
+/// One event of a [`CanonicalPage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalEvent {
+    /// Its seq.
+    pub seq: u64,
+    /// Where its canonical JSON lies in the page's bytes.
+    pub span: std::ops::Range<usize>,
+    /// Its `prev`.
+    pub prev: StoredHash,
+    /// Its stored `hash`.
+    pub hash: StoredHash,
+}
+
+/// Events read for verify: their canonical JSON back to back in one
+/// buffer, and what the links need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CanonicalPage {
+    /// The canonical JSON of every event, back to back.
+    pub bytes: Vec<u8>,
+    /// The events, in log order.
+    pub events: Vec<CanonicalEvent>,
+}
+
+impl CanonicalPage {
+    /// Adds the event in `payload` and gives its seq (`None` for a payload
+    /// that is not an event); the reason when it cannot be decoded. A
+    /// payload the fast path does not vouch for goes through the decoder.
+    pub fn push(&mut self, payload: &[u8]) -> Result<Option<u64>, &'static str> {
+        let start = self.bytes.len();
+        if let Some(c) = write_canonical(payload, &mut self.bytes) {
+            self.events.push(CanonicalEvent {
+                seq: c.seq,
+                span: start..self.bytes.len(),
+                prev: c.prev.into(),
+                hash: c.hash.into(),
+            });
+            return Ok(Some(c.seq));
+        }
+        self.bytes.truncate(start);
+        match decode(payload)? {
+            Payload::Drained(_) => Ok(None),
+            Payload::Event(r) => {
+                // Plain strings, integers and a map into a Vec: cannot fail.
+                let _ = serde_json::to_writer(&mut self.bytes, &r.hashed_part());
+                let seq = r.seq;
+                self.events.push(CanonicalEvent {
+                    seq,
+                    span: start..self.bytes.len(),
+                    prev: StoredHash::Text(r.prev),
+                    hash: StoredHash::Text(r.hash),
+                });
+                Ok(Some(seq))
+            }
+        }
+    }
+
+    /// Drops the last event added.
+    pub fn pop(&mut self) {
+        if let Some(e) = self.events.pop() {
+            self.bytes.truncate(e.span.start);
+        }
+    }
+}
+
 /// A JSON string as `serde_json` writes it: `"` and `\` escaped, the
 /// control characters as `\b \t \n \f \r` or `\u00xx`, all else as is.
 fn json_str(out: &mut Vec<u8>, s: &str) {
@@ -259,7 +363,7 @@ mod tests {
     use super::*;
     use crate::audit::chain::RecordHasher;
     use crate::audit::event::{AuditRecord, Detail, Details, Outcome};
-    use crate::audit::log::record::{decode, encode_event, Payload};
+    use crate::audit::log::record::encode_event;
 
     /// The canonical bytes by the reference path: decode, then serde_json.
     fn reference(payload: &[u8]) -> Vec<u8> {
