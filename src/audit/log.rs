@@ -3,6 +3,8 @@
 //! durable with one `fdatasync` per batch. See `docs/audit.md` (Storage).
 //!
 //! - [`record`]: the binary record encoding and its frame.
+//! - [`canonical`]: the chain's hashed bytes written straight from a
+//!   record's payload (verify's fast path).
 //! - [`segment`]: segment files and reading frames.
 //! - [`engine`]: recovery, appends, reads and pruning ([`SegmentLog`]).
 //! - [`query`]: filtered queries over the segments.
@@ -10,6 +12,7 @@
 //! - [`embedded`]: [`EmbeddedAuditStore`], the [`super::AuditStore`] of a
 //!   single node, and the move of a previous release's events.
 
+pub mod canonical;
 pub mod checkpoint;
 pub mod embedded;
 pub mod engine;

@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use super::chain::ChainKey;
 use super::event::{AuditEvent, AuditRecord};
 use super::keys::Checkpoint;
+use super::log::canonical::CanonicalPage;
 use super::log::SignedCheckpoint;
 use super::query::{Page, Query};
 use super::AuditError;
@@ -67,6 +68,16 @@ pub trait AuditStore: Send + Sync + 'static {
     /// Up to `limit` events from seq `from` on, in seq order, as stored
     /// (verify and export apply the checkpoint).
     async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError>;
+
+    /// [`Self::scan`] as canonical bytes for verify, when the store can
+    /// give them without building records (`None`: use `scan`).
+    async fn scan_canonical(
+        &self,
+        _from: u64,
+        _limit: usize,
+    ) -> Result<Option<CanonicalPage>, AuditError> {
+        Ok(None)
+    }
 
     /// One page of `query` over the events after the checkpoint.
     async fn query(&self, query: &Query) -> Result<Page, AuditError>;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::chain::verify_lines;
+use super::log::canonical::CanonicalPage;
 use super::log::SegmentLog;
 use super::*;
 use crate::auth::Principal;
@@ -63,6 +64,8 @@ struct Probe {
     inner: EmbeddedAuditStore,
     /// `false` while writes are held.
     released: tokio::sync::watch::Sender<bool>,
+    /// Whether verify gets canonical pages (else it reads records).
+    canonical: bool,
 }
 
 impl Probe {
@@ -94,6 +97,16 @@ impl AuditStore for Probe {
     }
     async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
         self.inner.scan(from, limit).await
+    }
+    async fn scan_canonical(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Option<CanonicalPage>, AuditError> {
+        if !self.canonical {
+            return Ok(None);
+        }
+        self.inner.scan_canonical(from, limit).await
     }
     async fn query(&self, query: &Query) -> Result<Page, AuditError> {
         self.inner.query(query).await
@@ -137,6 +150,7 @@ async fn fixture(timeout_ms: u64) -> Fixture {
     let probe = Arc::new(Probe {
         inner: open_trail(dir.path(), &store),
         released: tokio::sync::watch::channel(true).0,
+        canonical: true,
     });
     let log = AuditLog::new(probe.clone(), Duration::from_millis(timeout_ms));
     let key = key();
@@ -632,4 +646,79 @@ async fn a_token_passed_where_a_fingerprint_belongs_never_reaches_the_trail() {
     let text = serde_json::to_string(&records[0]).expect("json");
     assert!(text.contains("\"fingerprint\":\"invalid\""), "{text}");
     assert!(f.verify().await.ok);
+}
+
+/// CPU time of the whole process so far (user + system, all threads), in
+/// seconds, from `/proc/self/stat` (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<u64>() as f64 / 100.0
+}
+
+/// Not a check: times `GET /v1/audit/verify`'s work over a trail of
+/// `VERIFY_BENCH_EVENTS` (default 1,000,000) `token_issued` events, reading
+/// records (A) against canonical pages (B), back to back, twice. Run on a
+/// release build:
+/// `cargo test --release --lib --features fake-zoho audit::tests::verify_throughput -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn verify_throughput() {
+    let n: u64 = std::env::var("VERIFY_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = AsyncStore::new(Arc::new(SledStore::open(dir.path()).expect("open")));
+    let trail = Arc::new(SegmentLog::open(&dir.path().join(log::LOG_DIR)).expect("open log"));
+    let key = key();
+    let who = service("svc-1");
+    let fp = format!("fp_{}", "0123456789abcdef".repeat(2));
+    let mut prev = keys::GENESIS.to_string();
+    let mut batch = Vec::with_capacity(4096);
+    for seq in 1..=n {
+        let event = AuditEvent::token_issued(
+            &who,
+            "acme-crm",
+            TokenSource::Cached,
+            time::OffsetDateTime::now_utc(),
+            &fp,
+            &ctx(),
+        );
+        let record = chain::chain_event(key.as_ref(), seq, event, prev);
+        prev = record.hash.clone();
+        batch.push(record);
+        if batch.len() == 4096 || seq == n {
+            trail.append(&batch, None).expect("append");
+            batch.clear();
+        }
+    }
+    for round in 1..=2 {
+        for canonical in [false, true] {
+            let probe = Probe {
+                inner: EmbeddedAuditStore::with_log(Arc::clone(&trail), store.clone()),
+                released: tokio::sync::watch::channel(true).0,
+                canonical,
+            };
+            let (cpu, wall) = (cpu_seconds(), std::time::Instant::now());
+            let report = chain::verify_store(&probe, key.clone())
+                .await
+                .expect("verify");
+            let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
+            assert!(report.ok && report.count == n, "{report:?}");
+            println!(
+                "round {round} {}: {n} events in {wall:.2} s ({:.0}/s), CPU {:.2} s ({:.2} us/event)",
+                if canonical { "B canonical" } else { "A records" },
+                n as f64 / wall,
+                cpu,
+                cpu * 1e6 / n as f64,
+            );
+        }
+    }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::canonical::CanonicalPage;
 use super::engine::{LogError, SegmentLog};
 use super::SignedCheckpoint;
 use crate::audit::chain::ChainKey;
@@ -215,6 +216,16 @@ impl AuditStore for EmbeddedAuditStore {
 
     async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
         self.run(move |log| log.records_from(from, limit)).await
+    }
+
+    async fn scan_canonical(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Option<CanonicalPage>, AuditError> {
+        self.run(move |log| log.canonical_from(from, limit))
+            .await
+            .map(Some)
     }
 
     async fn query(&self, query: &Query) -> Result<Page, AuditError> {

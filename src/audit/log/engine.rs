@@ -17,6 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::canonical::CanonicalPage;
 use super::checkpoint::SignedCheckpoint;
 use super::record::{encode_drained, encode_event, frame, Payload};
 use super::segment::{file_name, header, parse_name, FrameReader, HEADER_LEN};
@@ -358,6 +359,46 @@ impl SegmentLog {
             out.extend(Self::read(&view, from, u64::MAX, limit - out.len())?);
         }
         Ok(out)
+    }
+
+    /// Up to `limit` events from seq `from` on, in order, as canonical
+    /// bytes for verify (no record is built; see [`super::canonical`]).
+    /// Damage is reported as [`Self::read`] reports it.
+    pub fn canonical_from(&self, from: u64, limit: usize) -> Result<CanonicalPage, LogError> {
+        let mut page = CanonicalPage::default();
+        let mut payload = Vec::new();
+        for view in self.segments(from, u64::MAX, None) {
+            let mut reader = FrameReader::open(&view.path, view.start, view.len)?;
+            let mut expected = None::<u64>;
+            while page.events.len() < limit {
+                let Some(frame) = reader.next_payload(&mut payload) else {
+                    break;
+                };
+                let pushed = frame
+                    .map_err(|bad| (bad.offset, bad.reason))
+                    .and_then(|at| page.push(&payload).map_err(|reason| (at, reason)));
+                let seq = match pushed {
+                    Ok(Some(seq)) => seq,
+                    Ok(None) => continue,
+                    Err((offset, reason)) => {
+                        return Err(LogError::Damaged(Damage {
+                            segment: view.name.clone(),
+                            offset,
+                            seq: expected.or(Some(from)),
+                            reason: reason.to_string(),
+                        }))
+                    }
+                };
+                expected = Some(seq.saturating_add(1));
+                if seq < from {
+                    page.pop();
+                }
+            }
+            if page.events.len() == limit {
+                break;
+            }
+        }
+        Ok(page)
     }
 
     /// Total bytes of the segment files.

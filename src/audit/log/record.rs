@@ -50,7 +50,7 @@ pub const KIND_DRAINED_V1: u8 = 2;
 pub const MAX_PAYLOAD: u32 = 64 * 1024;
 
 /// Detail keys stored as one byte. WARNING: append only.
-const DETAIL_KEYS: [&str; 18] = [
+pub(super) const DETAIL_KEYS: [&str; 18] = [
     "actor_name",
     "source",
     "expires_at",

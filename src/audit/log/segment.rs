@@ -94,6 +94,27 @@ impl FrameReader {
 
     /// The next frame and its offset, `None` at `end`.
     pub fn next_frame(&mut self) -> Option<Result<(u64, Payload), BadFrame>> {
+        let mut payload = Vec::new();
+        let at = match self.next_payload(&mut payload)? {
+            Ok(at) => at,
+            Err(bad) => return Some(Err(bad)),
+        };
+        match decode(&payload) {
+            Ok(p) => Some(Ok((at, p))),
+            Err(reason) => {
+                self.offset = at;
+                Some(Err(BadFrame {
+                    offset: at,
+                    reason,
+                    torn: false,
+                }))
+            }
+        }
+    }
+
+    /// The next frame's payload, its checksum checked but not decoded, into
+    /// `payload` (reused across frames), and its offset; `None` at `end`.
+    pub fn next_payload(&mut self, payload: &mut Vec<u8>) -> Option<Result<u64, BadFrame>> {
         if self.offset >= self.end {
             return None;
         }
@@ -124,20 +145,16 @@ impl FrameReader {
         if len == 0 || len > MAX_PAYLOAD {
             return bad("the record length is impossible", total == left);
         }
-        let mut payload = vec![0u8; len as usize];
-        if self.input.read_exact(&mut payload).is_err() {
+        payload.clear();
+        payload.resize(len as usize, 0);
+        if self.input.read_exact(payload).is_err() {
             return bad("the record cannot be read", false);
         }
-        if crc32fast::hash(&payload) != crc {
+        if crc32fast::hash(payload) != crc {
             return bad("the record fails its checksum", total == left);
         }
-        match decode(&payload) {
-            Ok(p) => {
-                self.offset = at + total;
-                Some(Ok((at, p)))
-            }
-            Err(reason) => bad(reason, false),
-        }
+        self.offset = at + total;
+        Some(Ok(at))
     }
 }
 
