@@ -62,13 +62,27 @@ pub async fn run(
         ensure!(answer?.0 == 200, "warm-up health call failed");
     }
 
-    let before = fake.counters().await?["refreshes"].as_u64().unwrap_or(0);
     let url = vault.url("/v1/connections/storm/token");
+    fire(fake, &client, &token, &[url], callers, latency_ms).await
+}
+
+/// Sends `callers` token requests at once, spread round-robin over `urls`
+/// (one replica's token route each, or one), and sums up what came back
+/// and how many refreshes the fake Zoho saw meanwhile.
+pub async fn fire(
+    fake: &Fake,
+    client: &reqwest::Client,
+    token: &str,
+    urls: &[String],
+    callers: usize,
+    latency_ms: u64,
+) -> anyhow::Result<Storm> {
+    let before = fake.counters().await?["refreshes"].as_u64().unwrap_or(0);
     let started = Instant::now();
-    let calls = (0..callers).map(|_| {
+    let calls = (0..callers).map(|i| {
         let req = client
-            .post(&url)
-            .bearer_auth(&token)
+            .post(&urls[i % urls.len()])
+            .bearer_auth(token)
             .json(&json!({"min_valid_secs": 3000}));
         async move {
             let answer = call(req).await;

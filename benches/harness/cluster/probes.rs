@@ -2,7 +2,6 @@
 //! revocation delay between replicas, and where an issue's time goes in
 //! PostgreSQL and in the replicas' audit batches.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
@@ -50,42 +49,11 @@ pub async fn storm(
     for answer in futures_util::future::join_all(warm).await {
         ensure!(answer?.0 == 200, "warm-up health call failed");
     }
-    let before = fake.counters().await?["refreshes"].as_u64().unwrap_or(0);
-    let started = Instant::now();
-    let calls = (0..callers).map(|i| {
-        let req = client
-            .post(replicas[i % replicas.len()].url("/v1/connections/storm/token"))
-            .bearer_auth(&token)
-            .json(&json!({"min_valid_secs": 3000}));
-        async move {
-            let answer = call(req).await;
-            (answer, started.elapsed())
-        }
-    });
-    let answers = futures_util::future::join_all(calls).await;
-    let after = fake.counters().await?["refreshes"].as_u64().unwrap_or(0);
-    fake.config(json!({"latency_ms": 0})).await?;
-    let mut waits: Vec<Duration> = answers.iter().map(|(_, at)| *at).collect();
-    waits.sort();
-    let mut tokens = HashSet::new();
-    let mut failures = 0;
-    for (answer, _) in &answers {
-        match answer {
-            Ok((200, body)) => {
-                tokens.insert(body["access_token"].as_str().unwrap_or("").to_string());
-            }
-            _ => failures += 1,
-        }
-    }
-    Ok(Storm {
-        callers,
-        fake_latency_ms: latency_ms,
-        refreshes: after.saturating_sub(before),
-        last_answer: waits.last().copied().unwrap_or_default(),
-        median_answer: waits.get(waits.len() / 2).copied().unwrap_or_default(),
-        failures,
-        distinct_tokens: tokens.len(),
-    })
+    let urls: Vec<String> = replicas
+        .iter()
+        .map(|r| r.url("/v1/connections/storm/token"))
+        .collect();
+    crate::storm::fire(fake, &client, &token, &urls, callers, latency_ms).await
 }
 
 /// `rounds` times: a service token used on replica B (so B has verified
