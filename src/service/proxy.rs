@@ -270,20 +270,21 @@ impl VaultService {
         }
         // Zoho refused a token the vault thought valid: one refresh (shared
         // with every caller that saw the same token refused), one retry.
+        drop(response);
+        let Prepared::Replayable(bytes) = body else {
+            unreachable!("streamed bodies returned above")
+        };
+        // A refresh that fails sends nothing again: not a retry.
+        let fresh = self
+            .proxy_token(keyring, caller, &name, Some(&issued.access_token), ctx)
+            .await
+            .map_err(|e| (e, false))?;
         done.retried = true;
         self.metrics
             .proxy
             .retries
             .with_label_values(&[name.as_str()])
             .inc();
-        drop(response);
-        let Prepared::Replayable(bytes) = body else {
-            unreachable!("streamed bodies returned above")
-        };
-        let fresh = self
-            .proxy_token(keyring, caller, &name, Some(&issued.access_token), ctx)
-            .await
-            .map_err(|e| (e, true))?;
         let response = send(fresh.access_token.clone(), bytes.into(), None)
             .await
             .map_err(|e| (e.into(), true))?;

@@ -133,3 +133,36 @@ async fn proxied_calls_are_counted_by_connection_method_and_status_class() {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_dead_token_whose_refresh_fails_is_not_recorded_as_retried() {
+    let z = proxied(&[]).await;
+    let token = token_with(&z, json!({})).await;
+    let (status, issued) = z.issue("acme", &token, json!({})).await;
+    assert_eq!(status, 200);
+    // Zoho refuses the cached token, and every refresh fails: the vault
+    // sends the request once and never again.
+    assert!(z
+        .fake
+        .revoke_access_token(issued["access_token"].as_str().expect("token")));
+    z.fake
+        .inject_fault(zoho_vault::fake_zoho::FaultKind::Status503, 50);
+    let calls_before = zoho_calls(&z);
+    let resp = call(&z, reqwest::Method::GET, "/crm/v2/Leads", &token)
+        .send()
+        .await
+        .expect("send");
+    assert_ne!(resp.status(), 200);
+    let request_id = resp.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_string();
+    let _ = resp.text().await;
+    assert_eq!(zoho_calls(&z), calls_before + 1, "no second data call");
+    let done = z.app.all_events("action=proxy_completed").await;
+    let d = done
+        .iter()
+        .find(|e| e["request_id"] == request_id.as_str())
+        .expect("completed");
+    assert_eq!(d["details"]["retried"], false, "{d}");
+}
