@@ -156,7 +156,7 @@ pub async fn run(
         "cluster: refresh storm, {} callers over {REPLICAS} replicas, fake latency {} ms",
         o.callers, o.storm_latency_ms
     ));
-    let storm = probes::storm(&replicas, fake, o.callers, o.storm_latency_ms).await?;
+    let storm = crate::storm::run(&replicas, fake, o.callers, o.storm_latency_ms).await?;
     note("cluster: revocation propagation");
     let revocations = probes::revocations(&replicas, "bench-0", REVOCATIONS).await?;
 

@@ -365,7 +365,13 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
         "refresh storm: {} callers, fake latency {} ms",
         o.callers, o.storm_latency_ms
     ));
-    let storm = storm::run(&vault, &fake, o.callers, o.storm_latency_ms).await?;
+    let storm = storm::run(
+        std::slice::from_ref(&vault),
+        &fake,
+        o.callers,
+        o.storm_latency_ms,
+    )
+    .await?;
 
     note("audit verify");
     let audit = probes::audit(&vault).await?;

@@ -77,11 +77,11 @@ impl Machine {
     }
 }
 
-fn ms(us: f64) -> String {
+pub(crate) fn ms(us: f64) -> String {
     format!("{:.2}", us / 1000.0)
 }
 
-fn dur(d: Duration) -> String {
+pub(crate) fn dur(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         format!("{:.0} ms", d.as_secs_f64() * 1000.0)
     } else {
@@ -93,7 +93,7 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     if met {
         "met"
     } else {
@@ -256,27 +256,7 @@ impl Results {
             );
         }
         match &self.storm {
-            Some(s) => {
-                let _ = writeln!(
-                    o,
-                    "| refresh storm: upstream refreshes, {} callers | {} ({} failed, {} distinct tokens) | exactly 1 | {} |",
-                    s.callers,
-                    s.refreshes,
-                    s.failures,
-                    s.distinct_tokens,
-                    verdict(s.refreshes == 1 && s.failures == 0 && s.distinct_tokens == 1)
-                );
-                let bound = Duration::from_millis(s.fake_latency_ms + 50);
-                let _ = writeln!(
-                    o,
-                    "| refresh storm: last caller answered (median caller) | {} ({}) | ≤ {} (fake latency {} ms + 50 ms) | {} |",
-                    dur(s.last_answer),
-                    dur(s.median_answer),
-                    dur(bound),
-                    s.fake_latency_ms,
-                    verdict(s.last_answer <= bound)
-                );
-            }
+            Some(s) => storm_rows(&mut o, s, "refresh storm", 50),
             None => {
                 let _ = writeln!(o, "| refresh storm | not run | | |");
             }
@@ -370,4 +350,28 @@ impl Results {
         o.push_str(&self.cluster);
         o
     }
+}
+
+/// The storm's two rows: one refresh and one token for every caller, and
+/// the last caller answered within the fake's latency + `slack_ms`.
+pub(crate) fn storm_rows(o: &mut String, s: &Storm, label: &str, slack_ms: u64) {
+    let _ = writeln!(
+        o,
+        "| {label}: upstream refreshes, {} callers | {} ({} failed, {} distinct tokens) | exactly 1 | {} |",
+        s.callers,
+        s.refreshes,
+        s.failures,
+        s.distinct_tokens,
+        verdict(s.refreshes == 1 && s.failures == 0 && s.distinct_tokens == 1)
+    );
+    let bound = Duration::from_millis(s.fake_latency_ms + slack_ms);
+    let _ = writeln!(
+        o,
+        "| {label}: last caller answered (median caller) | {} ({}) | ≤ {} (fake latency {} ms + {slack_ms} ms) | {} |",
+        dur(s.last_answer),
+        dur(s.median_answer),
+        dur(bound),
+        s.fake_latency_ms,
+        verdict(s.last_answer <= bound)
+    );
 }

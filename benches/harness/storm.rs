@@ -32,22 +32,26 @@ pub struct Storm {
     pub distinct_tokens: usize,
 }
 
+/// The storm on `vaults` (one server, or the replicas of a cluster), with
+/// caller `i` on `vaults[i % n]`; the connection and the service token are
+/// made through the first.
 pub async fn run(
-    vault: &Vault,
+    vaults: &[Vault],
     fake: &Fake,
     callers: usize,
     latency_ms: u64,
 ) -> anyhow::Result<Storm> {
+    let first = vaults.first().context("a storm needs a vault")?;
     fake.config(json!({"access_token_ttl_secs": 3000})).await?;
-    vault
+    first
         .put_connection("storm", &fake.code_upload().await?)
         .await?;
     fake.config(json!({"access_token_ttl_secs": 3600, "latency_ms": latency_ms}))
         .await?;
-    let token = vault.service_token("storm callers", &["storm"]).await?;
+    let token = first.service_token("storm callers", &["storm"]).await?;
 
     // One client, one connection per caller: open them all first (a cheap
-    // GET each, all at once) so the storm measures the vault, not TCP
+    // GET each, all at once) so the storm measures the vaults, not TCP
     // handshakes. Actix keeps idle connections for 5 s; the storm follows
     // at once.
     let client = reqwest::Client::builder()
@@ -56,20 +60,23 @@ pub async fn run(
         .timeout(Duration::from_secs(30))
         .build()
         .context("storm client")?;
-    let health = vault.url("/v1/sys/health");
-    let warm = (0..callers).map(|_| call(client.get(&health)));
+    let warm =
+        (0..callers).map(|i| call(client.get(vaults[i % vaults.len()].url("/v1/sys/health"))));
     for answer in futures_util::future::join_all(warm).await {
         ensure!(answer?.0 == 200, "warm-up health call failed");
     }
 
-    let url = vault.url("/v1/connections/storm/token");
-    fire(fake, &client, &token, &[url], callers, latency_ms).await
+    let urls: Vec<String> = vaults
+        .iter()
+        .map(|v| v.url("/v1/connections/storm/token"))
+        .collect();
+    fire(fake, &client, &token, &urls, callers, latency_ms).await
 }
 
 /// Sends `callers` token requests at once, spread round-robin over `urls`
 /// (one replica's token route each, or one), and sums up what came back
 /// and how many refreshes the fake Zoho saw meanwhile.
-pub async fn fire(
+async fn fire(
     fake: &Fake,
     client: &reqwest::Client,
     token: &str,

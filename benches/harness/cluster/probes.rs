@@ -1,16 +1,15 @@
-//! The cluster figures besides throughput: the storm over replicas, the
-//! revocation delay between replicas, and where an issue's time goes in
-//! PostgreSQL and in the replicas' audit batches.
+//! The cluster figures besides throughput and the storm (which is
+//! `storm::run` over all replicas): the revocation delay between replicas,
+//! and where an issue's time goes in PostgreSQL and in the replicas' audit
+//! batches.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use serde_json::json;
 use sqlx::Connection;
 
 use super::{issue_status, service_token};
-use crate::storm::Storm;
-use crate::vault::{call, call_ok, Fake, Vault};
+use crate::vault::{call_ok, Vault};
 
 /// `SELECT version()`, shortened to "PostgreSQL N.N".
 pub async fn server_version(url: &str) -> anyhow::Result<String> {
@@ -20,40 +19,6 @@ pub async fn server_version(url: &str) -> anyhow::Result<String> {
         .await
         .context("version")?;
     Ok(v.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
-}
-
-/// The refresh storm with caller `i` on replica `i % n`.
-pub async fn storm(
-    replicas: &[Vault],
-    fake: &Fake,
-    callers: usize,
-    latency_ms: u64,
-) -> anyhow::Result<Storm> {
-    let first = &replicas[0];
-    fake.config(json!({"access_token_ttl_secs": 3000})).await?;
-    first
-        .put_connection("storm", &fake.code_upload().await?)
-        .await?;
-    fake.config(json!({"access_token_ttl_secs": 3600, "latency_ms": latency_ms}))
-        .await?;
-    let token = first.service_token("storm callers", &["storm"]).await?;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(callers)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("storm client")?;
-    // Connections opened first, so the storm measures the vaults.
-    let warm =
-        (0..callers).map(|i| call(client.get(replicas[i % replicas.len()].url("/v1/sys/health"))));
-    for answer in futures_util::future::join_all(warm).await {
-        ensure!(answer?.0 == 200, "warm-up health call failed");
-    }
-    let urls: Vec<String> = replicas
-        .iter()
-        .map(|r| r.url("/v1/connections/storm/token"))
-        .collect();
-    crate::storm::fire(fake, &client, &token, &urls, callers, latency_ms).await
 }
 
 /// `rounds` times: a service token used on replica B (so B has verified

@@ -5,22 +5,7 @@ use std::time::Duration;
 
 use super::{ClusterRun, REPLICAS};
 use crate::load::Step;
-
-fn ms(us: f64) -> String {
-    format!("{:.2}", us / 1000.0)
-}
-
-fn dur(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "missed"
-    }
-}
+use crate::report::{dur, ms, storm_rows, verdict};
 
 fn row(o: &mut String, label: &str, s: &Step) {
     let _ = writeln!(
@@ -110,25 +95,7 @@ pub fn render(
             100.0 * t.rps / s.rps
         );
     }
-    let s = &c.storm;
-    let _ = writeln!(
-        o,
-        "| storm over replicas: upstream refreshes, {} callers | {} ({} failed, {} distinct tokens) | exactly 1 | {} |",
-        s.callers,
-        s.refreshes,
-        s.failures,
-        s.distinct_tokens,
-        verdict(s.refreshes == 1 && s.failures == 0 && s.distinct_tokens == 1)
-    );
-    let bound = Duration::from_millis(s.fake_latency_ms + 100);
-    let _ = writeln!(
-        o,
-        "| storm over replicas: last caller (median) | {} ({}) | ≤ {} (fake latency + 100 ms) | {} |",
-        dur(s.last_answer),
-        dur(s.median_answer),
-        dur(bound),
-        verdict(s.last_answer <= bound)
-    );
+    storm_rows(&mut o, &c.storm, "storm over replicas", 100);
     let mut rev = c.revocations.clone();
     rev.sort();
     if let (Some(median), Some(max)) = (rev.get(rev.len() / 2), rev.last()) {
