@@ -114,13 +114,17 @@ fn checked_fingerprint(fp: &str) -> String {
 
 impl AuditEvent {
     fn new(action: AuditAction, actor: String, outcome: Outcome, ctx: &RequestContext) -> Self {
+        let mut details = Details::new();
+        if let Some(channel) = ctx.channel {
+            details.insert("channel".into(), Detail::Text(channel.into()));
+        }
         Self {
             time: now_rfc3339(),
             action,
             actor: clip(&actor),
             connection: None,
             outcome,
-            details: Details::new(),
+            details,
             request_id: ctx.request_id.as_deref().map(clip),
             source: ctx.source.as_deref().map(clip),
         }
