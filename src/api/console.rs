@@ -32,8 +32,10 @@ use crate::service::VaultService;
 pub use session::{back_to_console, return_to_console};
 
 /// The Content-Security-Policy of every console answer: only this
-/// origin's stylesheet and images, no script at all, forms only to here.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// origin's stylesheet and images, no script at all. No `form-action`:
+/// browsers apply it to the redirect after a form is sent, and the
+/// browser-flow forms answer with a redirect to Zoho's accounts server.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
 /// The console's one stylesheet, built into the binary.
 const STYLESHEET: &str = include_str!("../../static/console.css");
