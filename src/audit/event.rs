@@ -84,7 +84,9 @@ fn clip(text: &str) -> String {
 }
 
 fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc()
+    // The process's clock, so an event's time agrees with the token path's
+    // (the same as the system clock outside test builds).
+    crate::clock::now()
         .format(&Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
