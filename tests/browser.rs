@@ -28,3 +28,5 @@ mod webdriver;
 
 #[path = "browser/connect_flow.rs"]
 mod connect_flow;
+#[path = "browser/console.rs"]
+mod console;

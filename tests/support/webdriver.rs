@@ -161,14 +161,33 @@ impl Browser {
         format!("/session/{}{path}", self.session)
     }
 
-    /// Sets the window's outer size (the screenshots' size in headless mode).
+    /// Makes the page's viewport (what a screenshot shows) `width` by
+    /// `height` CSS pixels: the window is set, its frame measured, and set
+    /// again that much larger.
     pub async fn set_window_size(&self, width: u32, height: u32) {
-        self.call(
-            "POST",
-            &self.at("/window/rect"),
-            json!({"width": width, "height": height}),
-        )
-        .await;
+        let rect = |w: i64, h: i64| json!({"width": w, "height": h});
+        let (w, h) = (i64::from(width), i64::from(height));
+        self.call("POST", &self.at("/window/rect"), rect(w, h))
+            .await;
+        let inner = self
+            .call(
+                "POST",
+                &self.at("/execute/sync"),
+                json!({"script": "return [window.innerWidth, window.innerHeight];", "args": []}),
+            )
+            .await;
+        let (iw, ih) = (
+            inner[0].as_i64().unwrap_or(w),
+            inner[1].as_i64().unwrap_or(h),
+        );
+        if (iw, ih) != (w, h) {
+            self.call(
+                "POST",
+                &self.at("/window/rect"),
+                rect(2 * w - iw, 2 * h - ih),
+            )
+            .await;
+        }
     }
 
     /// Navigates to `url` and waits for the page to load.
@@ -282,6 +301,13 @@ impl Browser {
         self.find(css).await.click().await;
     }
 
+    /// Clicks the first element matching `css` and waits until the browser
+    /// has left the page (the clicked element is gone with it): for links
+    /// and buttons that navigate, so the next lookup sees the new page.
+    pub async fn follow(&self, css: &str) {
+        self.find(css).await.click_to_leave().await;
+    }
+
     /// Replaces the value of the input matching `css` with `text`.
     pub async fn fill(&self, css: &str, text: &str) {
         let input = self.find(css).await;
@@ -299,9 +325,9 @@ impl Browser {
     }
 
     /// Submits the form matching `form_css` by clicking its submit button,
-    /// as a person would.
+    /// as a person would, and waits for the page it leads to.
     pub async fn submit(&self, form_css: &str) {
-        self.click(&format!(
+        self.follow(&format!(
             "{form_css} button[type=submit], {form_css} input[type=submit]"
         ))
         .await;
@@ -408,6 +434,32 @@ impl Element<'_> {
         self.browser
             .call("POST", &self.at("/click"), json!({}))
             .await;
+    }
+
+    /// Clicks, then waits until this element's page is replaced (a
+    /// WebDriver lookup on the element answers "stale element reference").
+    pub async fn click_to_leave(&self) {
+        self.click().await;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self
+                .browser
+                .try_call("GET", &self.at("/name"), Value::Null)
+                .await
+            {
+                Err(e) if e.value["error"] == "stale element reference" => return,
+                Err(e) if e.value["error"] == "no such element" => return,
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "clicking `{}` never left the {}",
+                    self.css,
+                    self.browser.describe().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn clear(&self) {
