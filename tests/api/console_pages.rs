@@ -68,6 +68,10 @@ async fn no_page_shows_a_planted_secret_and_a_new_token_is_shown_once() {
     planted.add("webhook secret", wh["secret"].as_str().expect("whsec"));
     planted.add("webhook URL query", "hidden-query-secret");
 
+    // A refused login does not echo what was pasted.
+    let refused = Browser::new(&z.app.server).login(&svc).await;
+    assert_eq!(refused.status, 401);
+    planted.assert_absent("a refused login", &refused.html);
     let b = Browser::logged_in(&z.app.server, &z.app.admin).await;
     let verified = b.submit("/ui/audit", "/ui/audit/verify", &[]).await;
     planted.assert_absent("the verify page", &verified.html);
