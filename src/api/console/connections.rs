@@ -115,16 +115,24 @@ const DATA_CENTERS: [&str; 9] = [
     "com", "eu", "in", "com.au", "jp", "ca", "sa", "uk", "com.cn",
 ];
 
-fn data_center_select(id: &str) -> Markup {
+/// The data center, and a custom accounts server when the settings allow
+/// one (`zoho.allow_custom_accounts_url`; it wins over the data center).
+fn where_fields(prefix: &str, custom: bool) -> Markup {
+    let dc = format!("{prefix}-dc");
+    let url = format!("{prefix}-accounts");
     html! {
-        label for=(id) { "Data center" }
-        select id=(id) name="data_center" {
-            @for dc in DATA_CENTERS { option value=(dc) { (dc) } }
+        label for=(dc) { "Data center" }
+        select id=(dc) name="data_center" {
+            @for d in DATA_CENTERS { option value=(d) { (d) } }
+        }
+        @if custom {
+            label for=(url) { "Custom accounts server (optional; replaces the data center)" }
+            input id=(url) type="url" name="accounts_url" autocomplete="off";
         }
     }
 }
 
-fn new_body(ui: &Ui, callback: &str) -> Markup {
+fn new_body(ui: &Ui, callback: &str, custom: bool) -> Markup {
     html! {
         section aria-labelledby="upload-h" {
             h2 id="upload-h" { "Upload self_client.json" }
@@ -135,7 +143,7 @@ fn new_body(ui: &Ui, callback: &str) -> Markup {
                 input id="upload-name" type="text" name="name" required pattern="[A-Za-z0-9._-]{1,128}" autocomplete="off";
                 label for="self_client" { "self_client.json" }
                 input id="self_client" type="file" name="self_client" accept=".json,application/json" required;
-                (data_center_select("upload-dc"))
+                (where_fields("upload", custom))
                 button type="submit" { "Upload" }
             }
         }
@@ -154,7 +162,7 @@ fn new_body(ui: &Ui, callback: &str) -> Markup {
                 input id="scopes" type="text" name="scopes" required autocomplete="off";
                 label for="redirect_uri" { "Redirect URI" }
                 input id="redirect_uri" type="url" name="redirect_uri" value=(callback) required;
-                (data_center_select("flow-dc"))
+                (where_fields("flow", custom))
                 button type="submit" { "Continue to Zoho" }
             }
         }
@@ -167,8 +175,13 @@ fn callback_url(req: &HttpRequest) -> String {
     format!("{}://{}/v1/oauth/callback", info.scheme(), info.host())
 }
 
-async fn new(req: HttpRequest, ui: Ui) -> Result<HttpResponse, ConsoleError> {
-    let body = new_body(&ui, &callback_url(&req));
+async fn new(
+    req: HttpRequest,
+    service: web::Data<VaultService>,
+    ui: Ui,
+) -> Result<HttpResponse, ConsoleError> {
+    let custom = service.settings().zoho.allow_custom_accounts_url;
+    let body = new_body(&ui, &callback_url(&req), custom);
     Ok(layout::html(
         StatusCode::OK,
         page(&ui.session, "Add a connection", None, body),
@@ -209,16 +222,22 @@ async fn read_upload(mut form: Multipart) -> Result<(Fields, Vec<u8>), Failure> 
     Ok((fields, file))
 }
 
-fn upload_request(file: &[u8], data_center: Option<String>) -> Result<UploadRequest, Failure> {
+fn upload_request(file: &[u8], fields: &Fields) -> Result<UploadRequest, Failure> {
     let mut json: serde_json::Value = serde_json::from_slice(file).map_err(|_| {
         Failure::invalid(
             "the file is not JSON: upload the self_client.json Zoho's API console gave you",
         )
     })?;
-    if let (Some(obj), Some(dc)) = (json.as_object_mut(), data_center) {
-        if !obj.contains_key("accounts_url") {
-            obj.entry("data_center")
-                .or_insert(serde_json::Value::String(dc));
+    if let Some(obj) = json.as_object_mut() {
+        if !obj.contains_key("accounts_url") && !obj.contains_key("data_center") {
+            let (key, value) = match fields.text("accounts_url") {
+                Some(url) => ("accounts_url", url),
+                None => (
+                    "data_center",
+                    fields.text("data_center").unwrap_or_default(),
+                ),
+            };
+            obj.insert(key.into(), serde_json::Value::String(value));
         }
     }
     serde_json::from_value(json).map_err(|e| {
@@ -242,7 +261,7 @@ async fn upload(
         Ok(n) => n,
         Err(f) => return Ok(f.page(&ui, "Add a connection", html! {})),
     };
-    let req = match upload_request(&file, fields.text("data_center")) {
+    let req = match upload_request(&file, &fields) {
         Ok(r) => r,
         Err(f) => return Ok(f.page(&ui, "Add a connection", html! {})),
     };
@@ -300,8 +319,10 @@ async fn browser_flow(
         expiry_time: None,
         grant_type: None,
         redirect_uri: fields.text("redirect_uri"),
-        data_center: fields.text("data_center"),
-        accounts_url: None,
+        data_center: fields
+            .text("data_center")
+            .filter(|_| fields.text("accounts_url").is_none()),
+        accounts_url: fields.text("accounts_url"),
     };
     let by = &ui.session.principal;
     if let Err(e) = service.create_connection(by, &name, req, &ui.ctx).await {

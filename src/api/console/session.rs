@@ -122,14 +122,14 @@ pub async fn login(req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, C
     };
     tracing::info!(actor = %session.principal.actor(), "console login");
     let secure = service.settings().tls.cert_file.is_some();
-    let ttl = session.expires_at - crate::clock::now();
+    let ttl = service.settings().ui.session_ttl.0.as_secs();
     let cookie = Cookie::build(SESSION_COOKIE, id)
         .path("/ui")
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(secure)
         .max_age(actix_web::cookie::time::Duration::seconds(
-            ttl.whole_seconds().max(1),
+            i64::try_from(ttl).unwrap_or(i64::MAX),
         ))
         .finish();
     let mut res = see_other("/ui/connections");
