@@ -119,3 +119,22 @@ async fn the_chart_has_one_bar_per_hour_with_traffic() {
     assert_eq!(drawn, expected);
     c.browser.quit().await;
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; run with `make test-browser`"]
+async fn uploading_self_client_json_in_the_console_adds_an_active_connection() {
+    let c = Console::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("self_client.json");
+    std::fs::write(&file, c.f.z.upload_body().to_string()).expect("self_client.json");
+    c.login().await;
+    c.browser.follow("a#add-connection").await;
+    c.browser.fill("form#upload [name=name]", "books").await;
+    c.browser
+        .upload("form#upload input[type=file][name=self_client]", &file)
+        .await;
+    c.browser.submit("form#upload").await;
+    assert_eq!(c.listed_state("books").await, "active");
+    assert_eq!(c.f.show("books").await["health"]["state"], "active");
+    c.browser.quit().await;
+}
