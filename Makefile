@@ -19,12 +19,18 @@ run: ## Build (release) and start the vault on ./data; the first start initialis
 test: ## Run the whole test suite (unit, integration, real HTTP)
 	$(CARGO) test --locked --all-targets $(FAKE)
 
-test-browser: ## Browser connect flow in headless Chromium (installs chromium + chromium-driver with apt if missing)
+test-browser: browser-deps ## Browser tests in headless Chromium: connect flow and admin console (installs chromium + chromium-driver with apt if missing)
+	$(CARGO) test --locked $(FAKE) --test browser -- --ignored
+
+.PHONY: browser-deps screenshots
+browser-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 		echo "== installing chromium and chromium-driver (Debian packages)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
 	fi
-	$(CARGO) test --locked $(FAKE) --test browser -- --ignored
+
+screenshots: browser-deps ## Retake docs/img/console-*.png from a real console run in headless Chromium
+	CONSOLE_SCREENSHOTS=docs/img $(CARGO) test --locked $(FAKE) --test browser -- --ignored --exact console::screenshots::the_console_pages_render_for_the_screenshots
 
 lint: fmt-check clippy ## Formatting and clippy gates
 

@@ -44,6 +44,7 @@ fn ctx() -> RequestContext {
     RequestContext {
         request_id: Some("req-1".into()),
         source: Some("127.0.0.1".into()),
+        channel: None,
     }
 }
 

@@ -129,6 +129,7 @@ impl VaultService {
         self.audit.deactivate().await;
         self.coord.publish(Invalidation::All);
         self.tokens.forget_all_verified();
+        self.sessions.end_all();
         self.vault.seal()
     }
 }

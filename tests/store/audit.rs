@@ -27,6 +27,7 @@ fn event(label: String) -> AuditEvent {
         &RequestContext {
             request_id: Some(label),
             source: None,
+            channel: None,
         },
     )
 }

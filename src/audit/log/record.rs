@@ -357,6 +357,7 @@ mod tests {
         let ctx = RequestContext {
             request_id: Some("req-1".into()),
             source: Some("127.0.0.1".into()),
+            channel: None,
         };
         let mut event = AuditEvent::unseal(Some("wrong_passphrase"), &ctx);
         event.details.insert("odd_key".into(), Detail::Int(-5));
