@@ -45,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/ui")
             .wrap(from_fn(headers))
+            .service(page("").route(web::get().to(session::to_home)))
             .service(page("/").route(web::get().to(session::home)))
             .service(page("/login").route(web::post().to(session::login)))
             .service(page("/logout").route(web::post().to(session::logout)))

@@ -21,6 +21,9 @@ async fn without_a_session_the_console_shows_the_login_form() {
         r#"<input type="password" id="token" name="token" autocomplete="off" required>"#
     ));
     assert!(page.html.contains(r#"<button type="submit" id="login">"#));
+    let bare = Browser::new(&app.server).get("/ui").await;
+    assert_eq!(bare.status, 303);
+    assert_eq!(bare.location(), "/ui/");
     // Pages behind the login send the browser there.
     let connections = Browser::new(&app.server).get("/ui/connections").await;
     assert_eq!(connections.status, 303);

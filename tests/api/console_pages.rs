@@ -321,6 +321,40 @@ async fn an_upload_without_the_csrf_token_is_refused_and_creates_nothing() {
     assert_eq!(status, 404);
 }
 
+#[tokio::test]
+async fn an_upload_with_more_fields_than_the_form_is_refused() {
+    let z = ZohoApp::spawn();
+    let b = Browser::logged_in(&z.app.server, &z.app.admin).await;
+    let csrf = b.get("/ui/connections/new").await.csrf();
+    let mut form = reqwest::multipart::Form::new()
+        .text("csrf", csrf)
+        .text("name", "many");
+    for i in 0..100 {
+        form = form.text(format!("junk{i}"), "x");
+    }
+    // A good file: only the number of fields is wrong.
+    let file = z
+        .fake
+        .self_client_json(&z.client, &SCOPES, 180)
+        .expect("code");
+    let form = form.text("accounts_url", z.fake.base_url()).part(
+        "self_client",
+        reqwest::multipart::Part::bytes(serde_json::to_vec(&file).expect("json")),
+    );
+    let resp = b
+        .http
+        .post(format!("{}/ui/connections", b.base))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    let answer = Browser::read(resp).await;
+    assert_eq!(answer.status, 400, "{}", answer.html);
+    assert!(answer.html.contains(r#"<p class="error" role="alert">"#));
+    let (status, _) = z.app.admin_get("/v1/connections/many").await;
+    assert_eq!(status, 404);
+}
+
 /// Follows the vault's 303 to Zoho, accepts there, and opens the callback
 /// in the console's browser: answers the callback's answer.
 async fn accept_at_zoho(f: &Flow, b: &Browser, to_zoho: &str) -> crate::console_client::Answer {

@@ -21,8 +21,12 @@ use crate::model::connection::ConnectionView;
 use crate::model::ConnectionName;
 use crate::service::VaultService;
 
-/// Largest `self_client.json` accepted (Zoho's are a few hundred bytes).
+/// Largest `self_client.json` accepted (Zoho's are a few hundred bytes),
+/// and of any other field of the upload form.
 const MAX_FILE: usize = 16 * 1024;
+
+/// Most fields an upload form may have (it has five).
+const MAX_FIELDS: usize = 16;
 
 /// Events shown on a connection's page.
 const EVENTS: usize = 50;
@@ -200,7 +204,12 @@ fn name_of(text: Option<String>) -> Result<ConnectionName, Failure> {
 async fn read_upload(mut form: Multipart) -> Result<(Fields, Vec<u8>), Failure> {
     let mut fields = Fields::default();
     let mut file = Vec::new();
+    let mut count = 0;
     while let Some(item) = form.next().await {
+        count += 1;
+        if count > MAX_FIELDS {
+            return Err(Failure::invalid("the upload has more fields than the form"));
+        }
         let mut field = item.map_err(|_| Failure::invalid("the upload could not be read"))?;
         let name = field.name().unwrap_or_default().to_string();
         let mut data = Vec::new();

@@ -108,6 +108,11 @@ pub async fn home(req: HttpRequest) -> Result<HttpResponse, ConsoleError> {
     Ok(layout::html(StatusCode::OK, layout::login(None)))
 }
 
+/// `GET /ui`: the console's home is `/ui/` (the cookie's path).
+pub async fn to_home() -> HttpResponse {
+    see_other("/ui/")
+}
+
 /// `POST /ui/login` (form field `token`).
 pub async fn login(req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ConsoleError> {
     let service = service(&req)?;
