@@ -3,8 +3,8 @@
 //! leaves the vault. Audit first, fail closed: the `proxy_request` event is
 //! durable before anything is sent to Zoho (else 503 and Zoho never hears
 //! of it); a `proxy_completed` event with the same request id follows when
-//! the answer's body has been passed back (or broke off), written behind
-//! the next call's `proxy_request` ([`super::proxy_completions`]).
+//! the answer's body has been passed back (or broke off), written in
+//! batches a little later ([`super::proxy_completions`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use crate::proxy::{
 };
 use crate::vault::Keyring;
 
-use super::proxy_completions::{Completions, LINGER};
+use super::proxy_completions::{Completions, Queued, LINGER};
 use super::{ServiceError, VaultService};
 
 /// What the proxy needs besides the rest of the service.
@@ -105,12 +105,18 @@ impl Completion {
             .with_label_values(&[&self.connection, self.method, status_class(status)])
             .inc();
         let event = AuditEvent::proxy_completed(&self.caller, &self.connection, outcome, &self.ctx);
-        if self.service.proxy.completions.push(event) {
-            let service = self.service;
-            tokio::spawn(async move {
-                tokio::time::sleep(LINGER).await;
-                service.flush_proxy_completions().await;
-            });
+        let service = self.service;
+        match service.proxy.completions.push(event) {
+            Queued::First => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(LINGER).await;
+                    service.flush_proxy_completions().await;
+                });
+            }
+            Queued::Full => {
+                tokio::spawn(async move { service.flush_proxy_completions().await });
+            }
+            Queued::Waiting => {}
         }
     }
 }
@@ -174,13 +180,6 @@ impl VaultService {
         let event =
             AuditEvent::proxy_request(caller, name, call.method.as_str(), call.target.path(), ctx);
         self.audit.append(event).await?;
-        // Earlier calls' completions are written while this call is with
-        // Zoho, not in front of its own event.
-        let riders = self.proxy.completions.take();
-        if !riders.is_empty() {
-            let service = Arc::clone(self);
-            tokio::spawn(async move { service.record_completions(riders).await });
-        }
         let mut done = Completion {
             service: Arc::clone(self),
             caller: caller.clone(),

@@ -1,16 +1,15 @@
-//! `proxy_completed` events wait to be written behind the next proxied
-//! call's `proxy_request` instead of in front of it.
+//! `proxy_completed` events are written in batches, a little after the
+//! answer, instead of one flush each.
 //!
 //! Nothing is acknowledged by a `proxy_completed` event: the caller already
 //! has Zoho's answer, and the `proxy_request` event before it was durable
 //! before Zoho was called. Written as soon as the answer is out, each
 //! completion's flush is under way just when the caller's next request
 //! arrives, and that request's `proxy_request` queues behind it: two
-//! flushes per call for a caller that sends one at a time. So a completion
-//! waits here until the next `proxy_request` is durable and is then written
-//! while that call is with Zoho (at high concurrency, in one batch with
-//! other calls' events); or until the trail is read or the vault sealed or
-//! stopped; or at most [`LINGER`].
+//! flushes in series per call for a caller that sends one at a time. So
+//! completions wait here and are written together [`LINGER`] after the
+//! first of them, or at once when [`BATCH`] are waiting, and in any case
+//! before the trail is read, before a seal and at shutdown.
 //!
 //! A crash in that window loses the completions waiting here, never a
 //! `proxy_request`: the trail then shows the request without its outcome.
@@ -20,8 +19,22 @@ use std::time::Duration;
 
 use crate::audit::AuditEvent;
 
-/// The longest a completion waits for a write to ride with.
+/// The longest a completion waits before it is written.
 pub(super) const LINGER: Duration = Duration::from_millis(20);
+
+/// Completions written at once without waiting for [`LINGER`].
+pub(super) const BATCH: usize = 256;
+
+/// What [`Completions::push`] asks of its caller.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Queued {
+    /// The first one waiting: write them all after [`LINGER`].
+    First,
+    /// [`BATCH`] are waiting: write them all now.
+    Full,
+    /// A write is already scheduled.
+    Waiting,
+}
 
 /// Completions waiting to be written, oldest first.
 #[derive(Default)]
@@ -30,12 +43,15 @@ pub(super) struct Completions {
 }
 
 impl Completions {
-    /// Queues `event`. `true` when the queue was empty, i.e. no flush is
-    /// scheduled yet: the caller schedules one after [`LINGER`].
-    pub(super) fn push(&self, event: AuditEvent) -> bool {
+    /// Queues `event` and says what write to schedule.
+    pub(super) fn push(&self, event: AuditEvent) -> Queued {
         let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
         queued.push(event);
-        queued.len() == 1
+        match queued.len() {
+            1 => Queued::First,
+            n if n >= BATCH => Queued::Full,
+            _ => Queued::Waiting,
+        }
     }
 
     /// Everything queued, in order, leaving the queue empty.
@@ -67,14 +83,22 @@ mod tests {
     }
 
     #[test]
-    fn the_first_completion_asks_for_a_flush_and_take_empties_in_order() {
+    fn the_first_completion_asks_for_a_write_and_take_empties_in_order() {
         let c = Completions::default();
-        assert!(c.push(event(1)), "an empty queue needs a flush scheduled");
-        assert!(!c.push(event(2)), "one is already scheduled");
+        assert_eq!(c.push(event(1)), Queued::First);
+        assert_eq!(c.push(event(2)), Queued::Waiting, "already scheduled");
         let taken = c.take();
         let ids: Vec<_> = taken.iter().map(|e| e.request_id.clone()).collect();
         assert_eq!(ids, [Some("req-1".into()), Some("req-2".into())]);
         assert!(c.take().is_empty());
-        assert!(c.push(event(3)), "empty again: the next one schedules");
+        assert_eq!(c.push(event(3)), Queued::First, "empty again");
+    }
+
+    #[test]
+    fn a_full_batch_asks_to_be_written_at_once() {
+        let c = Completions::default();
+        let pushed: Vec<Queued> = (0..BATCH as u64).map(|n| c.push(event(n))).collect();
+        assert_eq!(pushed.last(), Some(&Queued::Full));
+        assert_eq!(c.take().len(), BATCH);
     }
 }
