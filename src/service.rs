@@ -10,6 +10,7 @@ mod connections;
 mod denials;
 mod error;
 mod proxy;
+mod proxy_completions;
 mod sessions;
 mod sys;
 mod tokens;

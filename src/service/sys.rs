@@ -123,6 +123,7 @@ impl VaultService {
     /// event is awaited first, but sealing never waits on the audit trail
     /// failing: a failure is logged and the vault is sealed anyway.
     pub async fn seal(&self, by: &Principal, ctx: &RequestContext) -> bool {
+        self.flush_proxy_completions().await;
         if let Err(e) = self.audit.append(AuditEvent::seal(by, ctx)).await {
             tracing::error!(error = %e, "cannot record the seal in the audit trail; sealing anyway");
         }
