@@ -70,6 +70,7 @@ mod tests {
         let ctx = RequestContext {
             request_id: Some(format!("req-{n}")),
             source: None,
+            channel: None,
         };
         let admin = crate::auth::Principal {
             token_id: "adm_test".into(),
