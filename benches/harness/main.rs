@@ -51,6 +51,10 @@ struct Options {
     storm_latency_ms: u64,
     stored: usize,
     cluster: bool,
+    /// Only the cluster step, once per `--cluster-bin` (A/B comparisons).
+    cluster_only: bool,
+    /// The zoho-vault binaries the cluster step runs, in turn.
+    cluster_bins: Vec<String>,
 }
 
 #[derive(PartialEq)]
@@ -73,6 +77,8 @@ impl Options {
             storm_latency_ms: 200,
             stored: 10_000,
             cluster: true,
+            cluster_only: false,
+            cluster_bins: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -97,10 +103,12 @@ impl Options {
                 "--storm-latency-ms" => o.storm_latency_ms = value(arg)?.parse()?,
                 "--stored-connections" => o.stored = value(arg)?.parse()?,
                 "--no-cluster" => o.cluster = false,
+                "--cluster-only" => o.cluster_only = true,
+                "--cluster-bin" => o.cluster_bins.push(value(arg)?),
                 other => bail!(
                     "unknown option {other}; options: --duration-secs N, --rounds N, --conns 1,16,64, \
                      --openbao, --no-openbao, --callers N, --storm-latency-ms N, \
-                     --stored-connections N, --no-cluster"
+                     --stored-connections N, --no-cluster, --cluster-only, --cluster-bin PATH"
                 ),
             }
         }
@@ -139,6 +147,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .context("temporary directory")?;
     procs::set_run_dir(root.path());
+    if options.cluster_only {
+        return cluster::only(&options, root.path()).await;
+    }
     match measure(&options, root.path()).await {
         Ok(results) => {
             let text = results.render();

@@ -1,16 +1,17 @@
 //! [`PgAuditStore`]: the audit trail of replicas sharing one PostgreSQL
 //! database, as one hash chain.
 //!
-//! Every group commit of every replica is one transaction that first locks
-//! the chain head row (`SELECT … FOR UPDATE` on `zv_audit_head`). A
-//! replica's writer chains its batch after the head it last saw; when
-//! another replica appended meanwhile, the batch is re-chained here, under
-//! the lock, after the real head (with the chain key the writer installed
-//! through [`AuditStore::use_chain_key`]). So the chain stays one gapless
-//! sequence whatever the number of replicas, and a commit returns only when
-//! its events are durable (fail closed, as with the embedded log). Events
-//! are stored in the embedded log's binary record encoding, plus the
-//! columns that queries filter on.
+//! Every group commit of every replica moves the chain head row
+//! (`zv_audit_head`) in the same transaction as its events, so the commits
+//! of all replicas fall in one order. A replica's writer chains its batch
+//! after the head it last saw; when another replica appended meanwhile,
+//! the batch is re-chained here after the real head (with the chain key
+//! the writer installed through [`AuditStore::use_chain_key`]), see
+//! [`append`] for how that costs one statement in the common case. So the
+//! chain stays one gapless sequence whatever the number of replicas, and a
+//! commit returns only when its events are durable (fail closed, as with
+//! the embedded log). Events are stored in the embedded log's binary
+//! record encoding, plus the columns that queries filter on.
 //!
 //! Pending events (recorded while sealed) wait in `zv_audit_pending`. The
 //! replica that chains them deletes them in the same transaction; if
@@ -25,7 +26,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::chain::{compute_hash, ChainKey};
+use super::chain::ChainKey;
 use super::event::{AuditEvent, AuditRecord};
 use super::keys::Checkpoint;
 use super::log::record::{decode, Payload};
@@ -34,9 +35,11 @@ use super::query::{Order, Page, Query};
 use super::store::{AuditStore, Batch};
 use super::AuditError;
 
+mod append;
 mod restore;
 mod rows;
 
+use append::{compare_and_append, follows, rechain, Cas, MAX_MISSES};
 use rows::{insert_events, lock_head};
 
 /// The trail in PostgreSQL (the schema is migrated by the PostgreSQL store).
@@ -48,6 +51,10 @@ pub struct PgAuditStore {
     /// Counters of the pending events last handed to the writer, in order:
     /// the first records of a draining batch are these events.
     last_pending: Mutex<Vec<u64>>,
+    /// The chain head after this replica's last append: the next batch is
+    /// chained after it (not after the head the writer computed, which is
+    /// wrong once another replica appended in between).
+    seen: Mutex<Option<Checkpoint>>,
 }
 
 fn store_err(e: sqlx::Error) -> AuditError {
@@ -65,11 +72,23 @@ impl PgAuditStore {
             pool,
             key: Mutex::new(None),
             last_pending: Mutex::new(Vec::new()),
+            seen: Mutex::new(None),
         }
     }
 
     fn key(&self) -> Option<Arc<dyn ChainKey>> {
         self.key.lock().ok().and_then(|k| k.clone())
+    }
+
+    /// The head after this replica's last append, if known.
+    fn seen(&self) -> Option<Checkpoint> {
+        self.seen.lock().ok().and_then(|h| h.clone())
+    }
+
+    fn saw(&self, head: Option<Checkpoint>) {
+        if let Ok(mut slot) = self.seen.lock() {
+            *slot = head;
+        }
     }
 
     /// The records of `batch` that are still to be written: pending events
@@ -145,6 +164,7 @@ impl AuditStore for PgAuditStore {
         if let Ok(mut slot) = self.key.lock() {
             *slot = key;
         }
+        self.saw(None);
     }
 
     async fn head(&self) -> Result<Checkpoint, AuditError> {
@@ -154,10 +174,12 @@ impl AuditStore for PgAuditStore {
                 .await
                 .map_err(store_err)?;
         if let Some((seq, hash)) = head {
-            return Ok(Checkpoint {
+            let head = Checkpoint {
                 seq: seq as u64,
                 hash,
-            });
+            };
+            self.saw(Some(head.clone()));
+            return Ok(head);
         }
         Ok(self
             .checkpoint()
@@ -166,51 +188,44 @@ impl AuditStore for PgAuditStore {
     }
 
     async fn append(&self, batch: Batch) -> Result<(), AuditError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
-        let mut head = lock_head(&mut tx).await?;
-        let drained: Vec<i64> = match batch.drained_pending {
-            Some(upto) => sqlx::query_scalar(
-                "DELETE FROM zv_audit_pending WHERE counter <= $1 RETURNING counter",
-            )
-            .bind(to_i64(upto))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_err)?,
-            None => Vec::new(),
+        if batch.drained_pending.is_some() {
+            return self.append_locked(batch).await;
+        }
+        let mut records = batch.records;
+        let Some(first) = records.first() else {
+            return Ok(());
         };
-        let mut records = self.still_pending(&drained, batch);
-        let follows = records
-            .first()
-            .is_none_or(|r| r.seq == head.seq + 1 && r.prev == head.hash);
-        if !follows {
-            let key = self.key().ok_or(AuditError::Unavailable(
-                "the audit chain head moved and no chain key is installed",
-            ))?;
-            for r in &mut records {
-                r.seq = head.seq + 1;
-                r.prev = std::mem::take(&mut head.hash);
-                r.hash = compute_hash(key.as_ref(), r);
-                head = Checkpoint {
-                    seq: r.seq,
-                    hash: r.hash.clone(),
-                };
+        // The head this replica last saw, else the one its writer chained
+        // after.
+        let mut expected = self.seen().unwrap_or_else(|| Checkpoint {
+            seq: first.seq.saturating_sub(1),
+            hash: first.prev.clone(),
+        });
+        for _ in 0..=MAX_MISSES {
+            if !follows(&records, &expected) {
+                let key = self.key().ok_or(AuditError::Unavailable(
+                    "the audit chain head moved and no chain key is installed",
+                ))?;
+                rechain(key.as_ref(), &mut records, expected.clone());
             }
-        } else if let Some(last) = records.last() {
-            head = Checkpoint {
-                seq: last.seq,
-                hash: last.hash.clone(),
-            };
+            match compare_and_append(&self.pool, &records, &expected).await {
+                Ok(Cas::Committed(head)) => {
+                    self.saw(Some(head));
+                    return Ok(());
+                }
+                Ok(Cas::Moved(head)) => expected = head,
+                Err(e) => {
+                    // Whether it landed is unknown: read the head next time.
+                    self.saw(None);
+                    return Err(e);
+                }
+            }
         }
-        if !records.is_empty() {
-            insert_events(&mut tx, &records).await?;
-            sqlx::query("UPDATE zv_audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(to_i64(head.seq))
-                .bind(&head.hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-        }
-        tx.commit().await.map_err(store_err)
+        self.append_locked(Batch {
+            records,
+            drained_pending: None,
+        })
+        .await
     }
 
     async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
