@@ -52,6 +52,8 @@ pub struct ClusterRun {
     /// The database backends' states over the busiest load step (its
     /// connection count, the samples).
     pub waits: Option<(u32, probes::Waits)>,
+    /// What the storm ran on PostgreSQL: (statement, calls).
+    pub storm_statements: Vec<(String, i64)>,
 }
 
 /// Runs the cluster part, or says why it cannot (no PostgreSQL).
@@ -201,7 +203,9 @@ async fn run_with(
         "cluster: refresh storm, {} callers over {REPLICAS} replicas, fake latency {} ms",
         o.callers, o.storm_latency_ms
     ));
+    probes::reset_statements(&db.url).await?;
     let storm = crate::storm::run(&replicas, fake, o.callers, o.storm_latency_ms).await?;
+    let storm_statements = probes::statement_calls(&db.url).await?;
     note("cluster: revocation propagation");
     let revocations = probes::revocations(&replicas, "bench-0", REVOCATIONS).await?;
 
@@ -216,6 +220,7 @@ async fn run_with(
         revocations,
         time,
         waits,
+        storm_statements,
     }))
 }
 

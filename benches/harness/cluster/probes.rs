@@ -249,3 +249,19 @@ pub async fn sample_waits(
         }
     }
 }
+
+/// The statements PostgreSQL ran since the last reset, by calls: (text,
+/// calls), most called first (empty without pg_stat_statements).
+pub async fn statement_calls(url: &str) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut conn = sqlx::PgConnection::connect(url).await.context("connect")?;
+    let rows: Result<Vec<(String, i64)>, _> = sqlx::query_as(
+        "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 70), calls \
+         FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND query NOT LIKE '%pg_stat_statements%' \
+         ORDER BY calls DESC LIMIT 8",
+    )
+    .fetch_all(&mut conn)
+    .await;
+    Ok(rows.unwrap_or_default())
+}

@@ -96,6 +96,18 @@ pub fn render(
         );
     }
     storm_rows(&mut o, &c.storm, "storm over replicas", 100);
+    if !c.storm_statements.is_empty() {
+        let calls: Vec<String> = c
+            .storm_statements
+            .iter()
+            .map(|(q, n)| format!("{n}× `{}`", q.replace('|', "\\|")))
+            .collect();
+        let _ = writeln!(
+            o,
+            "| storm over replicas: PostgreSQL statements (most called) | {} | | |",
+            calls.join("; ")
+        );
+    }
     let mut rev = c.revocations.clone();
     rev.sort();
     if let (Some(median), Some(max)) = (rev.get(rev.len() / 2), rev.last()) {
