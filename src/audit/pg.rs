@@ -7,7 +7,7 @@
 //! after the head it last saw; when another replica appended meanwhile,
 //! the batch is re-chained here after the real head (with the chain key
 //! the writer installed through [`AuditStore::use_chain_key`]), see
-//! [`append`] for how that costs one statement in the common case. So the
+//! [`append`]. So the
 //! chain stays one gapless sequence whatever the number of replicas, and a
 //! commit returns only when its events are durable (fail closed, as with
 //! the embedded log). Events are stored in the embedded log's binary
@@ -39,7 +39,6 @@ mod append;
 mod restore;
 mod rows;
 
-use append::{compare_and_append, follows, rechain, Cas, MAX_MISSES};
 use rows::{insert_events, lock_head};
 
 /// The trail in PostgreSQL (the schema is migrated by the PostgreSQL store).
@@ -51,10 +50,6 @@ pub struct PgAuditStore {
     /// Counters of the pending events last handed to the writer, in order:
     /// the first records of a draining batch are these events.
     last_pending: Mutex<Vec<u64>>,
-    /// The chain head after this replica's last append: the next batch is
-    /// chained after it (not after the head the writer computed, which is
-    /// wrong once another replica appended in between).
-    seen: Mutex<Option<Checkpoint>>,
 }
 
 fn store_err(e: sqlx::Error) -> AuditError {
@@ -72,23 +67,11 @@ impl PgAuditStore {
             pool,
             key: Mutex::new(None),
             last_pending: Mutex::new(Vec::new()),
-            seen: Mutex::new(None),
         }
     }
 
     fn key(&self) -> Option<Arc<dyn ChainKey>> {
         self.key.lock().ok().and_then(|k| k.clone())
-    }
-
-    /// The head after this replica's last append, if known.
-    fn seen(&self) -> Option<Checkpoint> {
-        self.seen.lock().ok().and_then(|h| h.clone())
-    }
-
-    fn saw(&self, head: Option<Checkpoint>) {
-        if let Ok(mut slot) = self.seen.lock() {
-            *slot = head;
-        }
     }
 
     /// The records of `batch` that are still to be written: pending events
@@ -164,7 +147,6 @@ impl AuditStore for PgAuditStore {
         if let Ok(mut slot) = self.key.lock() {
             *slot = key;
         }
-        self.saw(None);
     }
 
     async fn head(&self) -> Result<Checkpoint, AuditError> {
@@ -178,7 +160,6 @@ impl AuditStore for PgAuditStore {
                 seq: seq as u64,
                 hash,
             };
-            self.saw(Some(head.clone()));
             return Ok(head);
         }
         Ok(self
@@ -188,44 +169,7 @@ impl AuditStore for PgAuditStore {
     }
 
     async fn append(&self, batch: Batch) -> Result<(), AuditError> {
-        if batch.drained_pending.is_some() {
-            return self.append_locked(batch).await;
-        }
-        let mut records = batch.records;
-        let Some(first) = records.first() else {
-            return Ok(());
-        };
-        // The head this replica last saw, else the one its writer chained
-        // after.
-        let mut expected = self.seen().unwrap_or_else(|| Checkpoint {
-            seq: first.seq.saturating_sub(1),
-            hash: first.prev.clone(),
-        });
-        for _ in 0..=MAX_MISSES {
-            if !follows(&records, &expected) {
-                let key = self.key().ok_or(AuditError::Unavailable(
-                    "the audit chain head moved and no chain key is installed",
-                ))?;
-                rechain(key.as_ref(), &mut records, expected.clone());
-            }
-            match compare_and_append(&self.pool, &records, &expected).await {
-                Ok(Cas::Committed(head)) => {
-                    self.saw(Some(head));
-                    return Ok(());
-                }
-                Ok(Cas::Moved(head)) => expected = head,
-                Err(e) => {
-                    // Whether it landed is unknown: read the head next time.
-                    self.saw(None);
-                    return Err(e);
-                }
-            }
-        }
-        self.append_locked(Batch {
-            records,
-            drained_pending: None,
-        })
-        .await
+        self.append_locked(batch).await
     }
 
     async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {

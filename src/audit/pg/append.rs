@@ -1,18 +1,20 @@
 //! Appending a group commit to the chain that every replica shares.
 //!
 //! The chain head row is the one point all replicas' commits go through in
-//! order, and PostgreSQL holds its row lock until the commit is flushed.
-//! So what counts is how long a commit holds it: here, only while the
-//! server runs one statement and flushes it, with no client round trip in
-//! between. The batch goes out as one autocommit call of
-//! `zv_audit_append` (schema migration 4), which compare-and-sets the head
-//! (from the head this replica last saw to the batch's last event) and
-//! inserts the events only when the head matched. When another replica
-//! appended first it writes nothing (so it costs no WAL flush) and answers
-//! the real head; the batch is re-chained after it and tried again. After
-//! [`MAX_MISSES`] misses in a row, or when pending events are drained with
-//! the batch, the locked path runs instead (lock the head, then the same
-//! call, then commit), which cannot miss.
+//! order, and PostgreSQL holds its row lock until the commit is flushed,
+//! so what counts is how many round trips a commit holds it for. A batch is
+//! one transaction of three round trips: `BEGIN`, lock the head (`SELECT
+//! ... FOR UPDATE`, which answers it), then one call of `zv_audit_append`
+//! (schema migration 4) that inserts the events and moves the head, and
+//! `COMMIT`. The batch is re-chained after the locked head when another
+//! replica appended since this one's writer last looked.
+//!
+//! Measured and not kept: the same call as one autocommit statement, a
+//! compare-and-set from the head this replica last saw, re-chained and
+//! retried on a miss. It holds the lock for no round trip at all, but with
+//! three busy replicas nearly every call waited for another replica's
+//! commit only to find the head moved, and the cluster issued fewer
+//! tokens per second than with the lock taken first (docs/cluster.md).
 
 use sqlx::Row;
 
@@ -23,10 +25,6 @@ use crate::audit::event::AuditRecord;
 use crate::audit::keys::Checkpoint;
 use crate::audit::store::Batch;
 use crate::audit::AuditError;
-
-/// Compare-and-set misses in a row before the locked path: a replica that
-/// keeps losing the race stops retrying and queues on the lock instead.
-pub(super) const MAX_MISSES: usize = 2;
 
 /// Does `records` start right after `head`?
 pub(super) fn follows(records: &[AuditRecord], head: &Checkpoint) -> bool {
@@ -62,19 +60,12 @@ pub(super) fn last(records: &[AuditRecord], after: Checkpoint) -> Checkpoint {
 }
 
 impl PgAuditStore {
-    /// The path that cannot miss: one transaction that locks the head,
-    /// takes the drained pending events out, re-chains the batch after the
-    /// head when needed, inserts it and moves the head.
+    /// One transaction that locks the head, takes the drained pending
+    /// events out, re-chains the batch after the head when needed, inserts
+    /// it and moves the head.
     pub(super) async fn append_locked(&self, batch: Batch) -> Result<(), AuditError> {
-        let result = self.append_locked_once(batch).await;
-        self.saw(result.as_ref().ok().cloned());
-        result.map(|_| ())
-    }
-
-    async fn append_locked_once(&self, batch: Batch) -> Result<Checkpoint, AuditError> {
         let mut tx = self.pool.begin().await.map_err(store_err)?;
         let head = lock_head(&mut tx).await?;
-        let before = head.clone();
         let drained: Vec<i64> = match batch.drained_pending {
             Some(upto) => sqlx::query_scalar(
                 "DELETE FROM zv_audit_pending WHERE counter <= $1 RETURNING counter",
@@ -86,44 +77,32 @@ impl PgAuditStore {
             None => Vec::new(),
         };
         let mut records = self.still_pending(&drained, batch);
-        let head = if follows(&records, &head) {
-            last(&records, head)
-        } else {
+        if !follows(&records, &head) {
             let key = self.key().ok_or(AuditError::Unavailable(
                 "the audit chain head moved and no chain key is installed",
             ))?;
-            rechain(key.as_ref(), &mut records, head)
-        };
+            rechain(key.as_ref(), &mut records, head.clone());
+        }
         if !records.is_empty() {
             // Under the lock the head cannot have moved: this inserts.
-            if let Cas::Moved(_) = compare_and_append(&mut *tx, &records, &before).await? {
+            if !compare_and_append(&mut *tx, &records, &head).await? {
                 return Err(AuditError::Store(
                     "the audit chain head moved while locked".into(),
                 ));
             }
         }
-        tx.commit().await.map_err(store_err)?;
-        Ok(head)
+        tx.commit().await.map_err(store_err)
     }
 }
 
-/// What one compare-and-set did.
-pub(super) enum Cas {
-    /// The events are committed; this is the new head.
-    Committed(Checkpoint),
-    /// Another replica appended first: nothing was written; this is the
-    /// real head.
-    Moved(Checkpoint),
-}
-
-/// One autocommit statement: moves the head from `expected` to the last
-/// of `records` and inserts them, or, when the head is elsewhere, writes
-/// nothing and answers where it is. `records` must follow `expected`.
+/// One statement: moves the head from `expected` to the last of `records`
+/// and inserts them (true), or, when the head is elsewhere, writes nothing
+/// (false). `records` must follow `expected`.
 pub(super) async fn compare_and_append<'c, E>(
     on: E,
     records: &[AuditRecord],
     expected: &Checkpoint,
-) -> Result<Cas, AuditError>
+) -> Result<bool, AuditError>
 where
     E: sqlx::Executor<'c, Database = sqlx::Postgres>,
 {
@@ -145,13 +124,5 @@ where
         .ok_or_else(missing_head)?;
     let seq: i64 = row.try_get(0).map_err(store_err)?;
     let hash: String = row.try_get(1).map_err(store_err)?;
-    let head = Checkpoint {
-        seq: seq as u64,
-        hash,
-    };
-    Ok(if head == new {
-        Cas::Committed(head)
-    } else {
-        Cas::Moved(head)
-    })
+    Ok(seq as u64 == new.seq && hash == new.hash)
 }

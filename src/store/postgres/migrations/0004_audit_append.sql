@@ -6,13 +6,12 @@ INSERT INTO zv_audit_head (id, seq, hash)
 VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000')
 ON CONFLICT (id) DO NOTHING;
 
--- A group commit as a compare-and-set on the head: when the head is still
--- (expected_seq, expected_hash), move it to (new_seq, new_hash) and insert
--- the batch's events, all in the caller's transaction; otherwise write
--- nothing and answer the head as it now is. The row lock is held from the
--- update to the end of the caller's transaction, with no client round
--- trip in between when the caller runs this alone. The events arrive
--- already chained (their hashes need the chain key, which never leaves the
+-- A group commit's writes in one round trip, as a compare-and-set on the
+-- head: when the head is still (expected_seq, expected_hash), move it to
+-- (new_seq, new_hash) and insert the batch's events, in the caller's
+-- transaction (which has locked the head row first); otherwise write
+-- nothing and answer the head as it now is. The events arrive already
+-- chained (their hashes need the chain key, which never leaves the
 -- replicas).
 CREATE FUNCTION zv_audit_append(
     seqs bigint[], ats bigint[], actions text[], actors text[],
