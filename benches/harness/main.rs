@@ -53,6 +53,10 @@ struct Options {
     cluster: bool,
     /// `--only proxy`: just the proxy step (A/B runs while tuning it).
     only_proxy: bool,
+    /// Only the cluster step, once per `--cluster-bin` (A/B comparisons).
+    cluster_only: bool,
+    /// The zoho-vault binaries the cluster step runs, in turn.
+    cluster_bins: Vec<String>,
 }
 
 #[derive(PartialEq)]
@@ -76,6 +80,8 @@ impl Options {
             stored: 10_000,
             cluster: true,
             only_proxy: false,
+            cluster_only: false,
+            cluster_bins: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -104,10 +110,13 @@ impl Options {
                     "proxy" => o.only_proxy = true,
                     other => bail!("--only takes `proxy`, not {other}"),
                 },
+                "--cluster-only" => o.cluster_only = true,
+                "--cluster-bin" => o.cluster_bins.push(value(arg)?),
                 other => bail!(
                     "unknown option {other}; options: --duration-secs N, --rounds N, --conns 1,16,64, \
                      --openbao, --no-openbao, --callers N, --storm-latency-ms N, \
-                     --stored-connections N, --no-cluster, --only proxy"
+                     --stored-connections N, --no-cluster, --only proxy, --cluster-only, \
+                     --cluster-bin PATH"
                 ),
             }
         }
@@ -146,6 +155,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .context("temporary directory")?;
     procs::set_run_dir(root.path());
+    if options.cluster_only {
+        return cluster::only(&options, root.path()).await;
+    }
     let (measured, file) = if options.only_proxy {
         let text = proxy::alone(
             root.path(),
