@@ -74,7 +74,7 @@ fn write(dir: &Path, events: u64) -> anyhow::Result<()> {
             proxy_paths: Vec::new(),
         })
         .collect();
-    let mut prev = String::from("genesis");
+    let mut prev = zoho_vault::audit::keys::GENESIS.to_string();
     let started = Instant::now();
     let mut seq = 1;
     while seq <= events {
