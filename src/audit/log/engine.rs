@@ -102,6 +102,13 @@ pub struct SegmentView {
     len: u64,
 }
 
+impl SegmentView {
+    /// Its file and the committed byte range to read for the events asked.
+    pub fn file(&self) -> (&Path, std::ops::Range<u64>) {
+        (&self.path, self.start..self.len)
+    }
+}
+
 /// The log in one directory.
 pub struct SegmentLog {
     dir: PathBuf,
