@@ -85,6 +85,7 @@ fn write(dir: &Path, events: u64) -> anyhow::Result<()> {
             let ctx = RequestContext {
                 request_id: Some(format!("req-{s:016x}")),
                 source: Some(format!("10.0.{}.{}", s % 7, s % 251)),
+                channel: None,
             };
             let event = AuditEvent::token_issued(
                 who,
