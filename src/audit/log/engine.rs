@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use super::canonical::CanonicalPage;
 use super::checkpoint::SignedCheckpoint;
-use super::record::{encode_drained, encode_event, frame, Payload};
+use super::record::{encode_drained, frame, frame_event, Payload};
 use super::segment::{file_name, header, parse_name, FrameReader, HEADER_LEN};
 use super::Damage;
 use crate::audit::event::AuditRecord;
@@ -207,7 +207,7 @@ impl SegmentLog {
         let mut offsets = Vec::with_capacity(records.len());
         for r in records {
             offsets.push(buf.len() as u64);
-            frame(&encode_event(r), &mut buf);
+            frame_event(r, &mut buf);
         }
         if let Some(n) = drained {
             frame(&encode_drained(n), &mut buf);
