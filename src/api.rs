@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth_self;
 pub mod backup;
 pub mod connections;
+pub mod console;
 pub mod context;
 pub mod error;
 pub mod extract;
@@ -52,7 +53,8 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(proxy::routes)
                     .configure(openapi::routes),
             )
-            .configure(metrics::routes);
+            .configure(metrics::routes)
+            .configure(console::routes);
     }
 }
 

@@ -44,7 +44,7 @@ use crate::zoho::{ErrorClass, ZohoClient};
 
 use errors::coord_error;
 pub use flight::Issued;
-use flight::{Cached, Outcome, Slot};
+use flight::{Cached, Outcome, Queued, Slot};
 use refresh::{Current, Fenced};
 
 /// The token broker. Cheap to clone.
@@ -228,12 +228,22 @@ impl Broker {
         // On PostgreSQL each lease is a round trip to take and one to give
         // back: callers queued behind this process's own refresh share it
         // (or the token it found) without one each.
-        let _queued = slot.queue.lock().await;
-        if let Some(outcome) = slot.finished_since(seen) {
-            if let Some(shared) = self.share(name, slot, outcome) {
-                return shared.map(Ok);
-            }
-        }
+        // A refresh that finishes meanwhile wakes every waiter at once.
+        let outcome = match slot.queue_or_outcome(seen).await {
+            Queued::Finished(outcome) => Err(outcome),
+            Queued::Turn(turn) => Ok((turn, slot.finished_since(seen))),
+        };
+        let _queued = match outcome {
+            Ok((turn, None)) => turn,
+            Ok((turn, Some(outcome))) => match self.share(name, slot, outcome) {
+                Some(shared) => return shared.map(Ok),
+                None => turn,
+            },
+            Err(outcome) => match self.share(name, slot, outcome) {
+                Some(shared) => return shared.map(Ok),
+                None => slot.queue.lock().await,
+            },
+        };
         let now = self.now();
         if let Some(hit) = slot.fresh(now, min_valid) {
             return Ok(Ok(hit.issue(now, false)));

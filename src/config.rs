@@ -23,9 +23,11 @@ use crate::crypto::kdf::KdfParams;
 mod outbound;
 mod proxies;
 mod sections;
+mod ui;
 pub use outbound::{Age, ProxySettings, WebhookSettings};
 pub use proxies::TrustedProxies;
 pub use sections::*;
+pub use ui::{SessionTtl, UiSettings};
 
 /// Path of the shipped defaults file, relative to the working directory.
 pub const DEFAULT_FILE: &str = "config/default.toml";
@@ -94,6 +96,8 @@ pub struct Settings {
     pub proxy: ProxySettings,
     /// Outgoing webhooks.
     pub webhooks: WebhookSettings,
+    /// The admin console (`ui.*`).
+    pub ui: UiSettings,
 }
 
 impl Default for Settings {
@@ -117,6 +121,7 @@ impl Default for Settings {
             cluster: ClusterSettings::default(),
             proxy: ProxySettings::default(),
             webhooks: WebhookSettings::default(),
+            ui: UiSettings::default(),
         }
     }
 }

@@ -10,6 +10,8 @@ mod connections;
 mod denials;
 mod error;
 mod proxy;
+mod proxy_completions;
+mod sessions;
 mod sys;
 mod tokens;
 mod trail;
@@ -20,6 +22,7 @@ pub use admin_tokens::AdminTokenError;
 pub use backup::BackupStream;
 pub use error::{OpenError, ServiceAuthError, ServiceError, UnsealError};
 pub use proxy::{ProxyAnswer, ProxyCall};
+pub use sessions::Session;
 pub use trail::OfflineBackupError;
 
 use std::sync::Arc;
@@ -88,6 +91,8 @@ pub struct VaultService {
     webhooks: crate::webhooks::Webhooks,
     /// This replica's webhook delivery worker.
     webhook_worker: Arc<crate::webhooks::worker::Worker>,
+    /// Admin console sessions (in memory).
+    sessions: sessions::Sessions,
 }
 
 impl VaultService {
@@ -166,6 +171,7 @@ impl VaultService {
             .map_err(|e| OpenError::Webhooks(e.to_string()))?,
         );
         Ok(Self {
+            sessions: sessions::Sessions::new(settings.ui.session_ttl.0),
             proxy,
             webhooks,
             webhook_worker,

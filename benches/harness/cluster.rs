@@ -49,6 +49,11 @@ pub struct ClusterRun {
     /// From the revoking replica's answer to another replica's first 401.
     pub revocations: Vec<Duration>,
     pub time: probes::WhereTime,
+    /// The database backends' states over the busiest load step (its
+    /// connection count, the samples).
+    pub waits: Option<(u32, probes::Waits)>,
+    /// What the storm ran on PostgreSQL: (statement, calls).
+    pub storm_statements: Vec<(String, i64)>,
 }
 
 /// Runs the cluster part, or says why it cannot (no PostgreSQL).
@@ -57,14 +62,47 @@ pub async fn run(
     dir: &Path,
     fake: &Fake,
 ) -> anyhow::Result<Result<ClusterRun, String>> {
+    let bin = env!("CARGO_BIN_EXE_zoho-vault");
+    run_with(o, &dir.join("cluster"), fake, bin).await
+}
+
+/// `--cluster-only`: the cluster part alone, once for each `--cluster-bin`
+/// in turn (else for this build's binary), each report printed as it
+/// ends: back-to-back runs for A/B ratios on a shared machine.
+pub async fn only(o: &Options, dir: &Path) -> anyhow::Result<()> {
+    let fake = Fake::start(env!("CARGO_BIN_EXE_fake-zoho"), dir).await?;
+    let bins = if o.cluster_bins.is_empty() {
+        vec![env!("CARGO_BIN_EXE_zoho-vault").to_string()]
+    } else {
+        o.cluster_bins.clone()
+    };
+    for (i, bin) in bins.iter().enumerate() {
+        note(&format!(
+            "cluster-only run {} of {}: {bin}",
+            i + 1,
+            bins.len()
+        ));
+        let run = run_with(o, &dir.join(format!("cluster-{i}")), &fake, bin).await?;
+        println!("\n# {bin}\n{}", render(&run, &[], None, ""));
+    }
+    fake.proc.stop().await;
+    Ok(())
+}
+
+async fn run_with(
+    o: &Options,
+    root: &Path,
+    fake: &Fake,
+    bin: &str,
+) -> anyhow::Result<Result<ClusterRun, String>> {
     if std::env::var_os(pg::URL_VAR).is_none() && pg::bin_dir().is_none() {
         return Ok(Err(
             "skipped: no PostgreSQL (initdb) on the PATH or under /usr/lib/postgresql".into(),
         ));
     }
-    let bin = pg::bin_dir();
+    let pg_bin = pg::bin_dir();
     let mut options = String::from("-c fsync=on -c full_page_writes=on");
-    let preload = bin
+    let preload = pg_bin
         .as_ref()
         .and_then(|b| b.parent())
         .is_some_and(|root| root.join("lib/pg_stat_statements.so").exists());
@@ -75,13 +113,11 @@ pub async fn run(
     let Some(db) = pg::database().await else {
         return Ok(Err("skipped: PostgreSQL did not start".into()));
     };
-    let root = dir.join("cluster");
-    std::fs::create_dir_all(&root).context("cluster directory")?;
-    let bin = env!("CARGO_BIN_EXE_zoho-vault");
-    let admin = init(bin, &root, &db.url)?;
+    std::fs::create_dir_all(root).context("cluster directory")?;
+    let admin = init(bin, root, &db.url)?;
     let mut replicas = Vec::new();
     for i in 0..REPLICAS {
-        replicas.push(serve(bin, &root, &db.url, i, &admin).await?);
+        replicas.push(serve(bin, root, &db.url, i, &admin).await?);
     }
     note(&format!(
         "cluster: {REPLICAS} replicas on PostgreSQL ({}), pids {}",
@@ -130,12 +166,19 @@ pub async fn run(
         .collect();
 
     note("cluster: warm-up, 2 s");
-    spread(&root, &targets, 16, Duration::from_secs(2)).await?;
+    spread(root, &targets, 16, Duration::from_secs(2)).await?;
     probes::reset_statements(&db.url).await?;
     let before = probes::Counters::read(&replicas).await?;
     let round = Duration::from_secs((o.duration.as_secs() / o.rounds as u64).max(1));
     let mut token = Vec::new();
+    let mut waits = None;
+    let busiest = o.conns.iter().copied().max().unwrap_or(0);
     for &conns in &o.conns {
+        let sampler = (conns == busiest).then(|| {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(probes::sample_waits(db.url.clone(), stopped));
+            (stop, task)
+        });
         let mut rounds = Vec::new();
         for r in 0..o.rounds {
             note(&format!(
@@ -144,9 +187,13 @@ pub async fn run(
                 o.rounds,
                 round.as_secs()
             ));
-            rounds.push(spread(&root, &targets, conns, round).await?);
+            rounds.push(spread(root, &targets, conns, round).await?);
         }
         token.push(Step::combine(&rounds).context("no rounds")?);
+        if let Some((stop, task)) = sampler {
+            let _ = stop.send(());
+            waits = Some((conns, task.await.context("wait sampler")??));
+        }
     }
     let after = probes::Counters::read(&replicas).await?;
     let issues: u64 = token.iter().map(|s| s.requests).sum();
@@ -156,7 +203,9 @@ pub async fn run(
         "cluster: refresh storm, {} callers over {REPLICAS} replicas, fake latency {} ms",
         o.callers, o.storm_latency_ms
     ));
+    probes::reset_statements(&db.url).await?;
     let storm = crate::storm::run(&replicas, fake, o.callers, o.storm_latency_ms).await?;
+    let storm_statements = probes::statement_calls(&db.url).await?;
     note("cluster: revocation propagation");
     let revocations = probes::revocations(&replicas, "bench-0", REVOCATIONS).await?;
 
@@ -170,6 +219,8 @@ pub async fn run(
         storm,
         revocations,
         time,
+        waits,
+        storm_statements,
     }))
 }
 

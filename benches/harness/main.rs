@@ -51,6 +51,12 @@ struct Options {
     storm_latency_ms: u64,
     stored: usize,
     cluster: bool,
+    /// `--only proxy`: just the proxy step (A/B runs while tuning it).
+    only_proxy: bool,
+    /// Only the cluster step, once per `--cluster-bin` (A/B comparisons).
+    cluster_only: bool,
+    /// The zoho-vault binaries the cluster step runs, in turn.
+    cluster_bins: Vec<String>,
 }
 
 #[derive(PartialEq)]
@@ -73,6 +79,9 @@ impl Options {
             storm_latency_ms: 200,
             stored: 10_000,
             cluster: true,
+            only_proxy: false,
+            cluster_only: false,
+            cluster_bins: Vec::new(),
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -97,10 +106,17 @@ impl Options {
                 "--storm-latency-ms" => o.storm_latency_ms = value(arg)?.parse()?,
                 "--stored-connections" => o.stored = value(arg)?.parse()?,
                 "--no-cluster" => o.cluster = false,
+                "--only" => match value(arg)?.as_str() {
+                    "proxy" => o.only_proxy = true,
+                    other => bail!("--only takes `proxy`, not {other}"),
+                },
+                "--cluster-only" => o.cluster_only = true,
+                "--cluster-bin" => o.cluster_bins.push(value(arg)?),
                 other => bail!(
                     "unknown option {other}; options: --duration-secs N, --rounds N, --conns 1,16,64, \
                      --openbao, --no-openbao, --callers N, --storm-latency-ms N, \
-                     --stored-connections N, --no-cluster"
+                     --stored-connections N, --no-cluster, --only proxy, --cluster-only, \
+                     --cluster-bin PATH"
                 ),
             }
         }
@@ -139,15 +155,29 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .context("temporary directory")?;
     procs::set_run_dir(root.path());
-    match measure(&options, root.path()).await {
-        Ok(results) => {
-            let text = results.render();
+    if options.cluster_only {
+        return cluster::only(&options, root.path()).await;
+    }
+    let (measured, file) = if options.only_proxy {
+        let text = proxy::alone(
+            root.path(),
+            BENCH_CONNECTIONS,
+            options.duration,
+            options.rounds,
+        );
+        (text.await, "target/bench/proxy.md")
+    } else {
+        let results = measure(&options, root.path()).await;
+        (results.map(|r| r.render()), "target/bench/results.md")
+    };
+    match measured {
+        Ok(text) => {
             println!("\n{text}");
-            let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/results.md");
+            let out = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             if let Some(parent) = out.parent() {
                 std::fs::create_dir_all(parent).context("target/bench")?;
             }
-            std::fs::write(&out, &text).context("write results.md")?;
+            std::fs::write(&out, &text).context("write the report")?;
             eprintln!("bench: report written to {}", out.display());
             Ok(())
         }
@@ -359,7 +389,7 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     let names: Vec<String> = (0..BENCH_CONNECTIONS)
         .map(|i| format!("bench-{i}"))
         .collect();
-    let proxy = proxy::run(dir, &vault, &fake, &names, o.duration, o.rounds).await?;
+    let proxy = proxy::run(dir, &vault, &fake, &names, o.duration, o.rounds, None).await?;
 
     note(&format!(
         "refresh storm: {} callers, fake latency {} ms",

@@ -31,6 +31,9 @@ pub const CONNS: [u32; 2] = [1, 64];
 pub struct ProxyBench {
     pub direct: Vec<Step>,
     pub proxied: Vec<Step>,
+    /// The token issue route in the same rounds (`--only proxy`): the
+    /// vault's own share of a proxied call without the call to Zoho.
+    pub token: Vec<Step>,
 }
 
 /// Both targets' requests for the load connections `names`: a proxy-only
@@ -102,6 +105,7 @@ pub async fn run(
     names: &[String],
     duration: Duration,
     rounds: u32,
+    token: Option<Vec<Request>>,
 ) -> anyhow::Result<ProxyBench> {
     let (direct, proxied) = requests(vault, names).await?;
     // One request each, checked, so a refusal fails the step loudly
@@ -127,17 +131,28 @@ pub async fn run(
         watch_pid: Some(vault.proc.pid()),
         expect_4xx: false,
     };
-    let targets = [&direct, &proxied];
+    let token = token.map(|requests| Target {
+        label: "token",
+        base: &vault.base,
+        requests,
+        watch_pid: None,
+        expect_4xx: false,
+    });
+    let mut targets = vec![&direct, &proxied];
+    targets.extend(token.as_ref());
     crate::note("proxy step: warm-up, 2 s per target");
-    for t in targets {
+    for t in &targets {
         load::run(dir, t, 16, Duration::from_secs(2)).await?;
     }
     let round = Duration::from_secs((duration.as_secs() / rounds as u64).max(1));
     let mut out = ProxyBench::default();
     for conns in CONNS {
-        let mut measured: [Vec<Step>; 2] = [Vec::new(), Vec::new()];
+        let mut measured: Vec<Vec<Step>> = vec![Vec::new(); targets.len()];
         for r in 0..rounds {
-            let order: [usize; 2] = if r % 2 == 0 { [0, 1] } else { [1, 0] };
+            let mut order: Vec<usize> = (0..targets.len()).collect();
+            if r % 2 == 1 {
+                order.reverse();
+            }
             for i in order {
                 crate::note(&format!(
                     "{} at {conns} connections, round {} of {rounds}, {} s",
@@ -152,8 +167,60 @@ pub async fn run(
             .push(Step::combine(&measured[0]).context("no rounds")?);
         out.proxied
             .push(Step::combine(&measured[1]).context("no rounds")?);
+        if let Some(steps) = measured.get(2) {
+            out.token.push(Step::combine(steps).context("no rounds")?);
+        }
     }
     Ok(out)
+}
+
+/// `--only proxy`: the proxy step by itself on a fresh fake and vault
+/// (`connections` load connections), with the token issue route in the
+/// same rounds for reference. Returns the rendered rows.
+pub async fn alone(
+    dir: &Path,
+    connections: usize,
+    duration: Duration,
+    rounds: u32,
+) -> anyhow::Result<String> {
+    crate::note("proxy step only: starting fake-zoho and zoho-vault (release builds)");
+    let fake = Fake::start(env!("CARGO_BIN_EXE_fake-zoho"), dir).await?;
+    let (vault, _) = Vault::init_and_serve_sealed(env!("CARGO_BIN_EXE_zoho-vault"), dir).await?;
+    vault.unseal().await?;
+    let mut names = Vec::new();
+    let mut token = Vec::new();
+    for i in 0..connections {
+        let name = format!("bench-{i}");
+        vault
+            .put_connection(&name, &fake.code_upload().await?)
+            .await?;
+        let svc = vault
+            .service_token(&format!("bench backend {i}"), &[name.as_str()])
+            .await?;
+        vault.issue(&name, &svc, &json!({})).await?;
+        token.push(Request {
+            method: "POST",
+            path: format!("/v1/connections/{name}/token"),
+            headers: vec![
+                ("Authorization".into(), format!("Bearer {svc}")),
+                ("Content-Type".into(), "application/json".into()),
+            ],
+            body: Some("{}".into()),
+        });
+        names.push(name);
+    }
+    crate::note(&format!(
+        "zoho-vault pid {}, fake-zoho pid {}, files in {}",
+        vault.proc.pid(),
+        fake.proc.pid(),
+        dir.display()
+    ));
+    let bench = run(dir, &vault, &fake, &names, duration, rounds, Some(token)).await?;
+    vault.proc.stop().await;
+    fake.proc.stop().await;
+    let mut o = String::new();
+    render(&mut o, &bench);
+    Ok(o)
 }
 
 /// The step's rows and its two figures against their targets.
@@ -168,6 +235,10 @@ pub fn render(o: &mut String, p: &ProxyBench) {
         (
             "through `/v1/proxy/{name}` (proxy-only service token)",
             &p.proxied,
+        ),
+        (
+            "reference: token issue (`POST /v1/connections/{name}/token`)",
+            &p.token,
         ),
     ] {
         for s in steps {

@@ -87,6 +87,7 @@ pub fn request_context(req: &HttpRequest) -> RequestContext {
     RequestContext {
         request_id: Some(request_id),
         source: client_addr(req).map(|a| a.to_string()),
+        channel: None,
     }
 }
 

@@ -135,6 +135,16 @@ impl ApiError {
         self.code
     }
 
+    /// What happened, for people (never a secret).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What to do about it, when the error carries its own hint.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
     /// The machine-readable fix, if any.
     pub fn fix(&self) -> Option<&Fix> {
         self.fix.as_ref()

@@ -67,6 +67,10 @@ async fn callback(service: web::Data<VaultService>, req: HttpRequest, ctx: Ctx) 
     match result {
         Ok(connected) => {
             tracing::info!(connection = %connected.name, replaced = connected.replaced, "browser flow finished: connected");
+            // Started from the admin console: back to the connection's page.
+            if let Some(to) = super::console::return_to_console(&req, &connected.name) {
+                return super::console::back_to_console(&to);
+            }
             connected_page(&connected).render()
         }
         Err(e) => {

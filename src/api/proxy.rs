@@ -145,7 +145,7 @@ async fn proxy(
     ctx: Ctx,
     name: ConnectionName,
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let target = ProxyTarget::parse(raw_tail(&req), req.uri().query())?;
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
@@ -155,18 +155,26 @@ async fn proxy(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let (tx, body) = IncomingBody::channel(declared);
-    // The body arrives on this worker's thread; the channel carries it to
-    // the HTTP client, a few chunks at a time.
-    actix_web::rt::spawn(async move {
-        while let Some(chunk) = payload.next().await {
-            let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-            let broke = item.is_err();
-            if tx.send(item).await.is_err() || broke {
-                break;
+    let mut payload = payload.into_inner();
+    let body = if matches!(payload, actix_web::dev::Payload::None) {
+        // No body (an HTTP/1 request without Content-Length or
+        // Transfer-Encoding): nothing to pump.
+        IncomingBody::none()
+    } else {
+        let (tx, body) = IncomingBody::channel(declared);
+        // The body arrives on this worker's thread; the channel carries it
+        // to the HTTP client, a few chunks at a time.
+        actix_web::rt::spawn(async move {
+            while let Some(chunk) = payload.next().await {
+                let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+                let broke = item.is_err();
+                if tx.send(item).await.is_err() || broke {
+                    break;
+                }
             }
-        }
-    });
+        });
+        body
+    };
     let call = ProxyCall {
         connection: (*name).clone(),
         method,

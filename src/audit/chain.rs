@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 mod fast;
 mod hash;
+mod sweep;
 
 use serde::Serialize;
 
@@ -101,6 +102,20 @@ impl<'k> Verifier<'k> {
     /// Whether a break was found.
     pub fn is_broken(&self) -> bool {
         self.broken.is_some()
+    }
+
+    /// The last verified record (the anchor before any).
+    pub(super) fn head(&self) -> &Checkpoint {
+        &self.head
+    }
+
+    /// Moves past `count` records verified elsewhere as an unbroken run
+    /// from the head to `head`.
+    pub(super) fn advance(&mut self, count: u64, head: Checkpoint) {
+        if !self.is_broken() && count > 0 {
+            self.count += count;
+            self.head = head;
+        }
     }
 
     /// Records a break (e.g. an unreadable line).
@@ -252,10 +267,11 @@ pub async fn verify_store(
         );
         return Ok(verifier.finish());
     }
-    let mut start = anchor.seq.saturating_add(1);
+    let start = anchor.seq.saturating_add(1);
     if fast::verify_canonical(store, &key, &mut verifier, start).await? {
         return Ok(verifier.finish());
     }
+    let mut start = verifier.head().seq.saturating_add(1);
     let mut scanned = store.scan(start, PAGE).await;
     loop {
         let page = match scanned {

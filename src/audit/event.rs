@@ -84,7 +84,9 @@ fn clip(text: &str) -> String {
 }
 
 fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc()
+    // The process's clock, so an event's time agrees with the token path's
+    // (the same as the system clock outside test builds).
+    crate::clock::now()
         .format(&Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
@@ -114,13 +116,17 @@ fn checked_fingerprint(fp: &str) -> String {
 
 impl AuditEvent {
     fn new(action: AuditAction, actor: String, outcome: Outcome, ctx: &RequestContext) -> Self {
+        let mut details = Details::new();
+        if let Some(channel) = ctx.channel {
+            details.insert("channel".into(), Detail::Text(channel.into()));
+        }
         Self {
             time: now_rfc3339(),
             action,
             actor: clip(&actor),
             connection: None,
             outcome,
-            details: Details::new(),
+            details,
             request_id: ctx.request_id.as_deref().map(clip),
             source: ctx.source.as_deref().map(clip),
         }

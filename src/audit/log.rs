@@ -6,6 +6,7 @@
 //! - [`canonical`]: the chain's hashed bytes written straight from a
 //!   record's payload (verify's fast path).
 //! - [`segment`]: segment files and reading frames.
+//! - [`sweep`]: verify's bulk read of whole segments, cut into pages.
 //! - [`engine`]: recovery, appends, reads and pruning ([`SegmentLog`]).
 //! - [`query`]: filtered queries over the segments.
 //! - [`checkpoint`]: the signed prune checkpoint.
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod query;
 pub mod record;
 pub mod segment;
+pub mod sweep;
 
 pub use checkpoint::SignedCheckpoint;
 pub use embedded::{EmbeddedAuditStore, LOG_DIR};

@@ -1,16 +1,17 @@
 //! [`PgAuditStore`]: the audit trail of replicas sharing one PostgreSQL
 //! database, as one hash chain.
 //!
-//! Every group commit of every replica is one transaction that first locks
-//! the chain head row (`SELECT … FOR UPDATE` on `zv_audit_head`). A
-//! replica's writer chains its batch after the head it last saw; when
-//! another replica appended meanwhile, the batch is re-chained here, under
-//! the lock, after the real head (with the chain key the writer installed
-//! through [`AuditStore::use_chain_key`]). So the chain stays one gapless
-//! sequence whatever the number of replicas, and a commit returns only when
-//! its events are durable (fail closed, as with the embedded log). Events
-//! are stored in the embedded log's binary record encoding, plus the
-//! columns that queries filter on.
+//! Every group commit of every replica moves the chain head row
+//! (`zv_audit_head`) in the same transaction as its events, so the commits
+//! of all replicas fall in one order. A replica's writer chains its batch
+//! after the head it last saw; when another replica appended meanwhile,
+//! the batch is re-chained here after the real head (with the chain key
+//! the writer installed through [`AuditStore::use_chain_key`]), see
+//! [`append`]. So the
+//! chain stays one gapless sequence whatever the number of replicas, and a
+//! commit returns only when its events are durable (fail closed, as with
+//! the embedded log). Events are stored in the embedded log's binary
+//! record encoding, plus the columns that queries filter on.
 //!
 //! Pending events (recorded while sealed) wait in `zv_audit_pending`. The
 //! replica that chains them deletes them in the same transaction; if
@@ -25,7 +26,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::chain::{compute_hash, ChainKey};
+use super::chain::ChainKey;
 use super::event::{AuditEvent, AuditRecord};
 use super::keys::Checkpoint;
 use super::log::record::{decode, Payload};
@@ -34,6 +35,7 @@ use super::query::{Order, Page, Query};
 use super::store::{AuditStore, Batch};
 use super::AuditError;
 
+mod append;
 mod restore;
 mod rows;
 
@@ -154,10 +156,11 @@ impl AuditStore for PgAuditStore {
                 .await
                 .map_err(store_err)?;
         if let Some((seq, hash)) = head {
-            return Ok(Checkpoint {
+            let head = Checkpoint {
                 seq: seq as u64,
                 hash,
-            });
+            };
+            return Ok(head);
         }
         Ok(self
             .checkpoint()
@@ -166,51 +169,7 @@ impl AuditStore for PgAuditStore {
     }
 
     async fn append(&self, batch: Batch) -> Result<(), AuditError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
-        let mut head = lock_head(&mut tx).await?;
-        let drained: Vec<i64> = match batch.drained_pending {
-            Some(upto) => sqlx::query_scalar(
-                "DELETE FROM zv_audit_pending WHERE counter <= $1 RETURNING counter",
-            )
-            .bind(to_i64(upto))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_err)?,
-            None => Vec::new(),
-        };
-        let mut records = self.still_pending(&drained, batch);
-        let follows = records
-            .first()
-            .is_none_or(|r| r.seq == head.seq + 1 && r.prev == head.hash);
-        if !follows {
-            let key = self.key().ok_or(AuditError::Unavailable(
-                "the audit chain head moved and no chain key is installed",
-            ))?;
-            for r in &mut records {
-                r.seq = head.seq + 1;
-                r.prev = std::mem::take(&mut head.hash);
-                r.hash = compute_hash(key.as_ref(), r);
-                head = Checkpoint {
-                    seq: r.seq,
-                    hash: r.hash.clone(),
-                };
-            }
-        } else if let Some(last) = records.last() {
-            head = Checkpoint {
-                seq: last.seq,
-                hash: last.hash.clone(),
-            };
-        }
-        if !records.is_empty() {
-            insert_events(&mut tx, &records).await?;
-            sqlx::query("UPDATE zv_audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(to_i64(head.seq))
-                .bind(&head.hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-        }
-        tx.commit().await.map_err(store_err)
+        self.append_locked(batch).await
     }
 
     async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {

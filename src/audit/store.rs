@@ -25,6 +25,7 @@ use super::chain::ChainKey;
 use super::event::{AuditEvent, AuditRecord};
 use super::keys::Checkpoint;
 use super::log::canonical::CanonicalPage;
+use super::log::sweep::RawPages;
 use super::log::SignedCheckpoint;
 use super::query::{Page, Query};
 use super::AuditError;
@@ -77,6 +78,14 @@ pub trait AuditStore: Send + Sync + 'static {
         _limit: usize,
     ) -> Result<Option<CanonicalPage>, AuditError> {
         Ok(None)
+    }
+
+    /// Verify's bulk read: pages of raw event payloads from seq `from` on,
+    /// `page` events each, when the store keeps the binary log (`None`:
+    /// use [`Self::scan_canonical`]). Blocking: iterate it off the async
+    /// workers.
+    fn raw_pages(&self, _from: u64, _page: usize) -> Option<RawPages> {
+        None
     }
 
     /// One page of `query` over the events after the checkpoint.

@@ -44,6 +44,7 @@ fn ctx() -> RequestContext {
     RequestContext {
         request_id: Some("req-1".into()),
         source: Some("127.0.0.1".into()),
+        channel: None,
     }
 }
 
@@ -107,6 +108,11 @@ impl AuditStore for Probe {
             return Ok(None);
         }
         self.inner.scan_canonical(from, limit).await
+    }
+    fn raw_pages(&self, from: u64, page: usize) -> Option<log::sweep::RawPages> {
+        self.canonical
+            .then(|| self.inner.raw_pages(from, page))
+            .flatten()
     }
     async fn query(&self, query: &Query) -> Result<Page, AuditError> {
         self.inner.query(query).await
@@ -721,4 +727,79 @@ async fn verify_throughput() {
             );
         }
     }
+}
+
+/// Seals up to event `at`, which has two details with one-byte keys
+/// ("actor_name", "source", both `true`), and seals after it up to `n`.
+async fn fill_with_two_detail_keys_at(f: &Fixture, at: usize, n: usize) {
+    f.fill(at - 1).await;
+    let mut event = AuditEvent::seal(&admin(), &ctx());
+    event.details.clear();
+    event
+        .details
+        .insert("actor_name".into(), Detail::Bool(true));
+    event.details.insert("source".into(), Detail::Bool(true));
+    f.log.append(event).await.expect("append");
+    f.fill(n - at).await;
+}
+
+/// Stores event `seq`'s two one-byte detail keys in the opposite order (a
+/// valid record: the decoder sorts details, so its hash still holds, but
+/// the sweep does not vouch for it), with a valid checksum.
+fn swap_detail_keys(f: &Fixture, seq: u64) {
+    let dir = f.dir.path().join(log::LOG_DIR);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("log dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    files.sort();
+    for path in files {
+        let mut bytes = std::fs::read(&path).expect("read segment");
+        let mut pos = log::segment::HEADER_LEN as usize;
+        while pos + 8 <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("len")) as usize;
+            let payload = pos + 8..pos + 8 + len;
+            let found = bytes[payload.start] == log::record::KIND_EVENT_V1
+                && bytes[payload.start + 2..payload.start + 10] == seq.to_le_bytes();
+            if found {
+                let p = &mut bytes[payload.clone()];
+                let at = p
+                    .windows(5)
+                    .position(|w| w == [2, 1, 1, 2, 1])
+                    .expect("two one-byte detail keys");
+                p[at + 1] = 2;
+                p[at + 3] = 1;
+                let crc = crc32fast::hash(&bytes[payload]);
+                bytes[pos + 4..pos + 8].copy_from_slice(&crc.to_le_bytes());
+                std::fs::write(&path, bytes).expect("rewrite");
+                return;
+            }
+            pos = payload.end;
+        }
+    }
+    panic!("event {seq} not found");
+}
+
+#[tokio::test]
+async fn a_page_the_sweep_cannot_vouch_for_is_verified_event_by_event() {
+    let f = fixture(5000).await;
+    fill_with_two_detail_keys_at(&f, 100, 1200).await;
+    swap_detail_keys(&f, 100);
+    let report = f.verify().await;
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.count, 1200);
+}
+
+#[tokio::test]
+async fn after_a_careful_page_a_later_break_is_still_named() {
+    let f = fixture(5000).await;
+    fill_with_two_detail_keys_at(&f, 100, 1200).await;
+    // Same length, so the segments keep their committed sizes.
+    f.tamper(|records| records[1099].outcome = crate::audit::Outcome::Failure);
+    swap_detail_keys(&f, 100);
+    let report = f.verify().await;
+    let broken = report.broken.expect("broken");
+    assert_eq!((broken.seq, broken.problem), (Some(1100), Problem::Edited));
+    assert_eq!(report.count, 1099);
 }

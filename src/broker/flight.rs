@@ -159,6 +159,17 @@ pub(super) struct Slot {
     /// the first of them waits for the (cluster-wide) lease and the others
     /// share its outcome without a lease of their own.
     pub(super) queue: tokio::sync::Mutex<()>,
+    /// Wakes every queued caller at once when a refresh finishes: they share
+    /// its outcome together instead of taking the queue one after another.
+    done: tokio::sync::Notify,
+}
+
+/// What a caller waiting in [`Slot::queue_or_outcome`] got first.
+pub(super) enum Queued<'a> {
+    /// Its turn in the queue.
+    Turn(tokio::sync::MutexGuard<'a, ()>),
+    /// The outcome of a refresh that finished while it waited.
+    Finished(Outcome),
 }
 
 impl Slot {
@@ -218,9 +229,31 @@ impl Slot {
 
     /// Publishes the outcome of the refresh that just finished.
     pub(super) fn finish(&self, outcome: Outcome) {
-        let mut flight = self.flight();
-        flight.finished = flight.finished.wrapping_add(1);
-        flight.outcome = Some(outcome);
+        {
+            let mut flight = self.flight();
+            flight.finished = flight.finished.wrapping_add(1);
+            flight.outcome = Some(outcome);
+        }
+        self.done.notify_waiters();
+    }
+
+    /// Waits for this caller's turn in the queue, or for the outcome of a
+    /// refresh that finishes after `seen` was taken, whichever comes first.
+    pub(super) async fn queue_or_outcome(&self, seen: u64) -> Queued<'_> {
+        let finished = self.done.notified();
+        tokio::pin!(finished);
+        // Registered before the check, so a finish in between is not missed.
+        finished.as_mut().enable();
+        if let Some(outcome) = self.finished_since(seen) {
+            return Queued::Finished(outcome);
+        }
+        tokio::select! {
+            turn = self.queue.lock() => Queued::Turn(turn),
+            () = &mut finished => match self.finished_since(seen) {
+                Some(outcome) => Queued::Finished(outcome),
+                None => Queued::Turn(self.queue.lock().await),
+            },
+        }
     }
 
     pub(super) fn mark_demand(&self, at: OffsetDateTime) {
@@ -230,5 +263,42 @@ impl Slot {
 
     pub(super) fn demanded_since(&self, since: i64) -> bool {
         self.last_demand.load(Ordering::Relaxed) >= since
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    #[test]
+    fn a_finished_refresh_answers_every_queued_caller_at_once_while_the_queue_is_held() {
+        let slot = Slot::default();
+        let seen = slot.finished();
+        let held = slot.queue.try_lock().expect("the queue is free");
+        let mut waiting: Vec<_> = (0..3)
+            .map(|_| Box::pin(slot.queue_or_outcome(seen)))
+            .collect();
+        for w in &mut waiting {
+            assert!(
+                w.as_mut().now_or_never().is_none(),
+                "waits while the queue is held"
+            );
+        }
+        slot.finish(Outcome::Refreshed);
+        for w in &mut waiting {
+            let got = w.as_mut().now_or_never().expect("woken by the finish");
+            assert!(matches!(got, Queued::Finished(Outcome::Refreshed)));
+        }
+        drop(held);
+    }
+
+    #[test]
+    fn a_caller_gets_its_turn_when_the_queue_is_free_and_nothing_finished() {
+        let slot = Slot::default();
+        let seen = slot.finished();
+        let got = Box::pin(slot.queue_or_outcome(seen)).now_or_never();
+        assert!(matches!(got, Some(Queued::Turn(_))));
     }
 }

@@ -139,6 +139,7 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
     denial_windows.abort();
     // No count of denials is lost with the process.
     service.close_denial_windows().await;
+    service.flush_proxy_completions().await;
     service.flush_store().await?;
     tracing::info!("stopped; store flushed");
     Ok(())

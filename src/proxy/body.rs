@@ -23,7 +23,8 @@ const CHANNEL_CHUNKS: usize = 8;
 
 /// The caller's request body as it arrives.
 pub struct IncomingBody {
-    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    /// `None`: the request has no body (most reads), and nothing is pumped.
+    rx: Option<mpsc::Receiver<Result<Bytes, std::io::Error>>>,
     declared_len: Option<u64>,
 }
 
@@ -35,7 +36,19 @@ impl IncomingBody {
     /// the sender to feed it through.
     pub fn channel(declared_len: Option<u64>) -> (BodySender, Self) {
         let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        (tx, Self { rx, declared_len })
+        let body = Self {
+            rx: Some(rx),
+            declared_len,
+        };
+        (tx, body)
+    }
+
+    /// A request without a body.
+    pub fn none() -> Self {
+        Self {
+            rx: None,
+            declared_len: Some(0),
+        }
     }
 
     /// The body's declared length.
@@ -56,18 +69,17 @@ impl IncomingBody {
                 return Err(ProxyError::TooLarge { limit: max });
             }
         }
+        let Some(mut rx) = self.rx.take() else {
+            return Ok(Prepared::Replayable(Bytes::new()));
+        };
         let mut prefix: Vec<Bytes> = Vec::new();
         let mut size = 0u64;
         if self.declared_len.is_none_or(|len| len <= replay_limit) {
             loop {
-                match self.rx.recv().await {
+                match rx.recv().await {
                     None => {
-                        let mut all = Vec::with_capacity(size as usize);
-                        for chunk in &prefix {
-                            all.extend_from_slice(chunk);
-                        }
                         sent.store(size, Ordering::Relaxed);
-                        return Ok(Prepared::Replayable(Bytes::from(all)));
+                        return Ok(Prepared::Replayable(whole(prefix, size)));
                     }
                     Some(Err(e)) => return Err(broken(e)),
                     Some(Ok(chunk)) => {
@@ -85,13 +97,26 @@ impl IncomingBody {
         }
         Ok(Prepared::Streamed(Streamed {
             prefix,
-            rx: self.rx,
+            rx,
             declared_len: self.declared_len,
             max,
             sent,
             over: Arc::new(AtomicBool::new(false)),
         }))
     }
+}
+
+/// The chunks of a small body as one buffer (a body of one chunk, the
+/// usual case, is not copied).
+fn whole(mut chunks: Vec<Bytes>, size: u64) -> Bytes {
+    if chunks.len() <= 1 {
+        return chunks.pop().unwrap_or_default();
+    }
+    let mut all = bytes::BytesMut::with_capacity(usize::try_from(size).unwrap_or(0));
+    for chunk in &chunks {
+        all.extend_from_slice(chunk);
+    }
+    all.freeze()
 }
 
 fn broken(e: std::io::Error) -> ProxyError {

@@ -33,11 +33,14 @@ impl Limiter {
     pub async fn acquire(&self, connection: &str) -> Result<OwnedSemaphorePermit, ProxyError> {
         let semaphore = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(
-                slots
-                    .entry(connection.to_string())
-                    .or_insert_with(|| Arc::new(Semaphore::new(self.per_connection))),
-            )
+            match slots.get(connection) {
+                Some(semaphore) => Arc::clone(semaphore),
+                None => Arc::clone(
+                    slots
+                        .entry(connection.to_string())
+                        .or_insert_with(|| Arc::new(Semaphore::new(self.per_connection))),
+                ),
+            }
         };
         let busy = || ProxyError::Busy {
             connection: connection.to_string(),

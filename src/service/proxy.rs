@@ -3,7 +3,8 @@
 //! leaves the vault. Audit first, fail closed: the `proxy_request` event is
 //! durable before anything is sent to Zoho (else 503 and Zoho never hears
 //! of it); a `proxy_completed` event with the same request id follows when
-//! the answer's body has been passed back (or broke off).
+//! the answer's body has been passed back (or broke off), written in
+//! batches a little later ([`super::proxy_completions`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,12 +28,14 @@ use crate::proxy::{
 };
 use crate::vault::Keyring;
 
+use super::proxy_completions::{Completions, Queued, LINGER};
 use super::{ServiceError, VaultService};
 
 /// What the proxy needs besides the rest of the service.
 pub(super) struct ProxyParts {
     upstream: Upstream,
     limiter: Limiter,
+    completions: Completions,
 }
 
 impl ProxyParts {
@@ -44,6 +47,7 @@ impl ProxyParts {
                 p.max_concurrent_per_connection,
                 std::time::Duration::from_millis(p.queue_wait_ms),
             ),
+            completions: Completions::default(),
         })
     }
 }
@@ -102,7 +106,18 @@ impl Completion {
             .inc();
         let event = AuditEvent::proxy_completed(&self.caller, &self.connection, outcome, &self.ctx);
         let service = self.service;
-        tokio::spawn(async move { service.record_done(event).await });
+        match service.proxy.completions.push(event) {
+            Queued::First => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(LINGER).await;
+                    service.flush_proxy_completions().await;
+                });
+            }
+            Queued::Full => {
+                tokio::spawn(async move { service.flush_proxy_completions().await });
+            }
+            Queued::Waiting => {}
+        }
     }
 }
 
@@ -128,6 +143,17 @@ fn failure_status(e: &ServiceError) -> u16 {
 }
 
 impl VaultService {
+    /// Writes the `proxy_completed` events still waiting for a write to
+    /// ride with (before the trail is read, at seal and at shutdown).
+    pub async fn flush_proxy_completions(&self) {
+        self.record_completions(self.proxy.completions.take()).await;
+    }
+
+    /// Appends `events` at once (they share a flush), in order.
+    async fn record_completions(&self, events: Vec<AuditEvent>) {
+        futures_util::future::join_all(events.into_iter().map(|e| self.record_done(e))).await;
+    }
+
     /// Sends `call` to connection's Zoho API for `caller` and returns
     /// Zoho's answer (see the module documentation).
     pub async fn proxy(

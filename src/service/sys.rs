@@ -123,12 +123,14 @@ impl VaultService {
     /// event is awaited first, but sealing never waits on the audit trail
     /// failing: a failure is logged and the vault is sealed anyway.
     pub async fn seal(&self, by: &Principal, ctx: &RequestContext) -> bool {
+        self.flush_proxy_completions().await;
         if let Err(e) = self.audit.append(AuditEvent::seal(by, ctx)).await {
             tracing::error!(error = %e, "cannot record the seal in the audit trail; sealing anyway");
         }
         self.audit.deactivate().await;
         self.coord.publish(Invalidation::All);
         self.tokens.forget_all_verified();
+        self.sessions.end_all();
         self.vault.seal()
     }
 }

@@ -112,6 +112,8 @@ impl VaultService {
         ctx: &RequestContext,
     ) -> Result<(), ServiceError> {
         self.vault.keyring()?;
+        // What a reader sees includes the proxied calls answered so far.
+        self.flush_proxy_completions().await;
         self.audit_first(AuditEvent::audit_read(by, kind, filter, ctx))
             .await?;
         Ok(())

@@ -27,6 +27,7 @@ fn event(label: String) -> AuditEvent {
         &RequestContext {
             request_id: Some(label),
             source: None,
+            channel: None,
         },
     )
 }
@@ -120,4 +121,30 @@ async fn events_recorded_while_sealed_are_chained_once_when_two_replicas_unseal_
     let report = b.verify(key).await.expect("verify");
     assert!(report.ok, "{report:?}");
     assert_eq!(report.count, 22);
+}
+
+#[tokio::test]
+async fn a_replica_that_missed_anothers_commits_appends_after_them_and_the_other_after_it() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let (a, b) = (replica(&db.url).await, replica(&db.url).await);
+    let key = key();
+    a.activate(Arc::clone(&key)).await.expect("activate a");
+    b.activate(Arc::clone(&key)).await.expect("activate b");
+    // b's writer last saw the empty trail; a's last saw its own event 3.
+    for i in 0..3 {
+        a.append(event(format!("a-{i}"))).await.expect("append a");
+    }
+    b.append(event("b-0".into())).await.expect("append b");
+    a.append(event("a-3".into())).await.expect("append a again");
+
+    let records = all(a.store().as_ref()).await;
+    assert_eq!(labels(&records), ["a-0", "a-1", "a-2", "b-0", "a-3"]);
+    assert_gapless(&records);
+    for log in [&a, &b] {
+        let report = log.verify(Arc::clone(&key)).await.expect("verify");
+        assert!(report.ok, "{report:?}");
+        assert_eq!(report.count, 5);
+    }
 }

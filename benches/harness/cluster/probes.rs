@@ -183,3 +183,85 @@ pub async fn where_time(
         statements,
     })
 }
+
+/// What the replicas' PostgreSQL backends were doing, sampled over a load
+/// step: the share of busy samples in each state.
+#[derive(Default, Clone, Copy)]
+pub struct Waits {
+    pub samples: u64,
+    /// Waiting for another transaction's row lock (the chain head).
+    pub lock: u64,
+    /// Writing or flushing WAL (a commit), or waiting for the backend
+    /// that does.
+    pub wal: u64,
+    /// Running (on a CPU, or waiting for one).
+    pub running: u64,
+    /// Inside a transaction, waiting for the replica's next statement.
+    pub client: u64,
+    /// Anything else (other waits).
+    pub other: u64,
+}
+
+impl Waits {
+    fn busy(&self) -> u64 {
+        self.lock + self.wal + self.running + self.client + self.other
+    }
+
+    /// The share of busy backend samples in `n`, percent.
+    pub fn share(&self, n: u64) -> f64 {
+        100.0 * n as f64 / self.busy().max(1) as f64
+    }
+}
+
+/// Samples `pg_stat_activity` of the run's database every 10 ms until
+/// `stop` fires (one connection of its own; its own row left out).
+pub async fn sample_waits(
+    url: String,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<Waits> {
+    let mut conn = sqlx::PgConnection::connect(&url).await.context("connect")?;
+    let mut w = Waits::default();
+    loop {
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity \
+             WHERE datname = current_database() AND backend_type = 'client backend' \
+               AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .context("pg_stat_activity")?;
+        w.samples += 1;
+        for (state, kind, event) in rows {
+            let (kind, event) = (kind.unwrap_or_default(), event.unwrap_or_default());
+            match (state.as_deref(), kind.as_str(), event.as_str()) {
+                (Some("idle in transaction"), _, _) => w.client += 1,
+                (_, "Lock", _) => w.lock += 1,
+                (_, "IO", e) | (_, "LWLock", e) if e.starts_with("WAL") => w.wal += 1,
+                (_, "", _) => w.running += 1,
+                // The listening connections wait for notifications.
+                (_, "Client", "ClientRead") => {}
+                _ => w.other += 1,
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => return Ok(w),
+            () = tokio::time::sleep(Duration::from_millis(10)) => {}
+        }
+    }
+}
+
+/// The statements PostgreSQL ran since the last reset, by calls: (text,
+/// calls), most called first (empty without pg_stat_statements).
+pub async fn statement_calls(url: &str) -> anyhow::Result<Vec<(String, i64)>> {
+    let mut conn = sqlx::PgConnection::connect(url).await.context("connect")?;
+    let rows: Result<Vec<(String, i64)>, _> = sqlx::query_as(
+        "SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 70), calls \
+         FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND query NOT LIKE '%pg_stat_statements%' \
+         ORDER BY calls DESC LIMIT 8",
+    )
+    .fetch_all(&mut conn)
+    .await;
+    Ok(rows.unwrap_or_default())
+}

@@ -96,6 +96,18 @@ pub fn render(
         );
     }
     storm_rows(&mut o, &c.storm, "storm over replicas", 100);
+    if !c.storm_statements.is_empty() {
+        let calls: Vec<String> = c
+            .storm_statements
+            .iter()
+            .map(|(q, n)| format!("{n}× `{}`", q.replace('|', "\\|")))
+            .collect();
+        let _ = writeln!(
+            o,
+            "| storm over replicas: PostgreSQL statements (most called) | {} | | |",
+            calls.join("; ")
+        );
+    }
     let mut rev = c.revocations.clone();
     rev.sort();
     if let (Some(median), Some(max)) = (rev.get(rev.len() / 2), rev.last()) {
@@ -116,11 +128,25 @@ pub fn render(
         t.issues as f64 / t.flushes.max(1.0),
         t.mean_flush_ms
     );
+    if let Some((conns, w)) = &c.waits {
+        let _ = writeln!(
+            o,
+            "| PostgreSQL backends at {conns} conns ({} samples of pg_stat_activity, busy backends) | \
+             {:.0}% waiting for a row lock (the chain head), {:.0}% WAL write/flush, \
+             {:.0}% running, {:.0}% in a transaction waiting for the replica, {:.0}% other | | |",
+            w.samples,
+            w.share(w.lock),
+            w.share(w.wal),
+            w.share(w.running),
+            w.share(w.client),
+            w.share(w.other)
+        );
+    }
     match &t.statements {
         Some(st) => {
             let _ = writeln!(
                 o,
-                "| PostgreSQL per token issue | {:.2} statements, {:.3} transactions, {:.3} ms server time | | |",
+                "| PostgreSQL per token issue | {:.2} statements, {:.3} explicit transactions, {:.3} ms server time | | |",
                 st.per_issue, st.transactions_per_issue, st.ms_per_issue
             );
             let _ = writeln!(

@@ -1,12 +1,13 @@
-//! Verify over canonical pages: a store that can give each event's
-//! canonical bytes straight from its stored form (the embedded log) is
-//! verified without building a record per event. Same pipeline as the
-//! record path: the next page is read while this one is hashed on every
-//! core, then the links are checked in order.
+//! Verify over the embedded log, fastest first: a sweep of raw pages on
+//! every core ([`super::sweep`]) as far as every page is clean, then the
+//! careful canonical pages from where it stopped: the next page is read
+//! while this one is hashed on every core, then the links are checked
+//! event by event (which names the first bad record). After one careful
+//! page the sweep takes over again.
 
 use std::sync::Arc;
 
-use super::{ChainKey, Problem, RecordHasher, Verifier, PAGE};
+use super::{sweep, ChainKey, Problem, RecordHasher, Verifier, PAGE};
 use crate::audit::log::canonical::CanonicalPage;
 use crate::audit::store::AuditStore;
 use crate::audit::AuditError;
@@ -19,8 +20,48 @@ pub(super) async fn verify_canonical(
     verifier: &mut Verifier<'_>,
     mut start: u64,
 ) -> Result<bool, AuditError> {
+    loop {
+        let mut careful_pages = None;
+        if let Some(pages) = store.raw_pages(start, PAGE) {
+            let (k, head) = (Arc::clone(key), verifier.head().clone());
+            let swept = tokio::task::spawn_blocking(move || sweep::sweep(pages, k.as_ref(), &head))
+                .await
+                .map_err(|_| AuditError::Store("the audit verify task failed".into()))?;
+            verifier.advance(swept.count, swept.head);
+            if !swept.stopped {
+                return Ok(true);
+            }
+            start = verifier.head().seq.saturating_add(1);
+            careful_pages = Some(1);
+        }
+        match verify_careful(store, key, verifier, start, careful_pages).await? {
+            Careful::Unsupported => return Ok(false),
+            Careful::Done => return Ok(true),
+            Careful::From(next) => start = next,
+        }
+    }
+}
+
+/// Where the careful path left off.
+enum Careful {
+    /// The store has no canonical pages (nothing done).
+    Unsupported,
+    /// At the end of the trail, or at a break.
+    Done,
+    /// `pages` pages done, all whole: go on from this seq.
+    From(u64),
+}
+
+/// Verifies canonical pages from `start`, at most `pages` of them.
+async fn verify_careful(
+    store: &dyn AuditStore,
+    key: &Arc<dyn ChainKey>,
+    verifier: &mut Verifier<'_>,
+    mut start: u64,
+    mut pages: Option<usize>,
+) -> Result<Careful, AuditError> {
     let mut scanned = match store.scan_canonical(start, PAGE).await {
-        Ok(None) => return Ok(false),
+        Ok(None) => return Ok(Careful::Unsupported),
         other => other,
     };
     loop {
@@ -47,8 +88,18 @@ pub(super) async fn verify_canonical(
             .last()
             .filter(|_| page.events.len() == PAGE)
             .map(|last| last.seq.saturating_add(1));
+        pages = pages.map(|n| n.saturating_sub(1));
         let hashing = check_hashes(Arc::clone(key), page);
         let ((page, ok), following) = match next {
+            Some(n) if pages == Some(0) => {
+                let (page, ok) = hashing.await?;
+                push_page(verifier, &page, &ok);
+                return Ok(if verifier.is_broken() {
+                    Careful::Done
+                } else {
+                    Careful::From(n)
+                });
+            }
             Some(n) => {
                 let (checked, following) = tokio::join!(hashing, store.scan_canonical(n, PAGE));
                 (checked?, Some((n, following)))
@@ -64,7 +115,7 @@ pub(super) async fn verify_canonical(
             _ => break,
         }
     }
-    Ok(true)
+    Ok(Careful::Done)
 }
 
 /// Whether each event's stored hash is the MAC of its canonical bytes,

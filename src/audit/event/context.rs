@@ -9,6 +9,9 @@ pub struct RequestContext {
     /// The client's IP address: the TCP peer, or the address a trusted
     /// proxy's `X-Forwarded-For` names (`http.trusted_proxies`).
     pub source: Option<String>,
+    /// Which interface the request came through, when not the JSON API:
+    /// `ui` for the admin console. Recorded as the `channel` detail.
+    pub channel: Option<&'static str>,
 }
 
 impl RequestContext {

@@ -53,6 +53,7 @@ impl AuditEvent {
         let ctx = RequestContext {
             request_id: None,
             source: Some(source.to_string()),
+            channel: None,
         };
         Self::new(
             AuditAction::AuthDeniedSummary,

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 
 use super::canonical::CanonicalPage;
 use super::engine::{LogError, SegmentLog};
+use super::sweep::RawPages;
 use super::SignedCheckpoint;
 use crate::audit::chain::ChainKey;
 use crate::audit::event::{AuditEvent, AuditRecord};
@@ -226,6 +227,11 @@ impl AuditStore for EmbeddedAuditStore {
         self.run(move |log| log.canonical_from(from, limit))
             .await
             .map(Some)
+    }
+
+    fn raw_pages(&self, from: u64, page: usize) -> Option<RawPages> {
+        let views = self.log.segments(from, u64::MAX, None);
+        Some(RawPages::new(views, from, page))
     }
 
     async fn query(&self, query: &Query) -> Result<Page, AuditError> {

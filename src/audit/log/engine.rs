@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use super::canonical::CanonicalPage;
 use super::checkpoint::SignedCheckpoint;
-use super::record::{encode_drained, encode_event, frame, Payload};
+use super::record::{encode_drained, frame, frame_event, Payload};
 use super::segment::{file_name, header, parse_name, FrameReader, HEADER_LEN};
 use super::Damage;
 use crate::audit::event::AuditRecord;
@@ -100,6 +100,13 @@ pub struct SegmentView {
     pub range: (u64, u64),
     start: u64,
     len: u64,
+}
+
+impl SegmentView {
+    /// Its file and the committed byte range to read for the events asked.
+    pub fn file(&self) -> (&Path, std::ops::Range<u64>) {
+        (&self.path, self.start..self.len)
+    }
 }
 
 /// The log in one directory.
@@ -200,7 +207,7 @@ impl SegmentLog {
         let mut offsets = Vec::with_capacity(records.len());
         for r in records {
             offsets.push(buf.len() as u64);
-            frame(&encode_event(r), &mut buf);
+            frame_event(r, &mut buf);
         }
         if let Some(n) = drained {
             frame(&encode_drained(n), &mut buf);

@@ -97,6 +97,25 @@ pub fn encode_drained(counter: u64) -> Vec<u8> {
 /// The payload of a chained event.
 pub fn encode_event(r: &AuditRecord) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
+    encode_event_into(r, &mut out);
+    out
+}
+
+/// Appends the frame of `r`'s event to `out`, encoded in place (the
+/// writer's batch buffer: no payload copy per event).
+pub fn frame_event(r: &AuditRecord, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_HEADER]);
+    encode_event_into(r, out);
+    let payload = &out[start + FRAME_HEADER..];
+    let len = (payload.len() as u32).to_le_bytes();
+    let crc = crc32fast::hash(payload).to_le_bytes();
+    out[start..start + 4].copy_from_slice(&len);
+    out[start + 4..start + FRAME_HEADER].copy_from_slice(&crc);
+}
+
+/// Appends the payload of a chained event to `out`.
+fn encode_event_into(r: &AuditRecord, out: &mut Vec<u8>) {
     out.push(KIND_EVENT_V1);
     let compact_time = compact_time(&r.time);
     let prev = raw_hash(&r.prev);
@@ -111,7 +130,7 @@ pub fn encode_event(r: &AuditRecord) -> Vec<u8> {
             out.extend_from_slice(&secs.to_le_bytes());
             out.extend_from_slice(&nanos.to_le_bytes());
         }
-        None => put_str(&mut out, &r.time),
+        None => put_str(out, &r.time),
     }
     let action = AuditAction::ALL
         .iter()
@@ -123,23 +142,23 @@ pub fn encode_event(r: &AuditRecord) -> Vec<u8> {
         Outcome::Failure => 1,
         Outcome::Denied => 2,
     });
-    put_str(&mut out, &r.actor);
+    put_str(out, &r.actor);
     for field in [&r.connection, &r.request_id, &r.source] {
         match field {
             Some(v) => {
                 out.push(1);
-                put_str(&mut out, v);
+                put_str(out, v);
             }
             None => out.push(0),
         }
     }
-    put_len(&mut out, r.details.len());
+    put_len(out, r.details.len());
     for (key, value) in &r.details {
         match DETAIL_KEYS.iter().position(|k| k == key) {
             Some(i) => out.push(i as u8 + 1),
             None => {
                 out.push(0);
-                put_str(&mut out, key);
+                put_str(out, key);
             }
         }
         match value {
@@ -150,17 +169,16 @@ pub fn encode_event(r: &AuditRecord) -> Vec<u8> {
             }
             Detail::Text(t) => {
                 out.push(3);
-                put_str(&mut out, t);
+                put_str(out, t);
             }
         }
     }
     for (raw, text) in [(prev, &r.prev), (hash, &r.hash)] {
         match raw {
             Some(bytes) => out.extend_from_slice(&bytes),
-            None => put_str(&mut out, text),
+            None => put_str(out, text),
         }
     }
-    out
 }
 
 /// Decodes a payload whose checksum already matched.
@@ -357,6 +375,7 @@ mod tests {
         let ctx = RequestContext {
             request_id: Some("req-1".into()),
             source: Some("127.0.0.1".into()),
+            channel: None,
         };
         let mut event = AuditEvent::unseal(Some("wrong_passphrase"), &ctx);
         event.details.insert("odd_key".into(), Detail::Int(-5));
@@ -380,6 +399,16 @@ mod tests {
         record.hash = "0".repeat(64).to_uppercase();
         let payload = encode_event(&record);
         assert_eq!(decode(&payload), Ok(Payload::Event(Box::new(record))));
+    }
+
+    #[test]
+    fn an_event_framed_in_place_is_the_frame_of_its_payload() {
+        let record = sample();
+        let mut expected = vec![7u8];
+        frame(&encode_event(&record), &mut expected);
+        let mut framed = vec![7u8];
+        frame_event(&record, &mut framed);
+        assert_eq!(framed, expected);
     }
 
     #[test]

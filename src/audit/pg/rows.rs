@@ -8,30 +8,85 @@ use crate::audit::keys::Checkpoint;
 use crate::audit::log::record::encode_event;
 use crate::audit::AuditError;
 
-/// Creates the chain head row if it is missing and locks it for the rest of
-/// the caller's transaction: the lock that puts every replica's commits in
-/// one order. Answers the head as stored.
+/// Locks the chain head row for the rest of the caller's transaction (the
+/// lock that puts every replica's commits in one order) and answers the
+/// head as stored. The row is created by the schema migration.
 pub(super) async fn lock_head(
     tx: &mut sqlx::Transaction<'_, Postgres>,
 ) -> Result<Checkpoint, AuditError> {
-    let genesis = Checkpoint::genesis();
-    sqlx::query(
-        "INSERT INTO zv_audit_head (id, seq, hash) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(to_i64(genesis.seq))
-    .bind(&genesis.hash)
-    .execute(&mut **tx)
-    .await
-    .map_err(store_err)?;
-    let (seq, hash): (i64, String) =
+    let head: Option<(i64, String)> =
         sqlx::query_as("SELECT seq, hash FROM zv_audit_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut **tx)
+            .fetch_optional(&mut **tx)
             .await
             .map_err(store_err)?;
+    let (seq, hash) = head.ok_or_else(missing_head)?;
     Ok(Checkpoint {
         seq: seq as u64,
         hash,
     })
+}
+
+/// The head row is gone: nothing appends until an operator looks.
+pub(super) fn missing_head() -> AuditError {
+    AuditError::Damaged {
+        seq: None,
+        message: "the audit chain head row (zv_audit_head, id 1) is missing".into(),
+    }
+}
+
+/// The columns of `zv_audit_events` for `records`, as the arrays bound to
+/// `$1`..`$7` of an `UNNEST` insert.
+pub(super) struct Columns {
+    seqs: Vec<i64>,
+    ats: Vec<Option<i64>>,
+    actions: Vec<String>,
+    actors: Vec<String>,
+    connections: Vec<Option<String>>,
+    fingerprints: Vec<Option<String>>,
+    bytes: Vec<Vec<u8>>,
+}
+
+/// The parameters [`Columns`] binds, in table column order.
+pub(super) const UNNEST_ARGS: &str = "$1::bigint[], $2::bigint[], $3::text[], \
+    $4::text[], $5::text[], $6::text[], $7::bytea[]";
+
+impl Columns {
+    pub(super) fn of(records: &[AuditRecord]) -> Self {
+        let n = records.len();
+        let mut c = Columns {
+            seqs: Vec::with_capacity(n),
+            ats: Vec::with_capacity(n),
+            actions: Vec::with_capacity(n),
+            actors: Vec::with_capacity(n),
+            connections: Vec::with_capacity(n),
+            fingerprints: Vec::with_capacity(n),
+            bytes: Vec::with_capacity(n),
+        };
+        for r in records {
+            c.seqs.push(to_i64(r.seq));
+            c.ats.push(nanos(&r.time));
+            c.actions.push(r.action.as_str().to_string());
+            c.actors.push(r.actor.clone());
+            c.connections.push(r.connection.clone());
+            c.fingerprints.push(r.fingerprint().map(str::to_string));
+            c.bytes.push(encode_event(r));
+        }
+        c
+    }
+
+    /// Binds the seven arrays as `$1`..`$7`.
+    pub(super) fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+        q.bind(&self.seqs)
+            .bind(&self.ats)
+            .bind(&self.actions)
+            .bind(&self.actors)
+            .bind(&self.connections)
+            .bind(&self.fingerprints)
+            .bind(&self.bytes)
+    }
 }
 
 /// Inserts chained records into `zv_audit_events` (in the caller's
@@ -40,38 +95,16 @@ pub(super) async fn insert_events(
     tx: &mut sqlx::Transaction<'_, Postgres>,
     records: &[AuditRecord],
 ) -> Result<(), AuditError> {
-    let n = records.len();
-    let (mut seqs, mut ats, mut actions) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut actors, mut connections) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut fingerprints, mut bytes) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for r in records {
-        seqs.push(to_i64(r.seq));
-        ats.push(nanos(&r.time));
-        actions.push(r.action.as_str().to_string());
-        actors.push(r.actor.clone());
-        connections.push(r.connection.clone());
-        fingerprints.push(r.fingerprint().map(str::to_string));
-        bytes.push(encode_event(r));
-    }
-    sqlx::query(
+    let columns = Columns::of(records);
+    let sql = format!(
         "INSERT INTO zv_audit_events \
            (seq, at_ns, action, actor, connection, fingerprint, record) \
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], \
-           $4::text[], $5::text[], $6::text[], $7::bytea[])",
-    )
-    .bind(&seqs)
-    .bind(&ats)
-    .bind(&actions)
-    .bind(&actors)
-    .bind(&connections)
-    .bind(&fingerprints)
-    .bind(&bytes)
-    .execute(&mut **tx)
-    .await
-    .map_err(store_err)?;
+         SELECT * FROM UNNEST({UNNEST_ARGS})"
+    );
+    columns
+        .bind(sqlx::query(&sql))
+        .execute(&mut **tx)
+        .await
+        .map_err(store_err)?;
     Ok(())
 }

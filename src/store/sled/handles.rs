@@ -16,9 +16,29 @@ pub(super) struct Handles {
     data_file: super::super::sled_sync::DataFileSync,
 }
 
+/// How long an open waits for a lock that a just-closed handle of this
+/// process may still hold.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 impl Handles {
     /// Opens (creating if needed) the sled database in `path`.
     pub(super) fn open(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        // Sled 0.34's flusher thread drops its hold on the file lock just
+        // after a dropped database returns, so an open right behind a close
+        // in the same process can find the lock still taken for a moment.
+        // Another process holding it is still refused, a moment later.
+        let deadline = std::time::Instant::now() + LOCK_GRACE;
+        loop {
+            match Self::open_once(path, cache_bytes) {
+                Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         super::snapshots::remove_unfinished(path)?;
         let db = sled::Config::new()
             .path(path)

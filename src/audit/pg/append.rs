@@ -1,0 +1,128 @@
+//! Appending a group commit to the chain that every replica shares.
+//!
+//! The chain head row is the one point all replicas' commits go through in
+//! order, and PostgreSQL holds its row lock until the commit is flushed,
+//! so what counts is how many round trips a commit holds it for. A batch is
+//! one transaction of three round trips: `BEGIN`, lock the head (`SELECT
+//! ... FOR UPDATE`, which answers it), then one call of `zv_audit_append`
+//! (schema migration 4) that inserts the events and moves the head, and
+//! `COMMIT`. The batch is re-chained after the locked head when another
+//! replica appended since this one's writer last looked.
+//!
+//! Measured and not kept: the same call as one autocommit statement, a
+//! compare-and-set from the head this replica last saw, re-chained and
+//! retried on a miss. It holds the lock for no round trip at all, but with
+//! three busy replicas nearly every call waited for another replica's
+//! commit only to find the head moved, and the cluster issued fewer
+//! tokens per second than with the lock taken first (docs/cluster.md).
+
+use sqlx::Row;
+
+use super::rows::{lock_head, missing_head, Columns, UNNEST_ARGS};
+use super::{store_err, to_i64, PgAuditStore};
+use crate::audit::chain::{compute_hash, ChainKey};
+use crate::audit::event::AuditRecord;
+use crate::audit::keys::Checkpoint;
+use crate::audit::store::Batch;
+use crate::audit::AuditError;
+
+/// Does `records` start right after `head`?
+pub(super) fn follows(records: &[AuditRecord], head: &Checkpoint) -> bool {
+    records
+        .first()
+        .is_none_or(|r| r.seq == head.seq + 1 && r.prev == head.hash)
+}
+
+/// Re-chains `records` after `head` with `key`; answers the new head.
+pub(super) fn rechain(
+    key: &dyn ChainKey,
+    records: &mut [AuditRecord],
+    mut head: Checkpoint,
+) -> Checkpoint {
+    for r in records {
+        r.seq = head.seq + 1;
+        r.prev = std::mem::take(&mut head.hash);
+        r.hash = compute_hash(key, r);
+        head = Checkpoint {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        };
+    }
+    head
+}
+
+/// The last event of `records` as a head (`after` when there is none).
+pub(super) fn last(records: &[AuditRecord], after: Checkpoint) -> Checkpoint {
+    records.last().map_or(after, |r| Checkpoint {
+        seq: r.seq,
+        hash: r.hash.clone(),
+    })
+}
+
+impl PgAuditStore {
+    /// One transaction that locks the head, takes the drained pending
+    /// events out, re-chains the batch after the head when needed, inserts
+    /// it and moves the head.
+    pub(super) async fn append_locked(&self, batch: Batch) -> Result<(), AuditError> {
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let head = lock_head(&mut tx).await?;
+        let drained: Vec<i64> = match batch.drained_pending {
+            Some(upto) => sqlx::query_scalar(
+                "DELETE FROM zv_audit_pending WHERE counter <= $1 RETURNING counter",
+            )
+            .bind(to_i64(upto))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_err)?,
+            None => Vec::new(),
+        };
+        let mut records = self.still_pending(&drained, batch);
+        if !follows(&records, &head) {
+            let key = self.key().ok_or(AuditError::Unavailable(
+                "the audit chain head moved and no chain key is installed",
+            ))?;
+            rechain(key.as_ref(), &mut records, head.clone());
+        }
+        if !records.is_empty() {
+            // Under the lock the head cannot have moved: this inserts.
+            if !compare_and_append(&mut *tx, &records, &head).await? {
+                return Err(AuditError::Store(
+                    "the audit chain head moved while locked".into(),
+                ));
+            }
+        }
+        tx.commit().await.map_err(store_err)
+    }
+}
+
+/// One statement: moves the head from `expected` to the last of `records`
+/// and inserts them (true), or, when the head is elsewhere, writes nothing
+/// (false). `records` must follow `expected`.
+pub(super) async fn compare_and_append<'c, E>(
+    on: E,
+    records: &[AuditRecord],
+    expected: &Checkpoint,
+) -> Result<bool, AuditError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+{
+    let new = last(records, expected.clone());
+    let sql = format!(
+        "SELECT head_seq, head_hash FROM zv_audit_append({UNNEST_ARGS}, \
+           $8::bigint, $9::text, $10::bigint, $11::text)"
+    );
+    let columns = Columns::of(records);
+    let row = columns
+        .bind(sqlx::query(&sql))
+        .bind(to_i64(expected.seq))
+        .bind(&expected.hash)
+        .bind(to_i64(new.seq))
+        .bind(&new.hash)
+        .fetch_optional(on)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(missing_head)?;
+    let seq: i64 = row.try_get(0).map_err(store_err)?;
+    let hash: String = row.try_get(1).map_err(store_err)?;
+    Ok(seq as u64 == new.seq && hash == new.hash)
+}
