@@ -55,6 +55,10 @@ pub enum AuthError {
     /// Authenticated, but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A service token asked for a connection (this one) it was not
+    /// granted.
+    #[error("this token is not granted connection `{0}`")]
+    NotGranted(String),
     /// A proxy-only token asked for an access token (of this connection).
     #[error("this token is proxy-only: it may call Zoho through the vault's proxy, not receive access tokens")]
     ProxyOnly(String),

@@ -24,7 +24,7 @@ mod outbound;
 mod proxies;
 mod sections;
 mod ui;
-pub use outbound::{ProxySettings, WebhookSettings};
+pub use outbound::{Age, ProxySettings, WebhookSettings};
 pub use proxies::TrustedProxies;
 pub use sections::*;
 pub use ui::{SessionTtl, UiSettings};
@@ -241,10 +241,12 @@ impl Settings {
                     .any(|skip| key.as_str().eq_ignore_ascii_case(skip))
             })
             .split("__");
-        figment
+        let settings: Self = figment
             .merge(env)
             .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.webhooks.check().map_err(ConfigError::Invalid)?;
+        Ok(settings)
     }
 }
 

@@ -31,8 +31,13 @@ pub enum ProxyError {
     #[error("{0}")]
     BadPath(String),
     /// The token's `proxy_paths` do not cover the path (403).
-    #[error("this token may not use the proxy for this path (outside its `proxy_paths`)")]
-    PathNotAllowed,
+    #[error("this token may not use the proxy for `{path}`: its `proxy_paths` allow only {}", allowed.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))]
+    PathNotAllowed {
+        /// The refused path (never its query string).
+        path: String,
+        /// The token's prefixes.
+        allowed: Vec<String>,
+    },
     /// The request body is over `proxy.max_body_bytes` (413).
     #[error("the request body is larger than the proxy allows ({limit} bytes)")]
     TooLarge {
@@ -73,7 +78,7 @@ impl ProxyError {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadPath(_) => 400,
-            Self::PathNotAllowed => 403,
+            Self::PathNotAllowed { .. } => 403,
             Self::TooLarge { .. } => 413,
             Self::Busy { .. } => 429,
             Self::ResponseTooLarge { .. } | Self::ApiDomain(_) | Self::Upstream(_) => 502,

@@ -10,6 +10,7 @@
 //! (endpoint administration and delivery), called by the facade.
 
 pub mod admin;
+mod delivery_error;
 pub mod endpoint;
 pub mod event;
 pub mod outbox;

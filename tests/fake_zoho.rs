@@ -769,7 +769,7 @@ async fn invoice_api_creates_contact_and_invoice_from_multipart_jsonstring() {
 }
 
 #[tokio::test]
-async fn invoice_api_enforces_scopes_with_code_57() {
+async fn invoice_api_answers_a_missing_scope_with_http_400_code_57() {
     let fake = start();
     let client = fake.register_client();
     let file = fake
@@ -778,9 +778,11 @@ async fn invoice_api_enforces_scopes_with_code_57() {
     let (_, body) = post_form(&fake.token_url(), &code_form(&client, &file.code)).await;
     let (status, body) =
         create_contact(&fake, body["access_token"].as_str().unwrap_or_default()).await;
+    // Zoho's answer for a live token without the scope: code 57 like a
+    // dead token, but HTTP 400, which a refresh does not fix.
     assert_eq!(
         (status, body["code"].clone()),
-        (StatusCode::UNAUTHORIZED, json!(57))
+        (StatusCode::BAD_REQUEST, json!(57))
     );
 }
 

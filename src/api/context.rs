@@ -13,6 +13,7 @@ use super::ApiError;
 use crate::audit::RequestContext;
 use crate::auth::Principal;
 use crate::crypto::token::parse_bearer;
+use crate::model::ConnectionName;
 use crate::service::VaultService;
 
 /// The request's id: the caller's `X-Request-Id` when it is well formed
@@ -141,15 +142,56 @@ pub(crate) async fn record_denial_status(
     }
     req.extensions_mut().insert(DenialRecorded);
     let route = redact_path(req.path());
+    let connection = named_connection(req);
     service
-        .record_denial(status, code, who, &route, &request_context(req))
+        .record_denial(
+            status,
+            code,
+            who,
+            connection.as_ref(),
+            &route,
+            &request_context(req),
+        )
         .await;
+}
+
+/// The connection the matched route names (`{name}` in
+/// `/v1/connections/{name}...` and `/v1/proxy/{name}/...`), when it is a
+/// valid connection name. A token pasted there by mistake is a valid name
+/// too, but never an audited one.
+fn named_connection(req: &HttpRequest) -> Option<ConnectionName> {
+    let name = req.match_info().get("name")?;
+    if parse_bearer(name).is_some() {
+        return None;
+    }
+    ConnectionName::parse(name).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crypto::token::{PlainToken, TokenKind};
+
+    #[test]
+    fn a_denial_names_a_valid_connection_but_never_a_token_or_an_invalid_name() {
+        let named = |name: &str| {
+            let req = actix_web::test::TestRequest::default()
+                .param("name", name.to_string())
+                .to_http_request();
+            named_connection(&req).map(|n| n.as_str().to_string())
+        };
+        assert_eq!(named("acme").as_deref(), Some("acme"));
+        assert_eq!(named("no/such name"), None);
+        // Token-shaped names never reach the trail (the path extractor
+        // refuses them first today; this holds whatever the order).
+        let t = PlainToken::make(TokenKind::Service);
+        assert_eq!(named(t.expose()), None);
+        let none = actix_web::test::TestRequest::default().to_http_request();
+        assert_eq!(
+            named_connection(&none).map(|n| n.as_str().to_string()),
+            None
+        );
+    }
 
     #[test]
     fn token_shaped_path_segments_are_redacted() {

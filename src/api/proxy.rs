@@ -62,8 +62,8 @@ impl From<ProxyError> for ApiError {
             ProxyError::BadPath(_) => Self::bad_request("invalid_proxy_path", msg).with_hint(
                 "give the Zoho API path as it follows the API host, e.g. /v1/proxy/acme/invoice/v3/invoices?organization_id=1",
             ),
-            ProxyError::PathNotAllowed => Self::new(StatusCode::FORBIDDEN, "proxy_path_forbidden", msg)
-                .with_hint("this token's `proxy_paths` do not cover the path; an admin can create a token with the prefix"),
+            ProxyError::PathNotAllowed { .. } => Self::new(StatusCode::FORBIDDEN, "proxy_path_forbidden", msg)
+                .with_hint("a token's `proxy_paths` cannot be changed: an admin creates a token whose prefixes cover the path (POST /v1/service-tokens with `proxy_paths`, or `zoho-vault service-token create --access proxy --proxy-path PREFIX`) and revokes this one"),
             ProxyError::TooLarge { .. } => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", msg)
                 .with_hint("send a smaller body, or raise proxy.max_body_bytes"),
             ProxyError::ResponseTooLarge { .. } => Self::new(StatusCode::BAD_GATEWAY, "upstream_too_large", msg)

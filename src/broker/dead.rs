@@ -7,8 +7,11 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Broker, Issued};
+use crate::model::connection::CachedToken;
 use crate::model::error::ConnectionError;
 use crate::model::ConnectionName;
+use crate::store::records::open_value;
+use crate::store::{StoreError, Tree};
 use crate::vault::Keyring;
 
 impl Broker {
@@ -29,7 +32,35 @@ impl Broker {
                 return Ok(c.issue(now, false));
             }
         }
+        self.drop_stored(keyring, name, dead).await;
         let min_valid = Duration::from_secs(self.settings.default_min_valid_secs);
         self.issue_from(keyring, name, slot, min_valid).await
+    }
+
+    /// Removes the stored copy of `dead` too, so that what an admin sees
+    /// (`connection show`), a restart and the other replicas do not hold a
+    /// token Zoho refused, whatever the refresh that follows does. Only
+    /// while the store holds that very token (a compare-and-swap on its
+    /// sealed bytes: a token stored meanwhile stays). Best effort: a
+    /// successful refresh overwrites it anyway, so a failure is logged.
+    async fn drop_stored(&self, keyring: &Keyring, name: &ConnectionName, dead: &SecretString) {
+        let key = name.as_bytes().to_vec();
+        let dropped = async {
+            let Some(sealed) = self.store.get(Tree::AccessTokens, key.clone()).await? else {
+                return Ok(());
+            };
+            let stored: CachedToken = open_value(keyring.data_key(), &key, &sealed)?;
+            if stored.access_token.secret().expose_secret() == dead.expose_secret() {
+                // A conflict means another token took its place: keep it.
+                let _ = self
+                    .store
+                    .compare_and_swap(Tree::AccessTokens, key, Some(sealed), None)
+                    .await?;
+            }
+            Ok::<(), StoreError>(())
+        };
+        if let Err(e) = dropped.await {
+            tracing::warn!(connection = %name, error = %e, "could not remove a refused access token from the store");
+        }
     }
 }

@@ -156,6 +156,13 @@ pub(super) fn segment<'a>(what: &str, value: &'a str) -> Result<&'a str, CliErro
 /// error answer becomes [`CliError::Api`] with the API's message and hint;
 /// no answer at all becomes [`CliError::Unreachable`].
 pub(super) async fn send(req: RequestBuilder) -> anyhow::Result<Value> {
+    Ok(send_with_status(req).await?.1)
+}
+
+/// [`send`], with the status of the success (e.g. 200 or 201).
+pub(super) async fn send_with_status(
+    req: RequestBuilder,
+) -> anyhow::Result<(reqwest::StatusCode, Value)> {
     let resp = send_raw(req).await?;
     let status = resp.status();
     let text = resp
@@ -163,16 +170,16 @@ pub(super) async fn send(req: RequestBuilder) -> anyhow::Result<Value> {
         .await
         .context("the vault's answer was cut off")?;
     if text.trim().is_empty() {
-        return Ok(Value::Null);
+        return Ok((status, Value::Null));
     }
-    serde_json::from_str(&text).map_err(|_| {
+    let body = serde_json::from_str(&text).map_err(|_| {
         CliError::Usage(format!(
             "the server answered HTTP {} with a body that is not JSON: it does not look like \
              a zoho-vault; check ZOHO_VAULT_ADDR / --addr",
             status.as_u16()
         ))
-        .into()
-    })
+    })?;
+    Ok((status, body))
 }
 
 /// Sends, and answers the response of a success with its body unread (for

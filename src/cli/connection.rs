@@ -18,7 +18,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{authed, segment, send};
+use super::client::{authed, segment, send, send_with_status};
 use super::error::CliError;
 use super::output;
 use super::ClientArgs;
@@ -200,7 +200,7 @@ pub async fn run(command: ConnectionCommand) -> anyhow::Result<()> {
                 body.remove("data_center");
                 body.insert("accounts_url".into(), Value::String(url));
             }
-            let view = send(
+            let (status, view) = send_with_status(
                 authed(&client, Method::PUT, &format!("/v1/connections/{name}"))?
                     .json(&Value::Object(body)),
             )
@@ -213,7 +213,15 @@ pub async fn run(command: ConnectionCommand) -> anyhow::Result<()> {
             if json {
                 return output::json(&view);
             }
-            println!("created connection `{name}`");
+            // 200: new credentials replaced a connection that needed
+            // re-authorisation (same name, grants and history); 201: new.
+            if status == reqwest::StatusCode::OK {
+                println!(
+                    "replaced connection `{name}` (same name, grants and history; new credentials)"
+                );
+            } else {
+                println!("created connection `{name}`");
+            }
             view::print_connection(&view);
             Ok(())
         }

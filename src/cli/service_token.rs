@@ -13,6 +13,12 @@ use super::client::{authed, segment, send};
 use super::output::{self, Table};
 use super::ClientArgs;
 
+/// `--proxy-path` binds only the proxy: a token with `token` access may
+/// still fetch raw access tokens and call any Zoho path with them.
+const PATHS_WITHOUT_PROXY_ACCESS: &str = "warning: --proxy-path limits only the vault's proxy; \
+this token has `token` access, so it can still fetch access tokens and call any Zoho path with them. \
+To hold it to these paths, create it with `--access proxy` and revoke this one";
+
 /// Service-token subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ServiceTokenCommand {
@@ -96,6 +102,10 @@ pub async fn run(command: ServiceTokenCommand) -> anyhow::Result<()> {
             }
             let answer =
                 send(authed(&client, Method::POST, "/v1/service-tokens")?.json(&body)).await?;
+            // After the create, so a refusal is the first thing said.
+            if !proxy_paths.is_empty() && access != "proxy" {
+                eprintln!("{PATHS_WITHOUT_PROXY_ACCESS}");
+            }
             if json {
                 return output::json(&answer);
             }

@@ -209,9 +209,12 @@ fn print_deliveries(answer: &Value) {
     }
     let mut table = Table::new(&["WHEN", "EVENT", "TYPE", "ATTEMPT", "RESULT", "NEXT"]);
     for a in &attempts {
-        let result = match (&a["status"], &a["error"]) {
-            (Value::Number(n), _) => format!("{} ({n})", output::text(&a["outcome"])),
-            (_, err) => format!("{} ({})", output::text(&a["outcome"]), output::text(err)),
+        // The error says what failed (the status and its reason, or why
+        // no answer came); a success shows its status.
+        let result = match (&a["error"], &a["status"]) {
+            (Value::String(err), _) => format!("{} ({err})", output::text(&a["outcome"])),
+            (_, Value::Number(n)) => format!("{} (HTTP {n})", output::text(&a["outcome"])),
+            _ => output::text(&a["outcome"]),
         };
         let next = if a["next_attempt_at"].is_null() {
             "-".into()

@@ -168,3 +168,50 @@ fn a_bad_trusted_proxy_stops_loading_and_is_named() {
         Ok(())
     });
 }
+
+#[test]
+fn webhooks_max_age_is_a_duration_string_or_whole_seconds() {
+    Jail::expect_with(|jail| {
+        let age = |jail: &mut Jail, value: &str| {
+            jail.set_env("ZOHO_VAULT_WEBHOOKS__MAX_AGE", value);
+            Settings::load_from(Path::new("none.toml"), None)
+                .map(|s| s.webhooks.max_age().as_secs())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(age(jail, "90m")?, 5400);
+        assert_eq!(age(jail, "24h")?, 86_400);
+        assert_eq!(age(jail, "1h 30m")?, 5400);
+        assert_eq!(age(jail, "600")?, 600);
+        let bad = age(jail, "a day").expect_err("not a duration");
+        assert!(bad.contains("\"24h\""), "{bad}");
+        Ok(())
+    });
+}
+
+#[test]
+fn webhooks_max_age_defaults_to_a_day_and_max_age_secs_is_its_alias() {
+    Jail::expect_with(|jail| {
+        let s = Settings::load_from(Path::new("none.toml"), None).map_err(|e| e.to_string())?;
+        assert_eq!(s.webhooks.max_age().as_secs(), 86_400);
+        jail.create_file("vault.toml", "[webhooks]\nmax_age = \"2h\"\n")?;
+        let s = Settings::load_from(Path::new("none.toml"), Some(Path::new("vault.toml")))
+            .map_err(|e| e.to_string())?;
+        assert_eq!(s.webhooks.max_age().as_secs(), 7200);
+        jail.create_file("old.toml", "[webhooks]\nmax_age_secs = 3600\n")?;
+        let s = Settings::load_from(Path::new("none.toml"), Some(Path::new("old.toml")))
+            .map_err(|e| e.to_string())?;
+        assert_eq!(s.webhooks.max_age().as_secs(), 3600);
+        jail.set_env("ZOHO_VAULT_WEBHOOKS__MAX_AGE", "1h");
+        let both = Settings::load_from(Path::new("none.toml"), Some(Path::new("old.toml")))
+            .expect_err("both set");
+        assert!(both.to_string().contains("both set"), "{both}");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_shipped_defaults_file_loads_and_leaves_max_age_unset() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+    let s = Settings::load_from(&file, None).expect("the defaults file loads");
+    assert_eq!(s.webhooks, WebhookSettings::default());
+}

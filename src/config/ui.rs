@@ -71,25 +71,9 @@ impl Serialize for SessionTtl {
 
 impl<'de> Deserialize<'de> for SessionTtl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Secs(u64),
-            Text(String),
-        }
-        let d_ = match Raw::deserialize(d)? {
-            Raw::Secs(s) => Duration::from_secs(s),
-            // An environment variable arrives as text even when it is a
-            // number.
-            Raw::Text(t) => match t.trim().parse::<u64>() {
-                Ok(s) => Duration::from_secs(s),
-                Err(_) => humantime::parse_duration(t.trim()).map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "`ui.session_ttl`: {e} (write whole seconds or a duration such as \"8h\")"
-                    ))
-                })?,
-            },
-        };
+        // Whole seconds or a duration such as "8h", read as every duration
+        // setting is.
+        let d_ = super::Age::deserialize(d)?.0;
         Self::checked(d_).map_err(serde::de::Error::custom)
     }
 }

@@ -30,8 +30,13 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
 enum InvoiceError {
     #[error("The request could not be authenticated. Please pass a valid Zoho-oauthtoken.")]
     NoAuthorization,
+    /// A dead, expired or unknown token: HTTP 401.
     #[error("You are not authorized to perform this operation")]
     NotAuthorized,
+    /// A live token without the scope: the same code 57, but HTTP 400
+    /// (§6), which a refresh does not fix.
+    #[error("You are not authorized to perform this operation")]
+    ScopeMissing,
     /// Code 2 and the wording are guesses for these (§6 has no source).
     #[error("Invalid value passed for {0}")]
     InvalidValue(&'static str),
@@ -43,14 +48,16 @@ impl ResponseError for InvoiceError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::NoAuthorization | Self::NotAuthorized => StatusCode::UNAUTHORIZED,
-            Self::InvalidValue(_) | Self::ContactName => StatusCode::BAD_REQUEST,
+            Self::ScopeMissing | Self::InvalidValue(_) | Self::ContactName => {
+                StatusCode::BAD_REQUEST
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let code = match self {
             Self::NoAuthorization => 14,
-            Self::NotAuthorized => 57,
+            Self::NotAuthorized | Self::ScopeMissing => 57,
             Self::InvalidValue(_) => 2,
             Self::ContactName => 3013,
         };
@@ -86,8 +93,8 @@ fn authorize(
             .access_token_scopes(token, state.now_ms())
             .ok_or(InvoiceError::NotAuthorized)?;
         if state.config.enforce_scopes && !grants(scopes, scope) {
-            // Zoho answers 57 for a missing scope too (§6).
-            return Err(InvoiceError::NotAuthorized);
+            // Zoho answers 57 for a missing scope too, with HTTP 400 (§6).
+            return Err(InvoiceError::ScopeMissing);
         }
     }
     let org = req

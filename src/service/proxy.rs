@@ -165,13 +165,14 @@ impl VaultService {
         let keyring = self.vault.keyring()?;
         let name = &call.connection.clone();
         if !caller.may_use(name) {
-            return Err(AuthError::Forbidden(format!(
-                "this token is not granted connection `{name}`"
-            ))
-            .into());
+            return Err(AuthError::NotGranted(name.to_string()).into());
         }
         if !caller.may_proxy_path(call.target.path()) {
-            return Err(ProxyError::PathNotAllowed.into());
+            return Err(ProxyError::PathNotAllowed {
+                path: call.target.path().to_string(),
+                allowed: caller.proxy_paths.clone(),
+            }
+            .into());
         }
         let max = self.settings.proxy.max_body_bytes;
         if call.body.declared_len().is_some_and(|len| len > max) {

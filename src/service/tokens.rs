@@ -26,10 +26,7 @@ impl VaultService {
     ) -> Result<Issued, ServiceError> {
         let keyring = self.vault.keyring()?;
         if !caller.may_use(name) {
-            return Err(AuthError::Forbidden(format!(
-                "this token is not granted connection `{name}`"
-            ))
-            .into());
+            return Err(AuthError::NotGranted(name.to_string()).into());
         }
         if !caller.may_fetch_tokens() {
             return Err(AuthError::ProxyOnly(name.to_string()).into());

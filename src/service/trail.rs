@@ -15,6 +15,7 @@ use crate::audit::{
 };
 use crate::auth::Principal;
 use crate::backup::{self, BackupError, BackupKey};
+use crate::model::ConnectionName;
 use crate::vault::VaultError;
 
 use super::{ServiceError, VaultService};
@@ -48,12 +49,14 @@ impl VaultService {
 
     /// Records a refused request (401/403). The refusal stands whether or
     /// not its event is written; a failure is logged. An anonymous one may
-    /// only be counted (see [`crate::audit::DenialThrottle`]).
+    /// only be counted (see [`crate::audit::DenialThrottle`]). `connection`
+    /// is the connection the refused route names, if any.
     pub async fn record_denial(
         &self,
         status: u16,
         code: &str,
         who: Option<&Principal>,
+        connection: Option<&ConnectionName>,
         route: &str,
         ctx: &RequestContext,
     ) {
@@ -64,7 +67,14 @@ impl VaultService {
                 return;
             }
         }
-        let event = AuditEvent::access_denied(status, code, who, route, ctx);
+        let event = AuditEvent::access_denied(
+            status,
+            code,
+            who,
+            connection.map(ConnectionName::as_str),
+            route,
+            ctx,
+        );
         if let Err(e) = self.audit.append(event).await {
             tracing::error!(error = %e, status, "cannot record an access denial in the audit trail");
         }

@@ -100,7 +100,7 @@ pub enum Outcome {
     Delivered,
     /// Failed; tried again at `next_attempt_at`.
     Retrying,
-    /// Failed, and the event is older than `webhooks.max_age_secs`: given
+    /// Failed, and the event is older than `webhooks.max_age`: given
     /// up.
     Failed,
 }

@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::delivery_error;
 use super::endpoint::{EndpointRecord, Format};
 use super::event::{subscribed, Event};
 use super::outbox::{
@@ -233,7 +234,7 @@ impl Worker {
         let attempt_no = claimed.attempts + 1;
         let delivered = answer.status.is_some_and(|s| (200..300).contains(&s));
         let too_old = (done - claimed.event.at).whole_seconds()
-            >= i64::try_from(self.settings.max_age_secs).unwrap_or(i64::MAX);
+            >= i64::try_from(self.settings.max_age().as_secs()).unwrap_or(i64::MAX);
         let (outcome, next) = if delivered {
             (Outcome::Delivered, None)
         } else if too_old {
@@ -265,7 +266,7 @@ impl Worker {
                 tracing::info!(endpoint = %claimed.endpoint, event = %claimed.event.id, attempt = attempt_no, "webhook delivery failed; retrying later")
             }
             Outcome::Failed => {
-                tracing::warn!(endpoint = %claimed.endpoint, event = %claimed.event.id, attempt = attempt_no, "webhook delivery failed for good: the event is older than webhooks.max_age_secs")
+                tracing::warn!(endpoint = %claimed.endpoint, event = %claimed.event.id, attempt = attempt_no, "webhook delivery failed for good: the event is older than webhooks.max_age")
             }
         }
     }
@@ -346,12 +347,12 @@ impl Worker {
                 let status = resp.status().as_u16();
                 Answer {
                     status: Some(status),
-                    error: (!(200..300).contains(&status)).then(|| format!("HTTP {status}")),
+                    error: (!(200..300).contains(&status)).then(|| delivery_error::status(status)),
                 }
             }
             Err(e) => Answer {
                 status: None,
-                error: Some(describe(&e)),
+                error: Some(delivery_error::transport(&e, self.settings.timeout_ms)),
             },
         }
     }
@@ -362,19 +363,4 @@ struct Target {
     url: SecretString,
     secret: SecretString,
     format: Format,
-}
-
-/// A transport failure in words without the URL.
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else if e.is_redirect() {
-        "redirect refused".into()
-    } else if e.is_builder() {
-        "invalid URL".into()
-    } else {
-        "the request failed".into()
-    }
 }

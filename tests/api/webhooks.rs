@@ -35,24 +35,24 @@ pub(crate) async fn subscribe(app: &TestApp, url: &str, events: Value) -> (Strin
 }
 
 /// A test clock for the vault: whole seconds added to its wall clock.
-struct Clock {
+pub(crate) struct Clock {
     _dir: tempfile::TempDir,
     file: PathBuf,
 }
 
 impl Clock {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("clock-offset");
         std::fs::write(&file, "0").expect("offset");
         Clock { _dir: dir, file }
     }
 
-    fn path(&self) -> String {
+    pub(crate) fn path(&self) -> String {
         self.file.to_str().expect("utf-8").to_string()
     }
 
-    fn set(&self, secs: i64) {
+    pub(crate) fn set(&self, secs: i64) {
         let tmp = self.file.with_extension("tmp");
         std::fs::write(&tmp, secs.to_string()).expect("offset");
         std::fs::rename(&tmp, &self.file).expect("offset");
@@ -533,7 +533,10 @@ async fn a_delivery_to_a_url_with_credentials_logs_neither_at_trace_level() {
         .await;
     // One failed attempt (its error is logged and stored), then its log.
     let log = wait_attempts(&app, &id, 1).await;
-    assert_eq!(log["attempts"][0]["error"], "HTTP 500", "{log}");
+    assert_eq!(
+        log["attempts"][0]["error"], "HTTP 500 Internal Server Error",
+        "{log}"
+    );
     let (_, list) = app.admin_get("/v1/webhooks").await;
     let everything = format!("{log}{list}{}", app.server.log_text());
     for planted in [

@@ -90,6 +90,11 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Expired => unauthorized("token_expired", "the bearer token has expired"),
             AuthError::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            AuthError::NotGranted(ref name) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()).with_hint(format!(
+                    "a service token's connections cannot be changed: an admin creates a token granted `{name}` (POST /v1/service-tokens with \"connections\": [\"{name}\"], or `zoho-vault service-token create --name NAME --connection {name}`) and revokes this one"
+                ))
+            }
             AuthError::ProxyOnly(ref name) => {
                 Self::new(StatusCode::FORBIDDEN, "proxy_only", e.to_string()).with_hint(format!(
                     "send the Zoho request to /v1/proxy/{name}/<API path> instead; the vault adds the access token"

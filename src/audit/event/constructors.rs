@@ -48,10 +48,13 @@ impl AuditEvent {
     /// `status` (401 or 403) for `reason` (the error message, which never
     /// holds the presented token). `actor` is the principal when it was
     /// authenticated (403), else `None` (recorded as `anonymous`).
+    /// `connection` is the connection the route names (a valid name only),
+    /// so that filtering the trail by connection shows its denials too.
     pub fn access_denied(
         status: u16,
         reason: &str,
         actor: Option<&Principal>,
+        connection: Option<&str>,
         route: &str,
         ctx: &RequestContext,
     ) -> Self {
@@ -62,6 +65,9 @@ impl AuditEvent {
             .text("route", route);
         if let Some(p) = actor {
             event = event.by(p);
+        }
+        if let Some(name) = connection {
+            event = event.connection(name);
         }
         event
     }

@@ -54,7 +54,7 @@ fn a_token_passed_as_fingerprint_is_not_stored() {
 #[test]
 fn free_text_is_clipped() {
     let long = "é".repeat(500);
-    let e = AuditEvent::access_denied(401, &long, None, "/x", &RequestContext::default());
+    let e = AuditEvent::access_denied(401, &long, None, None, "/x", &RequestContext::default());
     match e.details.get("reason") {
         Some(Detail::Text(t)) => assert!(t.len() <= MAX_TEXT),
         other => panic!("{other:?}"),
