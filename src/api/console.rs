@@ -47,7 +47,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(headers))
             .service(page("").route(web::get().to(session::to_home)))
             .service(page("/").route(web::get().to(session::home)))
-            .service(page("/login").route(web::post().to(session::login)))
+            .service(
+                page("/login")
+                    .route(web::post().to(session::login))
+                    // A reloaded or bookmarked login URL shows the form.
+                    .route(web::get().to(session::to_home)),
+            )
             .service(page("/logout").route(web::post().to(session::logout)))
             .service(page("/static/console.css").route(web::get().to(stylesheet)))
             .configure(connections::routes)

@@ -133,6 +133,32 @@ async fn a_service_token_cannot_log_in_and_the_refusal_is_audited() {
 }
 
 #[tokio::test]
+async fn the_login_page_does_not_tell_a_valid_service_token_from_an_unknown_one() {
+    let app = TestApp::spawn();
+    let (svc, _) = service_token(&app.server, &app.admin, &["*"], None).await;
+    let b = Browser::new(&app.server);
+    let valid = b.login(&svc).await;
+    let unknown = b.login(&format!("zvs_{}", "0".repeat(64))).await;
+    assert_eq!(valid.status, unknown.status);
+    let alert = |html: &str| {
+        html.split(r#"<p class="error" role="alert">"#)
+            .nth(1)
+            .and_then(|rest| rest.split("</p>").next())
+            .map(str::to_string)
+    };
+    assert!(alert(&valid.html).is_some(), "{}", valid.html);
+    assert_eq!(alert(&valid.html), alert(&unknown.html));
+}
+
+#[tokio::test]
+async fn a_reloaded_login_url_shows_the_login_form() {
+    let app = TestApp::spawn();
+    let answer = Browser::new(&app.server).get("/ui/login").await;
+    assert_eq!(answer.status, 303, "{}", answer.html);
+    assert_eq!(answer.location(), "/ui/");
+}
+
+#[tokio::test]
 async fn a_wrong_token_is_refused_and_audited_like_an_api_authentication() {
     let app = TestApp::spawn();
     let answer = Browser::new(&app.server).login("zva_not_a_token").await;
@@ -163,6 +189,12 @@ async fn failed_logins_from_one_address_are_rate_limited() {
     let limited = b.login("zva_wrong").await;
     assert_eq!(limited.status, 429);
     assert!(limited.html.contains(r#"<p class="error" role="alert">"#));
+    let wait: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(wait >= 1, "{wait}");
 }
 
 #[tokio::test]

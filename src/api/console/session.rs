@@ -143,9 +143,9 @@ pub async fn login(req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, C
     Ok(res)
 }
 
-/// A refused login: audited as an API authentication failure; 401 (or 403
-/// for a service token) with the login page, 429 past the per-address
-/// limit.
+/// A refused login: audited as an API authentication failure; 401 with
+/// the login page, 429 (with `Retry-After`) past the per-address limit of
+/// failed attempts.
 async fn refused(
     req: &HttpRequest,
     service: &VaultService,
@@ -154,27 +154,36 @@ async fn refused(
 ) -> HttpResponse {
     let err = ApiError::from(e);
     record_denial(req, service, &err, who.as_ref()).await;
-    let limited = who.is_none()
-        && req
-            .app_data::<web::Data<AddressLimiter>>()
-            .zip(client_addr(req))
-            .is_some_and(|(limiter, addr)| limiter.check(addr).is_err());
-    if limited {
+    let wait = who
+        .is_none()
+        .then(|| {
+            req.app_data::<web::Data<AddressLimiter>>()
+                .zip(client_addr(req))
+        })
+        .flatten()
+        .and_then(|(limiter, addr)| limiter.check(addr).err());
+    if let Some(secs) = wait {
         tracing::warn!("too many failed console logins from this address");
-        return layout::html(
+        let mut res = layout::html(
             StatusCode::TOO_MANY_REQUESTS,
             layout::login(Some(
                 "Too many failed logins from this address. Wait a minute, then try again.",
             )),
         );
+        if let Ok(v) = header::HeaderValue::from_str(&secs.max(1).to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return res;
     }
-    let message = if who.is_some() {
-        "This is a service token. The console needs an admin token (zva_...)."
-    } else {
-        "This token was not accepted. Paste an admin token (zva_...)."
-    };
-    // 401 even for a service token: the page is the login page again.
-    layout::html(StatusCode::UNAUTHORIZED, layout::login(Some(message)))
+    // The same words and status for a service token as for a token that
+    // does not exist: the login form must not tell anyone which service
+    // tokens are valid. The audit trail keeps the difference (403 / 401).
+    layout::html(
+        StatusCode::UNAUTHORIZED,
+        layout::login(Some(
+            "This token was not accepted: the console needs an admin token (zva_...).",
+        )),
+    )
 }
 
 /// `POST /ui/logout`: ends the session (CSRF-checked) and clears the

@@ -30,7 +30,7 @@ async fn a_service_token_cannot_log_in() {
     let service = c.f.z.service_token(&["billing"]).await;
     c.submit_login(&service).await;
     let alert = c.browser.text("p.error[role=alert]").await;
-    assert!(alert.contains("service token"), "{alert}");
+    assert!(alert.contains("needs an admin token"), "{alert}");
     assert!(
         c.browser
             .try_find("form[action='/ui/login']")
