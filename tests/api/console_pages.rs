@@ -489,6 +489,7 @@ async fn the_audit_page_filters_pages_and_verifies_the_chain() {
         second.html
     );
     assert!(second.html.contains("rel=\"prev\""));
+    assert!(!second.html.contains("rel=\"next\""), "the last page");
     let bad = b.get("/ui/audit?action=nonsense").await;
     assert_eq!(bad.status, 400);
     assert!(bad.html.contains(r#"<p class="error" role="alert">"#));

@@ -128,25 +128,38 @@ async fn list(
             .await?;
         service.audit_query(query).await
     };
-    let mut events = match read.await {
-        Ok(page) => page.events,
+    let (mut events, more) = match read.await {
+        Ok(page) => (page.events, page.next.is_some()),
         Err(e) => return Ok(Failure::from(e).page(&ui, TITLE, filters_form(&q))),
     };
-    if prev.is_some() {
-        events.reverse();
-    }
+    // Read backwards from a page, `more` says whether pages lie before
+    // it, and the page it came from lies after it.
+    let (has_prev, has_next) = match prev {
+        Some(_) => {
+            events.reverse();
+            (more, true)
+        }
+        None => (q.text("after").is_some(), more),
+    };
     let kept = keep(&q);
-    let first_page = q.text("after").is_none() && prev.is_none();
+    let link = |cursor: &str, seq: u64| match kept.is_empty() {
+        true => format!("/ui/audit?{cursor}={seq}"),
+        false => format!("/ui/audit?{kept}&{cursor}={seq}"),
+    };
     let body = html! {
         (filters_form(&q))
         (verify_form(&ui))
-        (events_table(&events))
+        @if events.is_empty() {
+            p { "No events match these filters on this page." }
+        } @else {
+            (events_table(&events))
+        }
         nav.paging aria-label="Pages" {
-            @if let (false, Some(first)) = (first_page, events.first()) {
-                a rel="prev" href=(format!("/ui/audit?{kept}&prev={}", first.seq)) { "Previous page" }
+            @if let (true, Some(first)) = (has_prev, events.first()) {
+                a rel="prev" href=(link("prev", first.seq)) { "Previous page" }
             }
-            @if let Some(last) = events.last() {
-                a rel="next" href=(format!("/ui/audit?{kept}&after={}", last.seq)) { "Next page" }
+            @if let (true, Some(last)) = (has_next, events.last()) {
+                a rel="next" href=(link("after", last.seq)) { "Next page" }
             }
         }
     };
