@@ -458,6 +458,17 @@ async fn a_connection_that_needs_reauth_shows_the_fix_and_is_reauthorised_from_t
 }
 
 #[tokio::test]
+async fn only_a_browser_flow_connection_offers_re_authorisation_the_others_point_to_the_upload() {
+    let z = ZohoApp::spawn();
+    z.connect("uploaded").await;
+    let b = Browser::logged_in(&z.app.server, &z.app.admin).await;
+    let page = b.get("/ui/connections/uploaded").await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(!page.html.contains(r#"id="reauthorize""#), "{}", page.html);
+    assert!(page.html.contains(r#"href="/ui/connections/new""#));
+}
+
+#[tokio::test]
 async fn the_audit_page_filters_pages_and_verifies_the_chain() {
     let z = ZohoApp::spawn();
     for name in ["a", "b", "c"] {

@@ -162,13 +162,24 @@ async fn show(
             dt { "Cached token expires" } dd { (maybe_when(view.token.as_ref().map(|t| t.expires_at))) }
         }
         div.actions {
-            form id="reauthorize" method="post" action=(format!("/ui/connections/{seg}/reauthorize")) {
-                (csrf(&ui.session))
-                button type="submit" { "Re-authorise in the browser" }
+            // Only a browser-flow connection has a redirect URI to send
+            // the browser back to; the others are replaced by an upload.
+            @if view.redirect_uri.is_some() {
+                form id="reauthorize" method="post" action=(format!("/ui/connections/{seg}/reauthorize")) {
+                    (csrf(&ui.session))
+                    button type="submit" { "Re-authorise in the browser" }
+                }
             }
             form id="delete" method="post" action=(format!("/ui/connections/{seg}/delete")) {
                 (csrf(&ui.session))
                 button.danger type="submit" { "Delete (revokes at Zoho)" }
+            }
+        }
+        @if view.redirect_uri.is_none() {
+            p.hint {
+                "To give this connection new credentials, upload a new self_client.json under the name "
+                code { (view.name) } " on the " a href="/ui/connections/new" { "Add a connection" }
+                " page, with the same data center or accounts server: it replaces the old credentials in place."
             }
         }
         h2 { "Traffic, last 24 hours" }
