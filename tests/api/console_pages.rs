@@ -465,7 +465,25 @@ async fn only_a_browser_flow_connection_offers_re_authorisation_the_others_point
     let page = b.get("/ui/connections/uploaded").await;
     assert_eq!(page.status, 200, "{}", page.html);
     assert!(!page.html.contains(r#"id="reauthorize""#), "{}", page.html);
-    assert!(page.html.contains(r#"href="/ui/connections/new""#));
+    assert!(
+        page.html
+            .contains(r#"href="/ui/connections/new?name=uploaded""#),
+        "{}",
+        page.html
+    );
+    let upload = b.get("/ui/connections/new?name=uploaded").await;
+    assert!(
+        upload
+            .html
+            .contains(r#"name="name" required pattern="[A-Za-z0-9._-]{1,128}" autocomplete="off" value="uploaded""#),
+        "{}",
+        upload.html
+    );
+    assert!(
+        upload.html.contains(&z.fake.base_url()),
+        "the accounts server is filled in: {}",
+        upload.html
+    );
 }
 
 #[tokio::test]

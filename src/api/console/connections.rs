@@ -178,7 +178,7 @@ async fn show(
         @if view.redirect_uri.is_none() {
             p.hint {
                 "To give this connection new credentials, upload a new self_client.json under the name "
-                code { (view.name) } " on the " a href="/ui/connections/new" { "Add a connection" }
+                code { (view.name) } " on the " a href=(format!("/ui/connections/new?name={seg}")) { "Add a connection" }
                 " page, with the same data center or accounts server: it replaces the old credentials in place."
             }
         }

@@ -29,24 +29,33 @@ const DATA_CENTERS: [&str; 9] = [
     "com", "eu", "in", "com.au", "jp", "ca", "sa", "uk", "com.cn",
 ];
 
+/// Where an upload replacing an existing connection should go: its name
+/// and where Zoho holds it, so the form is filled in as the connection was.
+#[derive(Default)]
+struct Prefill {
+    name: Option<String>,
+    data_center: Option<&'static str>,
+    accounts_url: Option<String>,
+}
+
 /// The data center, and a custom accounts server when the settings allow
 /// one (`zoho.allow_custom_accounts_url`; it wins over the data center).
-fn where_fields(prefix: &str, custom: bool) -> Markup {
+fn where_fields(prefix: &str, custom: bool, fill: &Prefill) -> Markup {
     let dc = format!("{prefix}-dc");
     let url = format!("{prefix}-accounts");
     html! {
         label for=(dc) { "Data center" }
         select id=(dc) name="data_center" {
-            @for d in DATA_CENTERS { option value=(d) { (d) } }
+            @for d in DATA_CENTERS { option value=(d) selected[fill.data_center == Some(d)] { (d) } }
         }
         @if custom {
             label for=(url) { "Custom accounts server (optional; replaces the data center)" }
-            input id=(url) type="url" name="accounts_url" autocomplete="off";
+            input id=(url) type="url" name="accounts_url" autocomplete="off" value=[fill.accounts_url.as_deref()];
         }
     }
 }
 
-fn new_body(ui: &Ui, callback: &str, custom: bool) -> Markup {
+fn new_body(ui: &Ui, callback: &str, custom: bool, fill: &Prefill) -> Markup {
     html! {
         section aria-labelledby="upload-h" {
             h2 id="upload-h" { "Upload self_client.json" }
@@ -54,10 +63,10 @@ fn new_body(ui: &Ui, callback: &str, custom: bool) -> Markup {
             form id="upload" method="post" action="/ui/connections" enctype="multipart/form-data" {
                 (csrf(&ui.session))
                 label for="upload-name" { "Connection name" }
-                input id="upload-name" type="text" name="name" required pattern="[A-Za-z0-9._-]{1,128}" autocomplete="off";
+                input id="upload-name" type="text" name="name" required pattern="[A-Za-z0-9._-]{1,128}" autocomplete="off" value=[fill.name.as_deref()];
                 label for="self_client" { "self_client.json" }
                 input id="self_client" type="file" name="self_client" accept=".json,application/json" required;
-                (where_fields("upload", custom))
+                (where_fields("upload", custom, fill))
                 button type="submit" { "Upload" }
             }
         }
@@ -76,7 +85,7 @@ fn new_body(ui: &Ui, callback: &str, custom: bool) -> Markup {
                 input id="scopes" type="text" name="scopes" required autocomplete="off";
                 label for="redirect_uri" { "Redirect URI" }
                 input id="redirect_uri" type="url" name="redirect_uri" value=(callback) required;
-                (where_fields("flow", custom))
+                (where_fields("flow", custom, &Prefill::default()))
                 button type="submit" { "Continue to Zoho" }
             }
         }
@@ -95,7 +104,23 @@ pub(super) async fn new(
     ui: Ui,
 ) -> Result<HttpResponse, ConsoleError> {
     let custom = service.settings().zoho.allow_custom_accounts_url;
-    let body = new_body(&ui, &callback_url(&req), custom);
+    // `?name=NAME` (the link on a connection's page): an upload that
+    // replaces NAME's credentials, aimed where NAME's Zoho account is.
+    let fill = match Fields::parse(req.query_string().as_bytes())
+        .text("name")
+        .and_then(|n| ConnectionName::parse(n).ok())
+    {
+        Some(name) => match service.connection(&name).await {
+            Ok(view) => Prefill {
+                name: Some(view.name),
+                data_center: view.data_center.map(|dc| dc.code()),
+                accounts_url: view.data_center.is_none().then_some(view.accounts_url),
+            },
+            Err(_) => Prefill::default(),
+        },
+        None => Prefill::default(),
+    };
+    let body = new_body(&ui, &callback_url(&req), custom, &fill);
     Ok(layout::html(
         StatusCode::OK,
         page(&ui.session, "Add a connection", None, body),
