@@ -206,8 +206,19 @@ async fn console_actions_are_audited_with_the_admins_id_and_the_ui_channel() {
         )
         .await;
     assert_eq!(revoked.status, 303);
-    let deleted = b
+    let asked = b
         .submit("/ui/connections/acme", "/ui/connections/acme/delete", &[])
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.html);
+    assert!(asked.html.contains(r#"<form id="confirm-delete""#));
+    let (status, _) = z.app.admin_get("/v1/connections/acme").await;
+    assert_eq!(status, 200, "asking deletes nothing");
+    let deleted = b
+        .submit(
+            "/ui/connections/acme",
+            "/ui/connections/acme/delete",
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(deleted.status, 303, "{}", deleted.html);
     assert_eq!(deleted.location(), "/ui/connections?done=deleted");

@@ -309,8 +309,27 @@ async fn delete(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ConsoleError> {
-    ui.check_csrf(&Fields::parse(&body))?;
+    let fields = Fields::parse(&body);
+    ui.check_csrf(&fields)?;
     let name = path_name(&path)?;
+    // Deleting revokes the refresh token at Zoho and cannot be undone, and
+    // the console has no script to ask: the first post asks on a page.
+    if fields.text("confirm").as_deref() != Some("yes") {
+        let seg = path_segment(&name);
+        let body = html! {
+            p { "Delete the connection " code { (name.as_str()) } "? Its refresh token is revoked at Zoho, and backends using it are refused at once. This cannot be undone." }
+            form id="confirm-delete" method="post" action=(format!("/ui/connections/{seg}/delete")) {
+                (csrf(&ui.session))
+                input type="hidden" name="confirm" value="yes";
+                button.danger type="submit" { "Delete " (name.as_str()) }
+            }
+            p { a href=(format!("/ui/connections/{seg}")) { "Cancel" } }
+        };
+        return Ok(layout::html(
+            StatusCode::OK,
+            page(&ui.session, name.as_str(), None, body),
+        ));
+    }
     match service
         .delete_connection(&ui.session.principal, &name, true, &ui.ctx)
         .await
