@@ -62,6 +62,11 @@ pub fn chart(now: OffsetDateTime, times: &[OffsetDateTime]) -> Markup {
                 }
             }
         }
+        @if total == 0 {
+            p.chart-empty { "No token issues or refreshes in the last 24 hours." }
+        } @else {
+            p.chart-range { "From " (start.format(&hour_fmt).unwrap_or_default()) ":00 UTC (left) to now (right); hover a bar for its hour." }
+        }
     }
 }
 
@@ -69,6 +74,16 @@ pub fn chart(now: OffsetDateTime, times: &[OffsetDateTime]) -> Markup {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_chart_without_traffic_says_so_and_one_with_traffic_does_not() {
+        let now = datetime!(2026-12-01 06:40 UTC);
+        let empty = chart(now, &[]).into_string();
+        assert!(empty.contains("chart-empty"), "{empty}");
+        let busy = chart(now, &[datetime!(2026-12-01 06:05 UTC)]).into_string();
+        assert!(!busy.contains("chart-empty"), "{busy}");
+        assert!(busy.contains("chart-range"), "{busy}");
+    }
 
     #[test]
     fn one_bar_per_hour_with_traffic_and_none_outside_the_window() {

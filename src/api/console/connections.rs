@@ -80,7 +80,7 @@ async fn list(
             table id="connections" {
                 caption { "Every connection and its health" }
                 thead { tr {
-                    th scope="col" { "Name" } th scope="col" { "State" } th scope="col" { "Data center" }
+                    th scope="col" { "Name" } th scope="col" { "State" } th scope="col" { "Data center or accounts server" }
                     th scope="col" { "Scopes" } th scope="col" { "Last refresh" } th scope="col" { "Last error" }
                     th scope="col" { "Fix" }
                 } }
@@ -153,7 +153,7 @@ async fn show(
         p { "State: " (state(&view)) }
         @if let Some(fix) = &fix { p.fix { (fix) } }
         dl.facts {
-            dt { "Data center" } dd { (data_center(&view)) }
+            dt { "Data center or accounts server" } dd { (data_center(&view)) }
             dt { "Client id" } dd { (view.client_id) }
             dt { "Scopes" } dd { (view.scopes.join(", ")) }
             dt { "Created" } dd { (layout::when(view.created_at)) }
