@@ -140,14 +140,9 @@ async fn the_login_page_does_not_tell_a_valid_service_token_from_an_unknown_one(
     let valid = b.login(&svc).await;
     let unknown = b.login(&format!("zvs_{}", "0".repeat(64))).await;
     assert_eq!(valid.status, unknown.status);
-    let alert = |html: &str| {
-        html.split(r#"<p class="error" role="alert">"#)
-            .nth(1)
-            .and_then(|rest| rest.split("</p>").next())
-            .map(str::to_string)
-    };
-    assert!(alert(&valid.html).is_some(), "{}", valid.html);
-    assert_eq!(alert(&valid.html), alert(&unknown.html));
+    let alert = r#"<p class="error" role="alert">"#;
+    assert!(valid.between(alert, "</p>").is_some(), "{}", valid.html);
+    assert_eq!(valid.between(alert, "</p>"), unknown.between(alert, "</p>"));
 }
 
 #[tokio::test]

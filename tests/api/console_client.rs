@@ -26,14 +26,20 @@ impl Answer {
             .unwrap_or("")
     }
 
+    /// The text between the first `start` in the page and the next `end`.
+    pub fn between(&self, start: &str, end: &str) -> Option<String> {
+        let rest = self.html.split_once(start)?.1;
+        Some(
+            rest.split_once(end)
+                .map_or(rest, |(inside, _)| inside)
+                .to_string(),
+        )
+    }
+
     /// The value of the first hidden `csrf` field.
     pub fn csrf(&self) -> String {
-        self.html
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
+        self.between("name=\"csrf\" value=\"", "\"")
             .expect("a csrf field on the page")
-            .to_string()
     }
 
     /// The `Set-Cookie` headers.

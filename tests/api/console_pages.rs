@@ -114,12 +114,8 @@ async fn no_page_shows_a_planted_secret_and_a_new_token_is_shown_once() {
         .await;
     assert_eq!(created.status, 201, "{}", created.html);
     let shown = created
-        .html
-        .split("<code id=\"new-token\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .expect("the new token")
-        .to_string();
+        .between("<code id=\"new-token\">", "<")
+        .expect("the new token");
     assert!(shown.starts_with("zvs_"), "{shown}");
     planted.assert_absent("the creation page", &created.html);
     let (status, _) = z.app.server.get("/v1/auth/self", Some(&shown)).await;
@@ -192,12 +188,8 @@ async fn console_actions_are_audited_with_the_admins_id_and_the_ui_channel() {
         .await;
     assert_eq!(created.status, 201, "{}", created.html);
     let id = created
-        .html
-        .split("data-token-id=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("the token's row")
-        .to_string();
+        .between("data-token-id=\"", "\"")
+        .expect("the token's row");
     let revoked = b
         .submit(
             "/ui/service-tokens",
@@ -515,10 +507,7 @@ async fn the_audit_page_filters_pages_and_verifies_the_chain() {
     );
     assert!(!page.html.contains("rel=\"prev\""), "the first page");
     let next = page
-        .html
-        .split("<a rel=\"next\" href=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
+        .between("<a rel=\"next\" href=\"", "\"")
         .expect("a next link")
         .replace("&amp;", "&");
     let second = b.get(&next).await;
@@ -537,12 +526,8 @@ async fn the_audit_page_filters_pages_and_verifies_the_chain() {
     let verified = b.submit("/ui/audit", "/ui/audit/verify", &[]).await;
     assert_eq!(verified.status, 200, "{}", verified.html);
     let head = verified
-        .html
-        .split("<p id=\"verified-head\">")
-        .nth(1)
-        .and_then(|r| r.split("</p>").next())
-        .expect("the verified head")
-        .to_string();
+        .between("<p id=\"verified-head\">", "</p>")
+        .expect("the verified head");
     let between = |a: &str, b: &str| {
         head.split(a)
             .nth(1)
