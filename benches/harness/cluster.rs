@@ -133,25 +133,11 @@ async fn run_with(
     note("cluster: uploading the load connections and their service tokens");
     let mut requests = Vec::new();
     for i in 0..BENCH_CONNECTIONS {
-        let name = format!("bench-{i}");
-        replicas[0]
-            .put_connection(&name, &fake.code_upload().await?)
-            .await?;
-        let svc = replicas[0]
-            .service_token(&format!("bench backend {i}"), &[name.as_str()])
-            .await?;
+        let (name, svc) = replicas[0].load_connection(fake, i).await?;
         for r in &replicas {
             r.issue(&name, &svc, &json!({})).await?;
         }
-        requests.push(Request {
-            method: "POST",
-            path: format!("/v1/connections/{name}/token"),
-            headers: vec![
-                ("Authorization".into(), format!("Bearer {svc}")),
-                ("Content-Type".into(), "application/json".into()),
-            ],
-            body: Some("{}".into()),
-        });
+        requests.push(Request::token(&name, &svc));
     }
     let targets: Vec<Target<'_>> = replicas
         .iter()

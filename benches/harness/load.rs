@@ -26,6 +26,21 @@ pub struct Request {
     pub body: Option<String>,
 }
 
+impl Request {
+    /// `POST /v1/connections/{name}/token` with service token `svc`.
+    pub fn token(name: &str, svc: &str) -> Self {
+        Self {
+            method: "POST",
+            path: format!("/v1/connections/{name}/token"),
+            headers: vec![
+                ("Authorization".into(), format!("Bearer {svc}")),
+                ("Content-Type".into(), "application/json".into()),
+            ],
+            body: Some("{}".into()),
+        }
+    }
+}
+
 /// What one load step measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Step {

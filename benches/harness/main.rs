@@ -252,23 +252,9 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
     note("uploading the load connections and their service tokens");
     let mut token_requests = Vec::new();
     for i in 0..BENCH_CONNECTIONS {
-        let name = format!("bench-{i}");
-        vault
-            .put_connection(&name, &fake.code_upload().await?)
-            .await?;
-        let svc = vault
-            .service_token(&format!("bench backend {i}"), &[name.as_str()])
-            .await?;
+        let (name, svc) = vault.load_connection(&fake, i).await?;
         vault.issue(&name, &svc, &serde_json::json!({})).await?;
-        token_requests.push(Request {
-            method: "POST",
-            path: format!("/v1/connections/{name}/token"),
-            headers: vec![
-                ("Authorization".into(), format!("Bearer {svc}")),
-                ("Content-Type".into(), "application/json".into()),
-            ],
-            body: Some("{}".into()),
-        });
+        token_requests.push(Request::token(&name, &svc));
     }
 
     note(&format!("importing {} connections", o.stored));

@@ -190,23 +190,9 @@ pub async fn alone(
     let mut names = Vec::new();
     let mut token = Vec::new();
     for i in 0..connections {
-        let name = format!("bench-{i}");
-        vault
-            .put_connection(&name, &fake.code_upload().await?)
-            .await?;
-        let svc = vault
-            .service_token(&format!("bench backend {i}"), &[name.as_str()])
-            .await?;
+        let (name, svc) = vault.load_connection(&fake, i).await?;
         vault.issue(&name, &svc, &json!({})).await?;
-        token.push(Request {
-            method: "POST",
-            path: format!("/v1/connections/{name}/token"),
-            headers: vec![
-                ("Authorization".into(), format!("Bearer {svc}")),
-                ("Content-Type".into(), "application/json".into()),
-            ],
-            body: Some("{}".into()),
-        });
+        token.push(Request::token(&name, &svc));
         names.push(name);
     }
     crate::note(&format!(

@@ -256,6 +256,18 @@ impl Vault {
     }
 
     /// `POST /v1/service-tokens` granting `connections`; the `zvs_` token.
+    /// Load connection `bench-{i}` from a fresh code at the fake, and a
+    /// service token for it: `(name, token)`.
+    pub async fn load_connection(&self, fake: &Fake, i: usize) -> anyhow::Result<(String, String)> {
+        let name = format!("bench-{i}");
+        self.put_connection(&name, &fake.code_upload().await?)
+            .await?;
+        let svc = self
+            .service_token(&format!("bench backend {i}"), &[name.as_str()])
+            .await?;
+        Ok((name, svc))
+    }
+
     pub async fn service_token(&self, name: &str, connections: &[&str]) -> anyhow::Result<String> {
         let body = call_ok(
             self.http
