@@ -313,6 +313,25 @@ pub async fn verify_store(
     Ok(verifier.finish())
 }
 
+/// `check` over `items`, split into one run per core (at least 256 items
+/// each): `ok[i]` for item `i`. A thread cannot panic on plain bytes; if
+/// one did, its items count as unverified, never as good.
+fn on_every_core<T: Sync>(items: &[T], check: impl Fn(&[T]) -> Vec<bool> + Sync) -> Vec<bool> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads.max(2)).max(256);
+    let check = &check;
+    std::thread::scope(|scope| {
+        let mut chunks = items.chunks(chunk);
+        let first = chunks.next();
+        let others: Vec<_> = chunks.map(|c| scope.spawn(move || check(c))).collect();
+        let mut ok = first.map(check).unwrap_or_default();
+        for other in others {
+            ok.extend(other.join().unwrap_or_default());
+        }
+        ok
+    })
+}
+
 /// Whether each record's hash matches its contents, computed off the async
 /// workers on every core.
 async fn check_hashes(
@@ -320,26 +339,12 @@ async fn check_hashes(
     page: Vec<AuditRecord>,
 ) -> Result<(Vec<AuditRecord>, Vec<bool>), AuditError> {
     tokio::task::spawn_blocking(move || {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = page.len().div_ceil(threads.max(2)).max(256);
-        let check = |records: &[AuditRecord]| {
+        let ok = on_every_core(&page, |records: &[AuditRecord]| {
             let mut hasher = RecordHasher::new(key.as_ref());
             records
                 .iter()
                 .map(|r| hasher.matches(r))
                 .collect::<Vec<_>>()
-        };
-        let ok = std::thread::scope(|scope| {
-            let mut chunks = page.chunks(chunk);
-            let first = chunks.next();
-            let others: Vec<_> = chunks.map(|c| scope.spawn(move || check(c))).collect();
-            let mut ok = first.map(check).unwrap_or_default();
-            for other in others {
-                // A hashing thread cannot panic on plain records; if one
-                // did, its records count as unverified, never as good.
-                ok.extend(other.join().unwrap_or_default());
-            }
-            ok
         });
         (page, ok)
     })

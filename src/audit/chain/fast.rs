@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use super::{sweep, ChainKey, Problem, RecordHasher, Verifier, PAGE};
-use crate::audit::log::canonical::CanonicalPage;
+use super::{on_every_core, sweep, ChainKey, Problem, RecordHasher, Verifier, PAGE};
+use crate::audit::log::canonical::{CanonicalEvent, CanonicalPage};
 use crate::audit::store::AuditStore;
 use crate::audit::AuditError;
 
@@ -125,30 +125,16 @@ async fn check_hashes(
     page: CanonicalPage,
 ) -> Result<(CanonicalPage, Vec<bool>), AuditError> {
     tokio::task::spawn_blocking(move || {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = page.events.len().div_ceil(threads.max(2)).max(256);
         let bytes = &page.bytes;
-        let check = |events: &[_]| {
+        let ok = on_every_core(&page.events, |events: &[CanonicalEvent]| {
             let mut hasher = RecordHasher::new(key.as_ref());
             events
                 .iter()
-                .map(|e: &crate::audit::log::canonical::CanonicalEvent| {
+                .map(|e| {
                     let json = bytes.get(e.span.clone()).unwrap_or_default();
                     e.hash.is(&hasher.mac_canonical(json))
                 })
                 .collect::<Vec<_>>()
-        };
-        let ok = std::thread::scope(|scope| {
-            let mut chunks = page.events.chunks(chunk);
-            let first = chunks.next();
-            let others: Vec<_> = chunks.map(|c| scope.spawn(move || check(c))).collect();
-            let mut ok = first.map(check).unwrap_or_default();
-            for other in others {
-                // A hashing thread cannot panic on plain bytes; if one did,
-                // its events count as unverified, never as good.
-                ok.extend(other.join().unwrap_or_default());
-            }
-            ok
         });
         (page, ok)
     })
