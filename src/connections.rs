@@ -68,11 +68,14 @@ impl ConnectionManager {
         }
     }
 
+    /// Where the client lives, from an upload's `data_center` or
+    /// `accounts_url` (at most one is given; neither means `com`).
     fn accounts_url(
         &self,
-        req: &UploadRequest,
+        data_center: Option<&str>,
+        accounts_url: Option<&str>,
     ) -> Result<(Option<DataCenter>, Url), ConnectionError> {
-        if let Some(raw) = &req.accounts_url {
+        if let Some(raw) = accounts_url {
             if !self.allow_custom_url {
                 return Err(ConnectionError::CustomUrlDisabled);
             }
@@ -86,7 +89,7 @@ impl ConnectionManager {
             }
             return Ok((DataCenter::from_accounts_url(&url), url));
         }
-        let dc = match &req.data_center {
+        let dc = match data_center {
             Some(code) => code
                 .parse::<DataCenter>()
                 .map_err(|e| ConnectionError::Invalid(e.to_string()))?,
@@ -105,7 +108,8 @@ impl ConnectionManager {
         req: UploadRequest,
     ) -> Result<Uploaded, ConnectionError> {
         let grant = req.grant().map_err(ConnectionError::Invalid)?;
-        let (data_center, accounts_url) = self.accounts_url(&req)?;
+        // Checked before the lease, so a bad body waits for nothing.
+        self.accounts_url(req.data_center.as_deref(), req.accounts_url.as_deref())?;
         // Fences off any refresh still running for a connection of the
         // same name that was deleted.
         let _lease = self
@@ -119,6 +123,18 @@ impl ConnectionManager {
         if replacing.is_some() && matches!(grant, Grant::Browser(_)) {
             return Err(ConnectionError::Exists(name.to_string()));
         }
+        // self_client.json names no data center: a replacement that gives
+        // none keeps the dead connection's, so re-uploading the file alone
+        // (as the fix says) asks the server the client lives on.
+        let (data_center, accounts_url) = match &replacing {
+            Some((_, dead)) if req.data_center.is_none() && req.accounts_url.is_none() => {
+                match dead.data_center {
+                    Some(dc) => self.accounts_url(Some(dc.code()), None)?,
+                    None => self.accounts_url(None, Some(&dead.accounts_url))?,
+                }
+            }
+            _ => self.accounts_url(req.data_center.as_deref(), req.accounts_url.as_deref())?,
+        };
         let creds = ClientCredentials {
             client_id: req.client_id.trim().to_string(),
             client_secret: req.client_secret.clone(),

@@ -48,7 +48,7 @@ pub(crate) fn cli_words(fix: &Fix) -> Option<String> {
         Fix::Reauthorize { connection } => format!(
             "generate a new code in Zoho's API console (Self Client > Generate Code, same \
              scopes) and upload it again: {} replaces the dead credentials in place, keeping \
-             the name and its grants; no delete needed (or add it with \
+             the name, the data center and the grants; no delete needed (or add it with \
              `--refresh-token-file FILE` to import a fresh refresh token)",
             add(connection)
         ),

@@ -138,3 +138,21 @@ async fn an_upload_zoho_refuses_leaves_the_needs_reauth_record_untouched() {
         .iter()
         .any(|g| g.json()["type"] == "connection.deleted"),);
 }
+
+#[tokio::test]
+async fn a_replacement_that_names_no_data_center_keeps_the_dead_connections_accounts_server() {
+    // self_client.json carries no data center: re-uploading the file alone,
+    // as the needs_reauth fix says, must reach the server the client is on.
+    let (z, receiver, rt, service) = connected().await;
+    kill(&z, &rt, &receiver).await;
+    let before = shown(&z).await;
+
+    let mut body = z.upload_body();
+    body.as_object_mut().expect("object").remove("accounts_url");
+    let (status, view) = z.put_connection("acme", &body).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["health"]["state"], "active", "{view}");
+    assert_eq!(view["accounts_url"], before["accounts_url"], "{view}");
+    let (status, issued) = z.issue("acme", &service, json!({})).await;
+    assert_eq!(status, 200, "{issued}");
+}
