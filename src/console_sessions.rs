@@ -1,0 +1,282 @@
+//! Admin console sessions kept in the store, so that every replica of a
+//! cluster serves every session (the embedded store's single process keeps
+//! them in memory instead: see `service::sessions`).
+//!
+//! A session id is 32 random bytes (64 hex characters) held only by the
+//! browser's cookie. The record lives in [`Tree::ConsoleSessions`] under
+//! the SHA-256 of the id and is sealed like every record (AEAD bound to
+//! tree, key and schema): it holds the admin token's public id, the
+//! creation time and the expiry, never the id or a token. The CSRF token
+//! of a session is not stored at all: it is an HMAC of the id under a key
+//! derived from the data key, so every unsealed replica computes the same
+//! one and a sealed replica none.
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::crypto::keys::DataKey;
+use crate::store::records::{open_value, SealedRecord};
+use crate::store::{AsyncStore, Op, Scan, StoreError, Tree};
+
+/// WARNING: a subkey label; changing it logs every admin out (their forms'
+/// tokens stop matching), so never change it.
+const CSRF_LABEL: &str = "console-csrf";
+
+/// Most sessions looked at by one sweep (above the cap, so a full table
+/// is still seen whole).
+const SWEEP_LIMIT: usize = 10_000;
+
+/// A new random session id: 64 hex characters.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The key a session is found by: the SHA-256 of its id.
+pub fn id_hash(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+/// The CSRF token of session `id`: HMAC-SHA256 under a subkey of the data
+/// key, in hex. The same on every replica; nothing to store.
+pub fn csrf_token(data_key: &DataKey, id: &str) -> String {
+    hex::encode(data_key.derive_subkey(CSRF_LABEL).mac(id.as_bytes()))
+}
+
+/// One session as stored (sealed). Holds no secret: the admin token is
+/// named by its public id.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRecord {
+    /// Public id of the admin token that logged in.
+    pub token_id: String,
+    /// When the session started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it ends.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl SealedRecord for SessionRecord {
+    const TREE: Tree = Tree::ConsoleSessions;
+    const SCHEMA: u8 = 1;
+}
+
+/// The sessions in the store, shared by every replica.
+#[derive(Clone)]
+pub struct StoredSessions {
+    store: AsyncStore,
+    ttl: std::time::Duration,
+    max: usize,
+}
+
+impl StoredSessions {
+    /// Sessions of `ttl` in `store`, at most about `max` at once.
+    pub fn new(store: AsyncStore, ttl: std::time::Duration, max: usize) -> Self {
+        Self {
+            store,
+            ttl,
+            max: max.max(1),
+        }
+    }
+
+    /// Starts a session for admin token `token_id`: answers its id and
+    /// record. Expired sessions are swept first and, at the cap, the ones
+    /// that end soonest make room.
+    pub async fn start(
+        &self,
+        data_key: &DataKey,
+        token_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(String, SessionRecord), StoreError> {
+        let live = self.sweep(data_key, now).await?;
+        if live.len() >= self.max {
+            let mut live = live;
+            live.sort_by_key(|(_, expires_at)| *expires_at);
+            let drop = live.len() + 1 - self.max;
+            let ops = live
+                .into_iter()
+                .take(drop)
+                .map(|(key, _)| Op::Delete {
+                    tree: Tree::ConsoleSessions,
+                    key,
+                })
+                .collect();
+            self.store.apply(ops).await?;
+        }
+        let id = new_id();
+        let record = SessionRecord {
+            token_id: token_id.to_string(),
+            created_at: now,
+            expires_at: now + self.ttl,
+        };
+        self.store
+            .put_sealed(data_key, &id_hash(&id), &record)
+            .await?;
+        Ok((id, record))
+    }
+
+    /// The session with this id if it has not expired; an expired one is
+    /// deleted. A record that does not open is treated as absent.
+    pub async fn get(
+        &self,
+        data_key: &DataKey,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let key = id_hash(id);
+        let Some(sealed) = self.store.get(Tree::ConsoleSessions, key.to_vec()).await? else {
+            return Ok(None);
+        };
+        match open_value::<SessionRecord>(data_key, &key, &sealed) {
+            Ok(r) if r.expires_at > now => Ok(Some(r)),
+            Ok(_) => {
+                self.end(id).await?;
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a console session record does not open; refused");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Ends the session with this id (if there is one).
+    pub async fn end(&self, id: &str) -> Result<(), StoreError> {
+        self.store
+            .apply(vec![Op::Delete {
+                tree: Tree::ConsoleSessions,
+                key: id_hash(id).to_vec(),
+            }])
+            .await
+    }
+
+    /// Deletes expired (and unreadable) sessions; answers the live ones'
+    /// keys and expiries.
+    pub async fn sweep(
+        &self,
+        data_key: &DataKey,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Vec<u8>, OffsetDateTime)>, StoreError> {
+        let entries = self
+            .store
+            .scan(Scan::prefix(Tree::ConsoleSessions, &[], SWEEP_LIMIT))
+            .await?;
+        let mut live = Vec::new();
+        let mut ops = Vec::new();
+        for (key, value) in entries {
+            match open_value::<SessionRecord>(data_key, &key, &value) {
+                Ok(r) if r.expires_at > now => live.push((key, r.expires_at)),
+                _ => ops.push(Op::Delete {
+                    tree: Tree::ConsoleSessions,
+                    key,
+                }),
+            }
+        }
+        if !ops.is_empty() {
+            self.store.apply(ops).await?;
+        }
+        Ok(live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::sled::SledStore;
+
+    fn sessions(dir: &tempfile::TempDir, max: usize) -> StoredSessions {
+        let store = AsyncStore::new(Arc::new(SledStore::open(dir.path()).expect("open")));
+        StoredSessions::new(store, Duration::from_secs(60), max)
+    }
+
+    #[tokio::test]
+    async fn a_session_is_found_until_it_expires_or_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = sessions(&dir, 10);
+        let dk = DataKey::make();
+        let now = OffsetDateTime::now_utc();
+        let (a, rec) = s
+            .start(&dk, "tok_0000000000000001", now)
+            .await
+            .expect("start");
+        assert_eq!(rec.expires_at, now + Duration::from_secs(60));
+        let got = s.get(&dk, &a, now).await.expect("get").expect("live");
+        assert_eq!(got.token_id, "tok_0000000000000001");
+        assert!(
+            s.get(&DataKey::make(), &a, now)
+                .await
+                .expect("get")
+                .is_none(),
+            "another key opens nothing"
+        );
+        let later = now + Duration::from_secs(61);
+        assert!(s.get(&dk, &a, later).await.expect("get").is_none());
+        assert!(
+            s.get(&dk, &a, now).await.expect("get").is_none(),
+            "an expired session is deleted"
+        );
+        let (b, _) = s
+            .start(&dk, "tok_0000000000000001", now)
+            .await
+            .expect("start");
+        s.end(&b).await.expect("end");
+        assert!(s.get(&dk, &b, now).await.expect("get").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_login_sweeps_expired_sessions_and_keeps_the_cap() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = sessions(&dir, 2);
+        let dk = DataKey::make();
+        let now = OffsetDateTime::now_utc();
+        let at = |secs| now + Duration::from_secs(secs);
+        let (old, _) = s
+            .start(&dk, "tok_0000000000000001", now)
+            .await
+            .expect("start");
+        let (b, _) = s
+            .start(&dk, "tok_0000000000000001", at(10))
+            .await
+            .expect("start");
+        let (c, _) = s
+            .start(&dk, "tok_0000000000000001", at(20))
+            .await
+            .expect("start");
+        assert!(
+            s.get(&dk, &old, at(20)).await.expect("get").is_none(),
+            "the oldest made room"
+        );
+        assert!(s.get(&dk, &b, at(20)).await.expect("get").is_some());
+        // Past b's and c's expiry, a login leaves only itself.
+        let (d, _) = s
+            .start(&dk, "tok_0000000000000001", at(200))
+            .await
+            .expect("start");
+        let live = s.sweep(&dk, at(200)).await.expect("sweep");
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].0, id_hash(&d).to_vec());
+        assert!(
+            s.get(&dk, &c, at(20)).await.expect("get").is_none(),
+            "swept"
+        );
+    }
+
+    #[test]
+    fn the_csrf_token_depends_on_the_id_and_the_key() {
+        let key = DataKey::make();
+        let (a, b) = (new_id(), new_id());
+        assert_eq!(a.len(), 64);
+        assert_eq!(csrf_token(&key, &a), csrf_token(&key, &a));
+        assert_ne!(csrf_token(&key, &a), csrf_token(&key, &b));
+        assert_ne!(csrf_token(&key, &a), csrf_token(&DataKey::make(), &a));
+        assert_ne!(csrf_token(&key, &a), a);
+    }
+}
