@@ -10,14 +10,21 @@
 //! of a session is not stored at all: it is an HMAC of the id under a key
 //! derived from the data key, so every unsealed replica computes the same
 //! one and a sealed replica none.
+//!
+//! A session may hold one "flash": a secret the next page shows once (a
+//! new service token, after the form that made it redirected). It is
+//! sealed in the record like the rest, and taken out with a
+//! compare-and-swap, so two replicas answering two reloads at once show it
+//! once between them.
 
 use rand::RngCore;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::crypto::keys::DataKey;
-use crate::store::records::{open_value, SealedRecord};
+use crate::store::records::{open_value, seal_op, SealedRecord, SealedSecret};
 use crate::store::{AsyncStore, Op, Scan, StoreError, Tree};
 
 /// WARNING: a subkey label; changing it logs every admin out (their forms'
@@ -59,6 +66,9 @@ pub struct SessionRecord {
     /// When it ends.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// A secret to show on the next page, once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flash: Option<SealedSecret>,
 }
 
 impl SealedRecord for SessionRecord {
@@ -113,6 +123,7 @@ impl StoredSessions {
             token_id: token_id.to_string(),
             created_at: now,
             expires_at: now + self.ttl,
+            flash: None,
         };
         self.store
             .put_sealed(data_key, &id_hash(&id), &record)
@@ -143,6 +154,77 @@ impl StoredSessions {
                 Ok(None)
             }
         }
+    }
+
+    /// Holds `secret` in live session `id` for the next page; false when
+    /// there is no such session.
+    pub async fn put_flash(
+        &self,
+        data_key: &DataKey,
+        id: &str,
+        secret: SecretString,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let put = |r: &mut SessionRecord| {
+            r.flash = Some(secret.clone().into());
+            Some(())
+        };
+        Ok(self.change(data_key, id, now, put).await?.is_some())
+    }
+
+    /// Takes the flash out of live session `id`: it is answered once.
+    pub async fn take_flash(
+        &self,
+        data_key: &DataKey,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<SecretString>, StoreError> {
+        let take = |r: &mut SessionRecord| r.flash.take().map(|f| f.secret().clone());
+        self.change(data_key, id, now, take).await
+    }
+
+    /// Applies `change` to live session `id` and writes it back only if
+    /// the row is still what was read (a logout in between is not undone);
+    /// `None` when there is no live session, `change` answers `None`, or
+    /// the row kept changing.
+    async fn change<T>(
+        &self,
+        data_key: &DataKey,
+        id: &str,
+        now: OffsetDateTime,
+        change: impl Fn(&mut SessionRecord) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let key = id_hash(id);
+        for _ in 0..3 {
+            let Some(sealed) = self.store.get(Tree::ConsoleSessions, key.to_vec()).await? else {
+                return Ok(None);
+            };
+            let mut record = match open_value::<SessionRecord>(data_key, &key, &sealed) {
+                Ok(r) if r.expires_at > now => r,
+                _ => return Ok(None),
+            };
+            let Some(out) = change(&mut record) else {
+                return Ok(None);
+            };
+            let Op::Put { value, .. } = seal_op(data_key, &key, &record)? else {
+                return Err(StoreError::Backend(
+                    "sealing a session did not yield a write".into(),
+                ));
+            };
+            let swapped = self
+                .store
+                .compare_and_swap(
+                    Tree::ConsoleSessions,
+                    key.to_vec(),
+                    Some(sealed),
+                    Some(value),
+                )
+                .await?;
+            if swapped.is_ok() {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
     }
 
     /// Ends the session with this id (if there is one).
@@ -229,6 +311,44 @@ mod tests {
             .expect("start");
         s.end(&b).await.expect("end");
         assert!(s.get(&dk, &b, now).await.expect("get").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_flash_is_taken_once_and_never_revives_an_ended_session() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = sessions(&dir, 10);
+        let dk = DataKey::make();
+        let now = OffsetDateTime::now_utc();
+        let (id, _) = s
+            .start(&dk, "tok_0000000000000001", now)
+            .await
+            .expect("start");
+        let secret = SecretString::from("zvs_flash".to_string());
+        assert!(s
+            .put_flash(&dk, &id, secret.clone(), now)
+            .await
+            .expect("put"));
+        let taken = s
+            .take_flash(&dk, &id, now)
+            .await
+            .expect("take")
+            .expect("a flash");
+        assert_eq!(taken.expose_secret(), "zvs_flash");
+        assert!(
+            s.take_flash(&dk, &id, now).await.expect("take").is_none(),
+            "once"
+        );
+        assert!(
+            s.get(&dk, &id, now).await.expect("get").is_some(),
+            "the session lives on"
+        );
+        s.end(&id).await.expect("end");
+        assert!(!s.put_flash(&dk, &id, secret, now).await.expect("put"));
+        assert!(
+            s.get(&dk, &id, now).await.expect("get").is_none(),
+            "not revived"
+        );
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ mod memory;
 
 use std::time::Duration;
 
+use secrecy::SecretString;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
@@ -184,6 +185,41 @@ impl VaultService {
             _ => {
                 sessions.end(id).await?;
                 Ok(None)
+            }
+        }
+    }
+
+    /// Holds `secret` in session `id` for its next page, once (a form that
+    /// made a secret redirects to the page that shows it, so a reload
+    /// makes nothing twice). False when the session is gone.
+    pub async fn console_put_flash(
+        &self,
+        id: &str,
+        secret: SecretString,
+    ) -> Result<bool, ServiceError> {
+        let now = crate::clock::now();
+        match &self.sessions {
+            Sessions::Memory(m) => Ok(m.put_flash(id, secret, now)),
+            Sessions::Stored(s) => {
+                let keyring = self.vault.keyring()?;
+                Ok(s.put_flash(keyring.data_key(), id, secret, now).await?)
+            }
+        }
+    }
+
+    /// Takes the secret held in session `id`: answered once.
+    pub async fn console_take_flash(&self, id: &str) -> Option<SecretString> {
+        let now = crate::clock::now();
+        match &self.sessions {
+            Sessions::Memory(m) => m.take_flash(id, now),
+            Sessions::Stored(s) => {
+                let keyring = self.vault.keyring().ok()?;
+                s.take_flash(keyring.data_key(), id, now)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "cannot read a console session's flash");
+                        None
+                    })
             }
         }
     }

@@ -90,12 +90,20 @@ async fn a_login_on_one_replica_is_served_by_another_and_logout_there_ends_it() 
     let wrong = b.post(&url, &token_form(&"0".repeat(64))).await;
     assert_eq!(wrong.status, 403, "{}", wrong.html);
     let created = b.post(&url, &token_form(&from_a)).await;
-    assert!(
-        [201, 303].contains(&created.status),
-        "{}: {}",
-        created.status,
-        created.html
-    );
+    assert_eq!(created.status, 303, "{}", created.html);
+    // The new token is held in the session: the next page, on A, shows
+    // it; after that no replica does.
+    let shown = b.get(&c.at(0).url("/ui/service-tokens")).await;
+    let token = shown
+        .between("<code id=\"new-token\">", "<")
+        .expect("the new token");
+    assert!(token.starts_with("zvs_"), "{token}");
+    for i in [0, 1] {
+        let again = b.get(&c.at(i).url("/ui/service-tokens")).await;
+        assert!(!again.html.contains(&token), "shown again on replica {i}");
+    }
+    let (status, _) = c.at(1).get("/v1/auth/self", Some(&token)).await;
+    assert_eq!(status, 200, "the shown token is the real one");
     let (_, tokens) = c.at(0).get("/v1/service-tokens", Some(&c.admin)).await;
     assert!(
         tokens["service_tokens"]

@@ -36,6 +36,8 @@ const FLOW_COOKIE: &str = "zv_ui_flow";
 pub struct Ui {
     pub session: Session,
     pub ctx: RequestContext,
+    /// The session's id (from the cookie), for the session's flash.
+    pub id: String,
 }
 
 impl Ui {
@@ -90,6 +92,7 @@ impl FromRequest for Ui {
             Ok(Ui {
                 session,
                 ctx: ui_context(&req),
+                id,
             })
         })
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use super::Session;
@@ -15,7 +16,13 @@ use crate::console_sessions::{id_hash, new_id};
 pub(in crate::service) struct MemorySessions {
     ttl: Duration,
     max: usize,
-    by_hash: Mutex<HashMap<[u8; 32], Session>>,
+    by_hash: Mutex<HashMap<[u8; 32], Entry>>,
+}
+
+/// A session and the secret its next page shows once.
+struct Entry {
+    session: Session,
+    flash: Option<SecretString>,
 }
 
 impl MemorySessions {
@@ -36,17 +43,21 @@ impl MemorySessions {
             expires_at: now + self.ttl,
         };
         let mut map = self.by_hash.lock().unwrap_or_else(PoisonError::into_inner);
-        map.retain(|_, s| s.expires_at > now);
+        map.retain(|_, e| e.session.expires_at > now);
         if map.len() >= self.max {
             let oldest = map
                 .iter()
-                .min_by_key(|(_, s)| s.expires_at)
+                .min_by_key(|(_, e)| e.session.expires_at)
                 .map(|(k, _)| *k);
             if let Some(k) = oldest {
                 map.remove(&k);
             }
         }
-        map.insert(id_hash(&id), session.clone());
+        let entry = Entry {
+            session: session.clone(),
+            flash: None,
+        };
+        map.insert(id_hash(&id), entry);
         (id, session)
     }
 
@@ -54,13 +65,35 @@ impl MemorySessions {
         let key = id_hash(id);
         let mut map = self.by_hash.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get(&key) {
-            Some(s) if s.expires_at > now => Some(s.clone()),
+            Some(e) if e.session.expires_at > now => Some(e.session.clone()),
             Some(_) => {
                 map.remove(&key);
                 None
             }
             None => None,
         }
+    }
+
+    /// Holds `secret` for session `id`'s next page; false without a live
+    /// session.
+    pub(super) fn put_flash(&self, id: &str, secret: SecretString, now: OffsetDateTime) -> bool {
+        let mut map = self.by_hash.lock().unwrap_or_else(PoisonError::into_inner);
+        match map.get_mut(&id_hash(id)) {
+            Some(e) if e.session.expires_at > now => {
+                e.flash = Some(secret);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes session `id`'s flash: answered once.
+    pub(super) fn take_flash(&self, id: &str, now: OffsetDateTime) -> Option<SecretString> {
+        let mut map = self.by_hash.lock().unwrap_or_else(PoisonError::into_inner);
+        let e = map.get_mut(&id_hash(id))?;
+        (e.session.expires_at > now)
+            .then(|| e.flash.take())
+            .flatten()
     }
 
     pub(super) fn end(&self, id: &str) {
@@ -135,6 +168,20 @@ mod tests {
         assert!(sessions.get(&b, now).is_some());
         sessions.end_all();
         assert!(sessions.get(&b, now).is_none());
+    }
+
+    #[test]
+    fn a_flash_is_taken_once() {
+        use secrecy::ExposeSecret;
+        let sessions = sessions();
+        let now = OffsetDateTime::now_utc();
+        let (id, _) = sessions.start(admin(), now);
+        assert!(sessions.put_flash(&id, SecretString::from("zvs_x".to_string()), now));
+        let taken = sessions.take_flash(&id, now).expect("a flash");
+        assert_eq!(taken.expose_secret(), "zvs_x");
+        assert!(sessions.take_flash(&id, now).is_none());
+        sessions.end(&id);
+        assert!(!sessions.put_flash(&id, SecretString::from("zvs_y".to_string()), now));
     }
 
     #[test]
