@@ -95,15 +95,22 @@ impl StoredSessions {
     }
 
     /// Starts a session for admin token `token_id`: answers its id and
-    /// record. Expired sessions are swept first and, at the cap, the ones
-    /// that end soonest make room.
+    /// record. When the table is full, expired sessions are swept and, if
+    /// it still is, the ones that end soonest make room.
     pub async fn start(
         &self,
         data_key: &DataKey,
         token_id: &str,
         now: OffsetDateTime,
     ) -> Result<(String, SessionRecord), StoreError> {
-        let live = self.sweep(data_key, now).await?;
+        let rows = self.rows().await?;
+        // Opening a row costs a decryption: only a full table is opened
+        // (the periodic sweep and lookups delete expired rows meanwhile).
+        let live = if rows.len() >= self.max {
+            self.drop_expired(data_key, rows, now).await?
+        } else {
+            Vec::new()
+        };
         if live.len() >= self.max {
             let mut live = live;
             live.sort_by_key(|(_, expires_at)| *expires_at);
@@ -244,10 +251,25 @@ impl StoredSessions {
         data_key: &DataKey,
         now: OffsetDateTime,
     ) -> Result<Vec<(Vec<u8>, OffsetDateTime)>, StoreError> {
-        let entries = self
-            .store
+        let rows = self.rows().await?;
+        self.drop_expired(data_key, rows, now).await
+    }
+
+    /// Every session row, still sealed.
+    async fn rows(&self) -> Result<crate::store::Entries, StoreError> {
+        self.store
             .scan(Scan::prefix(Tree::ConsoleSessions, &[], SWEEP_LIMIT))
-            .await?;
+            .await
+    }
+
+    /// Deletes the expired (and unreadable) rows of `entries`; answers the
+    /// live ones' keys and expiries.
+    async fn drop_expired(
+        &self,
+        data_key: &DataKey,
+        entries: crate::store::Entries,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(Vec<u8>, OffsetDateTime)>, StoreError> {
         let mut live = Vec::new();
         let mut ops = Vec::new();
         for (key, value) in entries {

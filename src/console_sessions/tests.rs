@@ -109,18 +109,48 @@ async fn a_login_sweeps_expired_sessions_and_keeps_the_cap() {
         "the oldest made room"
     );
     assert!(s.get(&dk, &b, at(20)).await.expect("get").is_some());
-    // Past b's and c's expiry, a login leaves only itself.
+    // Past b's and c's expiry, a login into the full table leaves only
+    // itself.
     let (d, _) = s
         .start(&dk, "tok_0000000000000001", at(200))
         .await
         .expect("start");
+    // Read as of before its expiry: only a deleted row is absent.
+    assert!(
+        s.get(&dk, &c, at(20)).await.expect("get").is_none(),
+        "swept by the login"
+    );
     let live = s.sweep(&dk, at(200)).await.expect("sweep");
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].0, id_hash(&d).to_vec());
+}
+
+#[tokio::test]
+async fn the_periodic_sweep_deletes_expired_sessions_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = sessions(&dir, 10);
+    let dk = DataKey::make();
+    let now = OffsetDateTime::now_utc();
+    let (early, _) = s
+        .start(&dk, "tok_0000000000000001", now)
+        .await
+        .expect("start");
+    let later = now + Duration::from_secs(30);
+    let (late, _) = s
+        .start(&dk, "tok_0000000000000001", later)
+        .await
+        .expect("start");
+    let live = s
+        .sweep(&dk, now + Duration::from_secs(70))
+        .await
+        .expect("sweep");
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].0, id_hash(&late).to_vec());
     assert!(
-        s.get(&dk, &c, at(20)).await.expect("get").is_none(),
-        "swept"
+        s.get(&dk, &early, now).await.expect("get").is_none(),
+        "deleted"
     );
+    assert!(s.get(&dk, &late, now).await.expect("get").is_some());
 }
 
 #[test]

@@ -33,7 +33,8 @@ use super::*;
 const MAX_SESSIONS: usize = 4096;
 
 /// How often one replica of a cluster deletes expired sessions from the
-/// database (each login also does, and a lookup deletes its own).
+/// database (a lookup also deletes the expired one it finds, and a login
+/// into a full table all of them).
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 /// A logged-in admin.
