@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod console_sessions;
 pub mod coord;
 pub mod crypto;
 /// The fake Zoho accounts server and Invoice API: a test double for tests,

@@ -91,7 +91,7 @@ pub struct VaultService {
     webhooks: crate::webhooks::Webhooks,
     /// This replica's webhook delivery worker.
     webhook_worker: Arc<crate::webhooks::worker::Worker>,
-    /// Admin console sessions (in memory).
+    /// Admin console sessions (in memory, or in the database for a cluster).
     sessions: sessions::Sessions,
 }
 
@@ -171,7 +171,7 @@ impl VaultService {
             .map_err(|e| OpenError::Webhooks(e.to_string()))?,
         );
         Ok(Self {
-            sessions: sessions::Sessions::new(settings.ui.session_ttl.0),
+            sessions: sessions::Sessions::new(&settings, store.clone()),
             proxy,
             webhooks,
             webhook_worker,

@@ -54,11 +54,14 @@ pub enum Tree {
     WebhookAttempts,
     /// Events already announced once (a service token's expiry).
     WebhookMarks,
+    /// Admin console sessions (cluster mode), keyed by the SHA-256 of the
+    /// session id; sealed. Not written to backups.
+    ConsoleSessions,
 }
 
 impl Tree {
     /// Every tree, for backends that create them up front.
-    pub const ALL: [Tree; 14] = [
+    pub const ALL: [Tree; 15] = [
         Tree::Meta,
         Tree::Tokens,
         Tree::TokenIds,
@@ -73,6 +76,7 @@ impl Tree {
         Tree::WebhookDeliveries,
         Tree::WebhookAttempts,
         Tree::WebhookMarks,
+        Tree::ConsoleSessions,
     ];
 
     /// The kind's stable one-byte id, the key prefix in single-keyspace
@@ -93,6 +97,7 @@ impl Tree {
             Tree::WebhookDeliveries => 12,
             Tree::WebhookAttempts => 13,
             Tree::WebhookMarks => 14,
+            Tree::ConsoleSessions => 15,
         }
     }
 
@@ -119,6 +124,7 @@ impl Tree {
             Tree::WebhookDeliveries => "webhook_deliveries",
             Tree::WebhookAttempts => "webhook_attempts",
             Tree::WebhookMarks => "webhook_marks",
+            Tree::ConsoleSessions => "console_sessions",
         }
     }
 }

@@ -65,6 +65,24 @@ fn a_backup_restores_every_entry_into_an_empty_store() {
 }
 
 #[test]
+fn console_sessions_are_left_out_of_a_backup() {
+    let rt = runtime();
+    let _in = rt.enter();
+    let (_d, store) = filled();
+    let session = Op::Put {
+        tree: Tree::ConsoleSessions,
+        key: vec![9; 32],
+        value: b"sealed session".to_vec(),
+    };
+    store.apply(vec![session]).expect("apply");
+    let mut file = Vec::new();
+    let written = write_backup(store.as_ref(), None, &key(), &mut file).expect("backup");
+    assert_eq!(written.entries, 2501, "the session is not an entry");
+    let text = String::from_utf8(file).expect("utf8");
+    assert!(!text.contains("console_sessions"), "{}", &text[..200]);
+}
+
+#[test]
 fn restore_refuses_a_store_that_holds_a_vault() {
     let rt = runtime();
     let _in = rt.enter();

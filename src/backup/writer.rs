@@ -91,7 +91,12 @@ pub fn write_backup<W: Write>(
         vault_version: env!("CARGO_PKG_VERSION").into(),
     })?;
     let mut entries = 0u64;
-    for tree in Tree::ALL {
+    // A console session is a login, not data: restored, it would let a
+    // copied cookie in again.
+    for tree in Tree::ALL
+        .into_iter()
+        .filter(|t| *t != Tree::ConsoleSessions)
+    {
         let mut after: Option<Vec<u8>> = None;
         loop {
             let scan = Scan {

@@ -133,7 +133,9 @@ pub async fn serve(config: Option<&Path>, args: &PassphraseArgs, init: bool) -> 
     ));
     let denial_windows = tokio::spawn(Arc::clone(&service).close_denial_windows_periodically());
     let webhooks = tokio::spawn(Arc::clone(&service).deliver_webhooks());
+    let sessions = tokio::spawn(Arc::clone(&service).sweep_console_sessions_periodically());
     app.run_until_stopped().await?;
+    sessions.abort();
     webhooks.abort();
     background.abort();
     denial_windows.abort();

@@ -82,7 +82,7 @@ impl VaultService {
     /// Whether this process runs background job `job` (of metric label
     /// `kind`) this `period`. A coordinator failure skips the job (it is
     /// tried again next period).
-    async fn claimed(&self, kind: &'static str, job: &str, period: Duration) -> bool {
+    pub(super) async fn claimed(&self, kind: &'static str, job: &str, period: Duration) -> bool {
         let claimed = match self.coord.claim(job, period).await {
             Ok(claimed) => claimed,
             Err(e) => {

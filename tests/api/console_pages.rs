@@ -100,8 +100,8 @@ async fn no_page_shows_a_planted_secret_and_a_new_token_is_shown_once() {
         );
     }
 
-    // A new token is on the page that answers its creation, and only there.
-    let created = b
+    // A new token is on the page the creation redirects to, and only there.
+    let posted = b
         .submit(
             "/ui/service-tokens",
             "/ui/service-tokens",
@@ -112,7 +112,11 @@ async fn no_page_shows_a_planted_secret_and_a_new_token_is_shown_once() {
             ],
         )
         .await;
-    assert_eq!(created.status, 201, "{}", created.html);
+    assert_eq!(posted.status, 303, "{}", posted.html);
+    assert_eq!(posted.location(), "/ui/service-tokens");
+    assert!(!posted.html.contains("zvs_"));
+    let created = b.get("/ui/service-tokens").await;
+    assert_eq!(created.status, 200, "{}", created.html);
     let shown = created
         .between("<code id=\"new-token\">", "<")
         .expect("the new token");
@@ -123,6 +127,15 @@ async fn no_page_shows_a_planted_secret_and_a_new_token_is_shown_once() {
     let again = b.get("/ui/service-tokens").await;
     assert!(!again.html.contains(&shown), "shown once only");
     assert!(!again.html.contains("new-token"));
+    // Reloading the page made no second token.
+    let (_, tokens) = z.app.admin_get("/v1/service-tokens").await;
+    let named = tokens["service_tokens"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|t| t["name"] == "backend")
+        .count();
+    assert_eq!(named, 1, "{tokens}");
 }
 
 #[tokio::test]
@@ -186,7 +199,8 @@ async fn console_actions_are_audited_with_the_admins_id_and_the_ui_channel() {
             ],
         )
         .await;
-    assert_eq!(created.status, 201, "{}", created.html);
+    assert_eq!(created.status, 303, "{}", created.html);
+    let created = b.get("/ui/service-tokens").await;
     let id = created
         .between("data-token-id=\"", "\"")
         .expect("the token's row");

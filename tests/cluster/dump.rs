@@ -6,6 +6,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::cluster::Cluster;
+use crate::console_client::Browser;
 use crate::helpers::{answer, SCOPES};
 use crate::pg;
 
@@ -45,6 +46,22 @@ async fn a_pg_dump_of_a_cluster_database_in_use_contains_no_planted_secret() {
         access_tokens.push(issued["access_token"].as_str().expect("token").to_string());
     }
 
+    // A console session: its id and CSRF token are secrets too.
+    let browser = Browser::new(c.at(0));
+    let login = browser.login(&c.admin).await;
+    assert_eq!(login.status, 303, "{}", login.html);
+    let session_id = login
+        .set_cookies()
+        .iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()?
+                .strip_prefix("zv_session=")
+                .map(str::to_string)
+        })
+        .expect("a session cookie");
+    let csrf = browser.get("/ui/service-tokens").await.csrf();
+
     let out = Command::new(&pg_dump)
         .arg("--dbname")
         .arg(&c.db.url)
@@ -69,6 +86,8 @@ async fn a_pg_dump_of_a_cluster_database_in_use_contains_no_planted_secret() {
         ("refresh token", refresh_token),
         ("admin token", c.admin.clone()),
         ("service token", svc),
+        ("console session id", session_id),
+        ("console CSRF token", csrf),
     ];
     secrets.extend(access_tokens.into_iter().map(|t| ("access token", t)));
     for (label, secret) in &secrets {

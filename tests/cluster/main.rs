@@ -4,6 +4,9 @@
 //! and `ZOHO_VAULT_REQUIRE_POSTGRES` is not `1`.
 
 #[allow(dead_code)]
+#[path = "../api/console_client.rs"]
+mod console_client;
+#[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../support/pg.rs"]
@@ -11,6 +14,7 @@ mod pg;
 
 mod background;
 mod cluster;
+mod console;
 mod dump;
 mod faults;
 mod lifecycle;

@@ -13,3 +13,4 @@ mod conformance;
 mod coord;
 mod dump;
 mod postgres;
+mod sessions;

@@ -22,6 +22,7 @@ use crate::api::ApiError;
 use crate::audit::RequestContext;
 use crate::ratelimit::AddressLimiter;
 use crate::service::{ServiceAuthError, Session, VaultService};
+use crate::vault::VaultError;
 
 /// The session cookie's name.
 const SESSION_COOKIE: &str = "zv_session";
@@ -35,6 +36,8 @@ const FLOW_COOKIE: &str = "zv_ui_flow";
 pub struct Ui {
     pub session: Session,
     pub ctx: RequestContext,
+    /// The session's id (from the cookie), for the session's flash.
+    pub id: String,
 }
 
 impl Ui {
@@ -89,6 +92,7 @@ impl FromRequest for Ui {
             Ok(Ui {
                 session,
                 ctx: ui_context(&req),
+                id,
             })
         })
     }
@@ -123,6 +127,12 @@ pub async fn login(req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, C
     let token = fields.get("token").unwrap_or_default().trim();
     let (id, session) = match service.console_login(token).await {
         Ok(ok) => ok,
+        // The token was good but the session could not be saved: not a
+        // refusal to audit.
+        Err((ServiceAuthError::Vault(VaultError::Store(e)), None)) => {
+            tracing::error!(error = %e, "cannot start a console session");
+            return Err(ConsoleError::Internal);
+        }
         Err((e, who)) => return Ok(refused(&req, &service, e, who).await),
     };
     tracing::info!(actor = %session.principal.actor(), "console login");
@@ -196,7 +206,10 @@ pub async fn logout(
     ui.check_csrf(&Fields::parse(&body))?;
     let service = service(&req)?;
     if let Some(id) = session_id(&req) {
-        service.console_logout(&id);
+        if let Err(e) = service.console_logout(&id).await {
+            tracing::error!(error = %e, "cannot end a console session");
+            return Err(ConsoleError::Internal);
+        }
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "")
         .path("/ui")

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
+use secrecy::{ExposeSecret, SecretString};
 
 use super::connections::done_note;
 use super::error::ConsoleError;
@@ -24,6 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 const TITLE: &str = "Service tokens";
+
+const CREATED: &str = "The service token was created.";
 
 fn body(ui: &Ui, tokens: &[TokenRecord], new_token: Option<&str>) -> Markup {
     html! {
@@ -85,23 +88,27 @@ fn body(ui: &Ui, tokens: &[TokenRecord], new_token: Option<&str>) -> Markup {
     }
 }
 
+/// The list; right after a creation, with the new token (taken from the
+/// session, so it is shown once).
 async fn list(
     req: HttpRequest,
     service: web::Data<VaultService>,
     ui: Ui,
 ) -> Result<HttpResponse, ConsoleError> {
-    match service.service_tokens().await {
-        Ok(tokens) => Ok(layout::html(
-            StatusCode::OK,
-            page(
-                &ui.session,
-                TITLE,
-                done_note(&req),
-                body(&ui, &tokens, None),
-            ),
-        )),
-        Err(e) => Ok(Failure::from(e).page(&ui, TITLE, html! {})),
-    }
+    let tokens = match service.service_tokens().await {
+        Ok(tokens) => tokens,
+        Err(e) => return Ok(Failure::from(e).page(&ui, TITLE, html! {})),
+    };
+    let new_token = service.console_take_flash(&ui.id).await;
+    let note = match new_token {
+        Some(_) => Some(Note::Flash(CREATED)),
+        None => done_note(&req),
+    };
+    let new_token = new_token.as_ref().map(|t| t.expose_secret());
+    Ok(layout::html(
+        StatusCode::OK,
+        page(&ui.session, TITLE, note, body(&ui, &tokens, new_token)),
+    ))
 }
 
 async fn create(
@@ -130,10 +137,21 @@ async fn create(
             &ui.ctx,
         )
         .await;
+    // POST/redirect/GET: the list shows the token once from the session,
+    // and a reload of it makes nothing.
+    if let Ok((plain, _)) = &created {
+        let secret = SecretString::from(plain.expose().to_string());
+        match service.console_put_flash(&ui.id, secret).await {
+            Ok(true) => return Ok(see_other("/ui/service-tokens")),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot keep a new token for the next page"),
+        }
+    }
+    // Else the token is shown on this answer, so it is not lost.
     let tokens = service.service_tokens().await;
     match (created, tokens) {
         (Ok((plain, _)), Ok(tokens)) => {
-            let note = Note::Flash("The service token was created.");
+            let note = Note::Flash(CREATED);
             let page = page(
                 &ui.session,
                 TITLE,
