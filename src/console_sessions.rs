@@ -54,9 +54,11 @@ pub fn csrf_token(data_key: &DataKey, id: &str) -> String {
 }
 
 /// One session as stored (sealed). Holds no secret: the admin token is
-/// named by its public id.
+/// named by its public id. Unknown fields are ignored, not refused: during
+/// a rolling upgrade an older replica must still read the rows a newer one
+/// wrote, or every session would end on it (a change that older replicas
+/// must not read raises `SCHEMA`, which the seal binds).
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SessionRecord {
     /// Public id of the admin token that logged in.
     pub token_id: String,
@@ -164,7 +166,8 @@ impl StoredSessions {
     }
 
     /// Holds `secret` in live session `id` for the next page; false when
-    /// there is no such session.
+    /// there is no such session, or while an earlier secret waits to be
+    /// shown (the caller then shows this one at once: neither is lost).
     pub async fn put_flash(
         &self,
         data_key: &DataKey,
@@ -173,6 +176,9 @@ impl StoredSessions {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let put = |r: &mut SessionRecord| {
+            if r.flash.is_some() {
+                return None;
+            }
             r.flash = Some(secret.clone().into());
             Some(())
         };

@@ -86,6 +86,32 @@ async fn a_flash_is_taken_once_and_never_revives_an_ended_session() {
 }
 
 #[tokio::test]
+async fn a_second_flash_never_replaces_one_not_yet_shown() {
+    use secrecy::ExposeSecret;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = sessions(&dir, 10);
+    let dk = DataKey::make();
+    let now = OffsetDateTime::now_utc();
+    let (id, _) = s
+        .start(&dk, "tok_0000000000000001", now)
+        .await
+        .expect("start");
+    let put = |v: &str| s.put_flash(&dk, &id, SecretString::from(v.to_string()), now);
+    assert!(put("zvs_1").await.expect("put"));
+    assert!(
+        !put("zvs_2").await.expect("put"),
+        "refused, so the caller shows it at once"
+    );
+    let taken = s
+        .take_flash(&dk, &id, now)
+        .await
+        .expect("take")
+        .expect("a flash");
+    assert_eq!(taken.expose_secret(), "zvs_1");
+    assert!(put("zvs_3").await.expect("put"));
+}
+
+#[tokio::test]
 async fn a_login_sweeps_expired_sessions_and_keeps_the_cap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = sessions(&dir, 2);
@@ -162,4 +188,15 @@ fn the_csrf_token_depends_on_the_id_and_the_key() {
     assert_ne!(csrf_token(&key, &a), csrf_token(&key, &b));
     assert_ne!(csrf_token(&key, &a), csrf_token(&DataKey::make(), &a));
     assert_ne!(csrf_token(&key, &a), a);
+}
+
+#[test]
+fn a_row_with_a_field_this_release_does_not_know_still_reads() {
+    // As a newer replica might write it during a rolling upgrade.
+    let json = r#"{"token_id":"tok_0000000000000001",
+        "created_at":"2026-12-02T00:00:00Z","expires_at":"2026-12-02T08:00:00Z",
+        "shown_at":"2026-12-02T00:01:00Z"}"#;
+    let r: SessionRecord = serde_json::from_str(json).expect("the unknown field is ignored");
+    assert_eq!(r.token_id, "tok_0000000000000001");
+    assert!(r.flash.is_none());
 }

@@ -111,7 +111,16 @@ impl VaultService {
         }
         let now = crate::clock::now();
         let stored = match &self.sessions {
-            Sessions::Memory(m) => return Ok(m.start(principal, now)),
+            Sessions::Memory(m) => {
+                let (id, session) = m.start(principal, now);
+                // A seal between the authentication and here must not leave
+                // a session that works again after the next unseal.
+                if let Err(e) = self.vault.keyring() {
+                    m.end(&id);
+                    return Err((e.into(), None));
+                }
+                return Ok((id, session));
+            }
             Sessions::Stored(s) => s,
         };
         let keyring = self.vault.keyring().map_err(|e| (e.into(), None))?;

@@ -130,7 +130,11 @@ impl VaultService {
         self.audit.deactivate().await;
         self.coord.publish(Invalidation::All);
         self.tokens.forget_all_verified();
+        // Sealed first, then the sessions ended: a login that raced the seal
+        // either finds the vault sealed after starting its session (and ends
+        // it) or started before this clears it.
+        let sealed = self.vault.seal();
         self.sessions.end_all();
-        self.vault.seal()
+        sealed
     }
 }

@@ -167,7 +167,10 @@ async fn create(
             let tokens = tokens.unwrap_or_default();
             Ok(f.page(&ui, TITLE, body(&ui, &tokens, None)))
         }
-        (Ok(_), Err(e)) => Ok(Failure::from(e).page(&ui, TITLE, html! {})),
+        // The list failed, but the new token exists: it is shown all the same.
+        (Ok((plain, _)), Err(e)) => {
+            Ok(Failure::from(e).page(&ui, TITLE, body(&ui, &[], Some(plain.expose()))))
+        }
     }
 }
 

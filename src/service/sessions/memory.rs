@@ -75,11 +75,12 @@ impl MemorySessions {
     }
 
     /// Holds `secret` for session `id`'s next page; false without a live
-    /// session.
+    /// session, or while an earlier secret waits to be shown (the caller
+    /// then shows this one at once: neither is lost).
     pub(super) fn put_flash(&self, id: &str, secret: SecretString, now: OffsetDateTime) -> bool {
         let mut map = self.by_hash.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get_mut(&id_hash(id)) {
-            Some(e) if e.session.expires_at > now => {
+            Some(e) if e.session.expires_at > now && e.flash.is_none() => {
                 e.flash = Some(secret);
                 true
             }
@@ -182,6 +183,22 @@ mod tests {
         assert!(sessions.take_flash(&id, now).is_none());
         sessions.end(&id);
         assert!(!sessions.put_flash(&id, SecretString::from("zvs_y".to_string()), now));
+    }
+
+    #[test]
+    fn a_second_secret_never_replaces_one_not_yet_shown() {
+        use secrecy::ExposeSecret;
+        let sessions = sessions();
+        let now = OffsetDateTime::now_utc();
+        let (id, _) = sessions.start(admin(), now);
+        assert!(sessions.put_flash(&id, SecretString::from("zvs_1".to_string()), now));
+        assert!(
+            !sessions.put_flash(&id, SecretString::from("zvs_2".to_string()), now),
+            "refused, so the caller shows it at once"
+        );
+        let taken = sessions.take_flash(&id, now).expect("a flash");
+        assert_eq!(taken.expose_secret(), "zvs_1");
+        assert!(sessions.put_flash(&id, SecretString::from("zvs_3".to_string()), now));
     }
 
     #[test]
