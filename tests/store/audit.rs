@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use zoho_vault::audit::pg::PgAuditStore;
-use zoho_vault::audit::query::export_page;
+use zoho_vault::audit::query::{export_page, Query};
 use zoho_vault::audit::{AuditEvent, AuditLog, AuditRecord, AuditStore, ChainKey, RequestContext};
 use zoho_vault::crypto::keys::DataKey;
 use zoho_vault::store::postgres::PgStore;
@@ -147,4 +147,64 @@ async fn a_replica_that_missed_anothers_commits_appends_after_them_and_the_other
         assert!(report.ok, "{report:?}");
         assert_eq!(report.count, 5);
     }
+}
+
+#[tokio::test]
+async fn quotes_backslashes_and_unicode_in_event_fields_are_stored_and_found_exactly() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let a = replica(&db.url).await;
+    let key = key();
+    a.activate(Arc::clone(&key)).await.expect("activate");
+    let mut odd = event("odd".into());
+    odd.actor = r"o'brien\'); DROP TABLE zv_audit_events; --".into();
+    odd.connection = Some("crm-ü $$ '' \\x00 \"".into());
+    a.append(odd.clone()).await.expect("append");
+
+    let stored = all(a.store().as_ref()).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].actor, odd.actor);
+    assert_eq!(stored[0].connection, odd.connection);
+    for query in [
+        Query {
+            actor: Some(odd.actor.clone()),
+            ..Query::default()
+        },
+        Query {
+            connection: odd.connection.clone(),
+            ..Query::default()
+        },
+    ] {
+        let page = a.store().query(&query).await.expect("query");
+        assert_eq!(labels(&page.events), ["odd"], "{query:?}");
+    }
+    let report = a.verify(key).await.expect("verify");
+    assert!(report.ok, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_while_holding_the_head_lock_releases_it_for_every_replica() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let (a, b) = (replica(&db.url).await, replica(&db.url).await);
+    let key = key();
+    a.activate(Arc::clone(&key)).await.expect("activate a");
+    b.activate(Arc::clone(&key)).await.expect("activate b");
+    // PostgreSQL text cannot hold NUL: this batch fails after the head is
+    // locked, before anything is written.
+    let mut bad = event("bad".into());
+    bad.actor = "nul\0actor".into();
+    assert!(a.append(bad).await.is_err(), "a NUL in a text column");
+
+    // Were the failed batch's transaction left open (and its lock held),
+    // these would wait for it until the write timeout.
+    b.append(event("b-0".into())).await.expect("append b");
+    a.append(event("a-0".into())).await.expect("append a again");
+    let records = all(b.store().as_ref()).await;
+    assert_eq!(labels(&records), ["b-0", "a-0"]);
+    assert_gapless(&records);
+    let report = b.verify(key).await.expect("verify");
+    assert!(report.ok, "{report:?}");
 }
