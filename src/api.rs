@@ -39,6 +39,11 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::PayloadConfig::new(body_limit))
             .service(
                 web::scope(V1)
+                    // First, under a literal prefix: actix tries resources in
+                    // order, each dynamic one with a regular expression, so
+                    // a proxied call would otherwise pay for every dynamic
+                    // route before its own; others pay one prefix compare.
+                    .service(web::scope(proxy::SCOPE).configure(proxy::routes))
                     .service(sys::health())
                     .service(sys::unseal())
                     .service(sys::seal())
@@ -50,7 +55,6 @@ pub fn configure(body_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(webhooks::routes)
                     .configure(auth_self::routes)
                     .configure(audit::configure)
-                    .configure(proxy::routes)
                     .configure(openapi::routes),
             )
             .configure(metrics::routes)
@@ -94,6 +98,23 @@ pub(crate) fn resource(
         > + 'static,
 > {
     mounted(V1, path)
+}
+
+/// Like [`resource`], for a resource inside a scope `scope` of [`V1`]
+/// (`path` relative to the scope).
+pub(crate) fn scoped_resource(
+    scope: &str,
+    path: &str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+> {
+    mounted(&format!("{V1}{scope}"), path)
 }
 
 /// Like [`resource`], for a route outside [`V1`] (registered at the root,

@@ -11,14 +11,17 @@ use futures_util::StreamExt;
 
 use super::error::ErrorBody;
 use super::extract::{Caller, ConnectionName, Ctx};
-use super::{resource, ApiError};
+use super::{scoped_resource, ApiError};
 use crate::proxy::{IncomingBody, ProxyError, ProxyTarget};
 use crate::service::{ProxyCall, VaultService};
 
-/// The route.
+/// The literal prefix the route is registered under, inside `/v1`.
+pub const SCOPE: &str = "/proxy";
+
+/// The route, inside `web::scope(SCOPE)`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        resource("/proxy/{name}/{path:.*}")
+        scoped_resource(SCOPE, "/{name}/{path:.*}")
             .route(web::get().to(proxy))
             .route(web::post().to(proxy))
             .route(web::put().to(proxy))
