@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::kdf::KdfParams;
 
+mod describe;
 mod outbound;
 mod proxies;
 mod sections;
@@ -244,7 +245,7 @@ impl Settings {
         let settings: Self = figment
             .merge(env)
             .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            .map_err(|e| ConfigError::Invalid(describe::describe(e)))?;
         settings.webhooks.check().map_err(ConfigError::Invalid)?;
         Ok(settings)
     }

@@ -29,13 +29,20 @@ pub struct Application {
 /// names the address and the setting to change.
 pub fn bind(listen: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(listen).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!(
-                "cannot listen on {listen}: {e} (another process may hold the port; \
-                 set ZOHO_VAULT_LISTEN, e.g. ZOHO_VAULT_LISTEN=127.0.0.1:8701)"
-            ),
-        )
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "another process holds the port; set ZOHO_VAULT_LISTEN, \
+                 e.g. ZOHO_VAULT_LISTEN=127.0.0.1:8701"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "ports below 1024 need privileges; set ZOHO_VAULT_LISTEN to a higher port"
+            }
+            std::io::ErrorKind::InvalidInput => {
+                "`listen` is an address and a port, e.g. ZOHO_VAULT_LISTEN=127.0.0.1:8700"
+            }
+            _ => "check `listen` (ZOHO_VAULT_LISTEN), e.g. 127.0.0.1:8700",
+        };
+        std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e} ({hint})"))
     })
 }
 
@@ -228,6 +235,17 @@ mod tests {
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().expect("address")
+    }
+
+    #[test]
+    fn a_busy_port_and_a_malformed_address_get_different_hints() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let busy = held.local_addr().expect("addr").to_string();
+        let err = bind(&busy).expect_err("busy").to_string();
+        assert!(err.contains("another process holds the port"), "{err}");
+        let err = bind("nonsense").expect_err("malformed").to_string();
+        assert!(err.contains("an address and a port"), "{err}");
+        assert!(!err.contains("another process"), "{err}");
     }
 
     #[test]

@@ -215,3 +215,45 @@ fn the_shipped_defaults_file_loads_and_leaves_max_age_unset() {
     let s = Settings::load_from(&file, None).expect("the defaults file loads");
     assert_eq!(s.webhooks, WebhookSettings::default());
 }
+
+#[test]
+fn a_bad_value_from_the_environment_names_the_variable_and_the_accepted_values() {
+    Jail::expect_with(|jail| {
+        jail.set_env("ZOHO_VAULT_STORE__BACKEND", "pg");
+        let err = Settings::load_from(Path::new("none.toml"), None).expect_err("unknown");
+        let text = err.to_string();
+        assert!(
+            text.contains("ZOHO_VAULT_STORE__BACKEND (setting `store.backend`)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`pg` is not one of `sled` or `postgres`"),
+            "{text}"
+        );
+        assert!(!text.contains("``"), "no nested quotes: {text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_value_given_to_a_section_says_to_set_the_settings_inside_it() {
+    Jail::expect_with(|jail| {
+        jail.set_env("ZOHO_VAULT_LOG", "warn");
+        let err = Settings::load_from(Path::new("none.toml"), None).expect_err("a section");
+        let text = err.to_string();
+        assert!(text.contains("ZOHO_VAULT_LOG (setting `log`)"), "{text}");
+        assert!(text.contains("ZOHO_VAULT_LOG__NAME"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_session_ttl_over_the_limit_is_shown_in_days() {
+    Jail::expect_with(|jail| {
+        jail.set_env("ZOHO_VAULT_UI__SESSION_TTL", "31d");
+        let err = Settings::load_from(Path::new("none.toml"), None).expect_err("too long");
+        let text = err.to_string();
+        assert!(text.contains("not 31 days"), "{text}");
+        Ok(())
+    });
+}

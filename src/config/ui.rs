@@ -51,12 +51,22 @@ pub struct SessionTtl(pub Duration);
 
 const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// `31 days`, `90000 s`: humantime would say `1month 13h 26m 24s` for 31d.
+fn in_days_or_seconds(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 86_400 && secs % 86_400 == 0 {
+        format!("{} days", secs / 86_400)
+    } else {
+        format!("{secs} s")
+    }
+}
+
 impl SessionTtl {
     fn checked(d: Duration) -> Result<Self, String> {
         if d < Duration::from_secs(1) || d > MAX_TTL {
             return Err(format!(
                 "`ui.session_ttl` must be between 1s and 30 days, not {}",
-                humantime::format_duration(d)
+                in_days_or_seconds(d)
             ));
         }
         Ok(Self(d))
