@@ -54,7 +54,7 @@ const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// `31 days`, `90000 s`: humantime would say `1month 13h 26m 24s` for 31d.
 fn in_days_or_seconds(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 86_400 && secs % 86_400 == 0 {
+    if secs >= 86_400 && secs.is_multiple_of(86_400) {
         format!("{} days", secs / 86_400)
     } else {
         format!("{secs} s")
