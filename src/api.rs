@@ -100,23 +100,6 @@ pub(crate) fn resource(
     mounted(V1, path)
 }
 
-/// Like [`resource`], for a resource inside a scope `scope` of [`V1`]
-/// (`path` relative to the scope).
-pub(crate) fn scoped_resource(
-    scope: &str,
-    path: &str,
-) -> actix_web::Resource<
-    impl actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
-> {
-    mounted(&format!("{V1}{scope}"), path)
-}
-
 /// Like [`resource`], for a route outside [`V1`] (registered at the root,
 /// like `/metrics`).
 pub(crate) fn root_resource(
@@ -133,7 +116,10 @@ pub(crate) fn root_resource(
     mounted("", path)
 }
 
-fn mounted(
+/// A resource mounted under `prefix` (the full path before `path`, e.g.
+/// `/v1/proxy` for a resource inside that scope): the one place that
+/// records templates and adds the 405 and panic handling.
+pub(crate) fn mounted(
     prefix: &str,
     path: &str,
 ) -> actix_web::Resource<

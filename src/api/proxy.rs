@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use super::error::ErrorBody;
 use super::extract::{Caller, ConnectionName, Ctx};
-use super::{scoped_resource, ApiError};
+use super::{mounted, ApiError, V1};
 use crate::proxy::{IncomingBody, ProxyError, ProxyTarget};
 use crate::service::{ProxyCall, VaultService};
 
@@ -21,7 +21,7 @@ pub const SCOPE: &str = "/proxy";
 /// The route, inside `web::scope(SCOPE)`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        scoped_resource(SCOPE, "/{name}/{path:.*}")
+        mounted(&format!("{V1}{SCOPE}"), "/{name}/{path:.*}")
             .route(web::get().to(proxy))
             .route(web::post().to(proxy))
             .route(web::put().to(proxy))
