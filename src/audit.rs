@@ -39,7 +39,7 @@ pub use keys::Checkpoint;
 pub use log::{EmbeddedAuditStore, SignedCheckpoint};
 pub use outage::Outage;
 pub use query::{Order, Page, Query, QueryParams};
-pub use store::{AuditStore, Batch};
+pub use store::{AuditStore, Batch, HeldHead};
 pub use writer::{Appended, AuditLog, WriterStats};
 
 use crate::store::{AsyncStore, StoreError};

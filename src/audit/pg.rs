@@ -3,11 +3,12 @@
 //!
 //! Every group commit of every replica moves the chain head row
 //! (`zv_audit_head`) in the same transaction as its events, so the commits
-//! of all replicas fall in one order. A replica's writer chains its batch
-//! after the head it last saw; when another replica appended meanwhile,
-//! the batch is re-chained here after the real head (with the chain key
-//! the writer installed through [`AuditStore::use_chain_key`]), see
-//! [`append`]. So the
+//! of all replicas fall in one order. A replica's writer locks the head
+//! first ([`AuditStore::hold_head`]) and chains the batch it then forms
+//! after it; the one batch formed before the lock (the first after unseal)
+//! is re-chained here after the real head when another replica appended
+//! meanwhile (with the chain key the writer installed through
+//! [`AuditStore::use_chain_key`]), see [`append`]. So the
 //! chain stays one gapless sequence whatever the number of replicas, and a
 //! commit returns only when its events are durable (fail closed, as with
 //! the embedded log). Events are stored in the embedded log's binary
@@ -32,7 +33,7 @@ use super::keys::Checkpoint;
 use super::log::record::{decode, Payload};
 use super::log::SignedCheckpoint;
 use super::query::{Order, Page, Query};
-use super::store::{AuditStore, Batch};
+use super::store::{AuditStore, Batch, HeldHead};
 use super::AuditError;
 
 mod append;
@@ -170,6 +171,10 @@ impl AuditStore for PgAuditStore {
 
     async fn append(&self, batch: Batch) -> Result<(), AuditError> {
         self.append_locked(batch).await
+    }
+
+    async fn hold_head(&self) -> Result<Option<Box<dyn HeldHead>>, AuditError> {
+        Ok(Some(Box::new(self.lock().await?)))
     }
 
     async fn scan(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {

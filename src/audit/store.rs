@@ -41,6 +41,20 @@ pub struct Batch {
     pub drained_pending: Option<u64>,
 }
 
+/// The chain head held for one group commit by a store that other
+/// processes append to as well: nobody else appends until
+/// [`HeldHead::append`] commits, or the guard is dropped (which gives the
+/// head up and writes nothing).
+#[async_trait]
+pub trait HeldHead: Send {
+    /// The head as stored: the batch must be chained right after it.
+    fn head(&self) -> &Checkpoint;
+
+    /// Stores `records` (chained after [`Self::head`]) durably and gives
+    /// the head up.
+    async fn append(self: Box<Self>, records: Vec<AuditRecord>) -> Result<(), AuditError>;
+}
+
 /// Where the trail is kept.
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
@@ -65,6 +79,15 @@ pub trait AuditStore: Send + Sync + 'static {
 
     /// Stores one group commit durably (see the module contract).
     async fn append(&self, batch: Batch) -> Result<(), AuditError>;
+
+    /// Takes the chain head before the next batch is formed, when other
+    /// processes append to the same chain and have to be waited for: the
+    /// events that arrive during the wait join the batch instead of
+    /// waiting for the next one. `None`: the writer owns the head and
+    /// [`Self::append`] is all there is.
+    async fn hold_head(&self) -> Result<Option<Box<dyn HeldHead>>, AuditError> {
+        Ok(None)
+    }
 
     /// Up to `limit` events from seq `from` on, in seq order, as stored
     /// (verify and export apply the checkpoint).

@@ -3,6 +3,10 @@
 //! it with one [`AuditStore::append`] (durable before it returns), then
 //! answers every waiter. [`AuditLog::append`] gives up after the configured
 //! deadline and reports [`AuditError::Unavailable`]; it never hangs.
+//! With a store that other processes append to, the writer takes the chain
+//! head from the store ([`AuditStore::hold_head`]) when a batch's first
+//! event arrives and drains the queue only once it holds it, so the
+//! events that arrive while it waits for the others' commits are in it.
 //!
 //! Caveat: a write that outlives the deadline may still land afterwards, so
 //! the trail can hold an event for an action that was refused with 503. It
@@ -21,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::chain::{chain_event_with, ChainKey, RecordHasher};
 use super::event::AuditEvent;
 use super::keys::Checkpoint;
-use super::store::{AuditStore, Batch};
+use super::store::{AuditStore, Batch, HeldHead};
 use super::AuditError;
 
 mod task;
@@ -221,6 +225,11 @@ impl AuditLog {
             batches: self.shared.batches.load(Ordering::SeqCst),
             events: self.shared.events.load(Ordering::SeqCst),
         }
+    }
+
+    /// Calls waiting for the writer to take them (events, mostly).
+    pub fn queued(&self) -> usize {
+        QUEUE - self.tx.capacity()
     }
 
     /// Deletes every event up to `until_seq` (whole segments; see

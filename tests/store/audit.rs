@@ -208,3 +208,74 @@ async fn a_batch_that_fails_while_holding_the_head_lock_releases_it_for_every_re
     let report = b.verify(key).await.expect("verify");
     assert!(report.ok, "{report:?}");
 }
+
+/// Polls `check` until it holds; panics after 30 s.
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_that_arrive_while_another_replica_holds_the_head_join_the_waiting_batch() {
+    let Some(db) = pg::database().await else {
+        return;
+    };
+    let log = Arc::new(replica(&db.url).await);
+    let key = key();
+    log.activate(Arc::clone(&key)).await.expect("activate");
+    log.append(event("before".into())).await.expect("append");
+    let before = log.stats();
+
+    // Another replica's commit in flight: the head row stays locked.
+    let other = PgStore::connect(&db.url, 2).await.expect("connect");
+    let mut holder = other.pool().begin().await.expect("begin");
+    sqlx::query("SELECT seq FROM zv_audit_head WHERE id = 1 FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .expect("lock the head");
+
+    let append = |label: &str| {
+        let (log, label) = (Arc::clone(&log), label.to_string());
+        tokio::spawn(async move { log.append(event(label)).await })
+    };
+    let mut waiting = vec![append("first")];
+    until("the writer waits for the head lock", || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(other.pool())
+        .await
+        .expect("pg_stat_activity")
+            == 1
+    })
+    .await;
+    waiting.extend((0..5).map(|i| append(&format!("later-{i}"))));
+    until("the later events are queued", || async {
+        log.queued() == 5
+    })
+    .await;
+    holder.commit().await.expect("release the head");
+
+    for w in waiting {
+        w.await.expect("task").expect("append");
+    }
+    let after = log.stats();
+    assert_eq!(after.events - before.events, 6);
+    assert_eq!(
+        after.batches - before.batches,
+        1,
+        "the events queued during the wait go in the batch that waited"
+    );
+    let records = all(log.store().as_ref()).await;
+    assert_eq!(labels(&records)[..2], ["before", "first"]);
+    assert_gapless(&records);
+    assert!(log.verify(key).await.expect("verify").ok);
+}

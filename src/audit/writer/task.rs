@@ -2,6 +2,8 @@
 //! events in batches, chains them and makes each batch durable before any
 //! waiter is answered.
 
+use std::time::Instant;
+
 use super::*;
 
 pub(super) struct Writer {
@@ -17,9 +19,16 @@ pub(super) struct Writer {
 
 pub(super) type Waiter = (AuditEvent, Reply<Appended>);
 
+/// A head taken from the store before the batch was formed: when the
+/// writer asked for it (the batch's write is timed from then, wait
+/// included), and the head, or why it could not be taken (the batch then
+/// fails with that).
+type Held = Option<(Instant, Result<Box<dyn HeldHead>, AuditError>)>;
+
 impl Writer {
     pub(super) async fn run(mut self) {
         while let Some(first) = self.rx.recv().await {
+            let mut held = self.hold(&first).await;
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match self.rx.try_recv() {
@@ -32,14 +41,14 @@ impl Writer {
                 match msg {
                     Msg::Append(event, reply) => appends.push((event, reply)),
                     Msg::Activate(key, reply) => {
-                        let _ = self.commit(std::mem::take(&mut appends)).await;
+                        let _ = self.commit(std::mem::take(&mut appends), held.take()).await;
                         self.key = Some(key);
                         self.head = None;
                         self.drained = false;
-                        let _ = reply.send(self.commit(Vec::new()).await);
+                        let _ = reply.send(self.commit(Vec::new(), None).await);
                     }
                     Msg::Deactivate(reply) => {
-                        let _ = self.commit(std::mem::take(&mut appends)).await;
+                        let _ = self.commit(std::mem::take(&mut appends), held.take()).await;
                         self.key = None;
                         self.head = None;
                         self.drained = false;
@@ -47,19 +56,37 @@ impl Writer {
                     }
                 }
             }
-            let _ = self.commit(appends).await;
+            let _ = self.commit(appends, held).await;
         }
     }
 
+    /// With a store that other processes append to, takes the chain head
+    /// before the batch that starts with `first` is formed, so the events
+    /// queued while it waits for them join this batch. Only for an event
+    /// to chain once the head is loaded and the pending events are chained
+    /// (loading may move a restored trail in, under the same lock).
+    async fn hold(&self, first: &Msg) -> Held {
+        let chaining = matches!(first, Msg::Append(..))
+            && self.key.is_some()
+            && self.head.is_some()
+            && self.drained;
+        if !chaining {
+            return None;
+        }
+        let asked = Instant::now();
+        let head = self.store.hold_head().await.transpose()?;
+        Some((asked, head))
+    }
+
     /// Writes one batch and answers its waiters; returns the batch result.
-    async fn commit(&mut self, waiters: Vec<Waiter>) -> Result<(), AuditError> {
+    async fn commit(&mut self, waiters: Vec<Waiter>, held: Held) -> Result<(), AuditError> {
         let needs_drain = self.key.is_some() && !self.drained;
         if waiters.is_empty() && !needs_drain {
             return Ok(());
         }
         let (events, replies): (Vec<_>, Vec<_>) = waiters.into_iter().unzip();
         let outcome = match self.key.clone() {
-            Some(key) => self.write_chained(&key, events).await,
+            Some(key) => self.write_chained(&key, events, held).await,
             None => self.write_pending(events).await,
         };
         match outcome {
@@ -81,7 +108,12 @@ impl Writer {
 
     /// One durable write through the store, with the fault-injection knob,
     /// the flush histogram and the counters.
-    async fn write<F>(&self, events: usize, write: F) -> Result<(), AuditError>
+    async fn write<F>(
+        &self,
+        events: usize,
+        since: Option<Instant>,
+        write: F,
+    ) -> Result<(), AuditError>
     where
         F: std::future::Future<Output = Result<(), AuditError>>,
     {
@@ -94,7 +126,7 @@ impl Writer {
             self.shared.outage.failed(events, "injected");
             return Err(AuditError::Unavailable("injected audit write failure"));
         }
-        let started = std::time::Instant::now();
+        let started = since.unwrap_or_else(Instant::now);
         let disk = self.shared.disk.get();
         write.await.map_err(|e| {
             tracing::error!(error = %e, "audit store write failed");
@@ -148,10 +180,12 @@ impl Writer {
         &mut self,
         key: &Arc<dyn ChainKey>,
         events: Vec<AuditEvent>,
+        held: Held,
     ) -> Result<Vec<Appended>, AuditError> {
-        let mut head = match &self.head {
-            Some(h) => h.clone(),
-            None => self.load_head(key).await?,
+        let mut head = match (&held, &self.head) {
+            (Some((_, Ok(h))), _) => h.head().clone(),
+            (_, Some(h)) => h.clone(),
+            (_, None) => self.load_head(key).await?,
         };
         let mut queue = Vec::new();
         let mut drained_pending = None;
@@ -180,11 +214,17 @@ impl Writer {
         let mut placed: Vec<Appended> = records.iter().map(|r| Appended::Chained(r.seq)).collect();
         let count = records.len();
         if count > 0 {
-            let batch = Batch {
-                records,
-                drained_pending,
-            };
-            self.write(count, self.store.append(batch)).await?;
+            match held {
+                Some((asked, Ok(h))) => self.write(count, Some(asked), h.append(records)).await?,
+                Some((asked, Err(e))) => self.write(count, Some(asked), async { Err(e) }).await?,
+                None => {
+                    let batch = Batch {
+                        records,
+                        drained_pending,
+                    };
+                    self.write(count, None, self.store.append(batch)).await?
+                }
+            }
         }
         if drained > 0 {
             tracing::info!(
@@ -202,7 +242,8 @@ impl Writer {
         events: Vec<AuditEvent>,
     ) -> Result<Vec<Appended>, AuditError> {
         let count = events.len();
-        self.write(count, self.store.append_pending(events)).await?;
+        self.write(count, None, self.store.append_pending(events))
+            .await?;
         Ok(vec![Appended::Pending; count])
     }
 }
