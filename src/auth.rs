@@ -15,6 +15,7 @@
 
 pub mod access;
 mod cache;
+mod fill;
 mod last_use;
 pub mod new_token;
 pub mod principal;
@@ -38,7 +39,7 @@ pub use registry::{RevokeAdminError, TokenRegistry};
 pub const LAST_USE_EVERY: Duration = Duration::from_secs(60);
 
 /// Why a caller was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
     /// No `Authorization: Bearer` header.
     #[error("missing bearer token")]

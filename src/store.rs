@@ -198,7 +198,7 @@ pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 pub struct Conflict;
 
 /// Storage failures. Messages carry no record contents.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The data directory is held by another process.
     #[error("the data directory {0} is in use by another zoho-vault process")]

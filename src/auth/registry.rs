@@ -6,6 +6,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::cache::VerificationCache;
+use super::fill::Fills;
 use super::last_use::LastUseWriter;
 use super::new_token::NewToken;
 use super::principal::Principal;
@@ -33,6 +34,9 @@ pub enum RevokeAdminError {
 pub struct TokenRegistry {
     pub(super) store: AsyncStore,
     cache: Arc<VerificationCache>,
+    /// Store reads of verifications in progress, shared by the callers
+    /// presenting the same token meanwhile.
+    fills: Arc<Fills<Result<Principal, AuthError>>>,
     pub(super) last_use: LastUseWriter,
     /// Serialises admin revocations, so two racing ones cannot both see
     /// "another admin remains" and leave none.
@@ -51,6 +55,7 @@ impl TokenRegistry {
             last_use: LastUseWriter::new(store.clone()),
             store,
             cache: Arc::new(VerificationCache::new(coord)),
+            fills: Arc::new(Fills::new()),
             admin_revoke: Arc::new(tokio::sync::Mutex::new(())),
             #[cfg(test)]
             race: None,
@@ -75,36 +80,56 @@ impl TokenRegistry {
         presented: &str,
     ) -> Result<Principal, AuthError> {
         let (kind, hash) = parse_bearer(presented).ok_or(AuthError::Malformed)?;
-        let now = OffsetDateTime::now_utc();
         if let Some(hit) = self.cache.get(hash.as_bytes()) {
             if hit.kind != kind {
                 return Err(AuthError::Unknown);
             }
-            if hit.expires_at.is_some_and(|at| at <= now) {
+            if hit
+                .expires_at
+                .is_some_and(|at| at <= OffsetDateTime::now_utc())
+            {
                 self.cache.forget(hash.as_bytes());
                 return Err(AuthError::Expired);
             }
             return Ok(hit.principal);
         }
         let generation = self.cache.generation();
+        let read = || self.verify_stored(data_key, kind, hash.as_bytes(), generation);
+        self.fills.read(*hash.as_bytes(), generation, read).await
+    }
+
+    /// Verifies a token from its stored record and caches the result,
+    /// unless a revocation happened since `generation`.
+    async fn verify_stored(
+        &self,
+        data_key: &DataKey,
+        kind: TokenKind,
+        hash: &[u8; 32],
+        generation: u64,
+    ) -> Result<Principal, AuthError> {
         let sealed = self
             .store
-            .get(Tree::Tokens, hash.as_bytes().to_vec())
+            .get(Tree::Tokens, hash.to_vec())
             .await?
             .ok_or(AuthError::Unknown)?;
-        let record: TokenRecord = open_value(data_key, hash.as_bytes(), &sealed)?;
+        let record: TokenRecord = open_value(data_key, hash, &sealed)?;
         if record.kind != kind {
             return Err(AuthError::Unknown);
         }
+        let now = OffsetDateTime::now_utc();
         if record.is_expired(now) {
             return Err(AuthError::Expired);
         }
         let principal = Principal::from_record(&record);
-        self.cache
-            .remember(hash.as_bytes(), &record, &principal, generation);
-        self.last_use
-            .note_use(data_key, hash.as_bytes(), sealed, record, now);
+        self.cache.remember(hash, &record, &principal, generation);
+        self.last_use.note_use(data_key, hash, sealed, record, now);
         Ok(principal)
+    }
+
+    /// Callers waiting on store reads of verifications.
+    #[cfg(test)]
+    pub(super) fn reading(&self) -> usize {
+        self.fills.callers()
     }
 
     /// Drops every cached verification (on seal).

@@ -10,7 +10,7 @@ use crate::coord::LocalCoordinator;
 use crate::crypto::keys::DataKey;
 use crate::crypto::token::{PlainToken, TokenKind};
 use crate::store::sled::SledStore;
-use crate::store::{AsyncStore, Tree};
+use crate::store::{AsyncStore, StoreError, Tree};
 
 fn registry() -> (tempfile::TempDir, TokenRegistry, DataKey) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -192,4 +192,92 @@ async fn a_revocation_made_through_another_registry_drops_the_cached_verificatio
         reader.authenticate(&dk, plain.expose()).await,
         Err(AuthError::Unknown)
     ));
+}
+
+/// The sled store, with reads of the token tree counted and held until
+/// the test lets them go.
+struct GatedReads {
+    inner: SledStore,
+    reads: std::sync::atomic::AtomicUsize,
+    open: tokio::sync::watch::Receiver<bool>,
+}
+
+#[async_trait::async_trait]
+impl crate::store::Store for GatedReads {
+    async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if tree == Tree::Tokens {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = self.open.clone().wait_for(|open| *open).await;
+        }
+        self.inner.get(tree, key).await
+    }
+    async fn scan(&self, scan: crate::store::Scan) -> Result<crate::store::Entries, StoreError> {
+        self.inner.scan(scan).await
+    }
+    async fn apply(&self, ops: Vec<crate::store::Op>) -> Result<(), StoreError> {
+        self.inner.apply(ops).await
+    }
+    async fn compare_and_swap(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Result<(), crate::store::Conflict>, StoreError> {
+        self.inner.compare_and_swap(tree, key, expected, new).await
+    }
+    async fn compare_and_swap_with(
+        &self,
+        tree: Tree,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<Vec<u8>>,
+        also: Vec<crate::store::Op>,
+    ) -> Result<Result<(), crate::store::Conflict>, StoreError> {
+        self.inner
+            .compare_and_swap_with(tree, key, expected, new, also)
+            .await
+    }
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush().await
+    }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_callers_with_a_token_not_yet_verified_reads_it_from_the_store_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (open, gate) = tokio::sync::watch::channel(true);
+    let store = Arc::new(GatedReads {
+        inner: SledStore::open(dir.path()).expect("sled"),
+        reads: Default::default(),
+        open: gate,
+    });
+    let reg = TokenRegistry::new(
+        AsyncStore::new(Arc::clone(&store) as Arc<dyn crate::store::Store>),
+        Arc::new(LocalCoordinator::new()),
+    );
+    let dk = Arc::new(DataKey::make());
+    let new = NewToken::service("svc".into(), vec!["crm".into()], None).expect("valid");
+    let (plain, _) = reg.create(&dk, new).await.expect("create");
+    open.send(false).expect("close the gate");
+
+    let callers: Vec<_> = (0..20)
+        .map(|_| {
+            let (reg, dk, token) = (reg.clone(), Arc::clone(&dk), plain.expose().to_string());
+            tokio::spawn(async move { reg.authenticate(&dk, &token).await })
+        })
+        .collect();
+    // Every caller waits: on the one read, or (were reads not shared) on
+    // a read of its own.
+    while reg.reading() < 20 && store.reads.load(std::sync::atomic::Ordering::SeqCst) < 20 {
+        tokio::task::yield_now().await;
+    }
+    open.send(true).expect("open the gate");
+    for c in callers {
+        c.await.expect("caller").expect("authenticated");
+    }
+    assert_eq!(store.reads.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
