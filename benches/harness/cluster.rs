@@ -189,8 +189,14 @@ async fn run_with(
         "cluster: refresh storm, {} callers over {REPLICAS} replicas, fake latency {} ms",
         o.callers, o.storm_latency_ms
     ));
-    probes::reset_statements(&db.url).await?;
-    let storm = crate::storm::run(&replicas, fake, o.callers, o.storm_latency_ms).await?;
+    let storm = crate::storm::run(
+        &replicas,
+        fake,
+        o.callers,
+        o.storm_latency_ms,
+        probes::reset_statements(&db.url),
+    )
+    .await?;
     let storm_statements = probes::statement_calls(&db.url).await?;
     note("cluster: revocation propagation");
     let revocations = probes::revocations(&replicas, "bench-0", REVOCATIONS).await?;

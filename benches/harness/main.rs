@@ -386,6 +386,7 @@ async fn measure(o: &Options, dir: &Path) -> anyhow::Result<Results> {
         &fake,
         o.callers,
         o.storm_latency_ms,
+        async { Ok(()) },
     )
     .await?;
 

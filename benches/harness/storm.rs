@@ -34,12 +34,15 @@ pub struct Storm {
 
 /// The storm on `vaults` (one server, or the replicas of a cluster), with
 /// caller `i` on `vaults[i % n]`; the connection and the service token are
-/// made through the first.
+/// made through the first. `ready` runs after the callers' connections are
+/// open, right before the storm (the cluster resets its statement counts
+/// there, so the warm-up's health checks are not counted).
 pub async fn run(
     vaults: &[Vault],
     fake: &Fake,
     callers: usize,
     latency_ms: u64,
+    ready: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<Storm> {
     let first = vaults.first().context("a storm needs a vault")?;
     fake.config(json!({"access_token_ttl_secs": 3000})).await?;
@@ -65,6 +68,7 @@ pub async fn run(
     for answer in futures_util::future::join_all(warm).await {
         ensure!(answer?.0 == 200, "warm-up health call failed");
     }
+    ready.await?;
 
     let urls: Vec<String> = vaults
         .iter()
