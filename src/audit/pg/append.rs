@@ -14,8 +14,9 @@
 //! the other replicas' commits go first joins the batch, chained after
 //! the head as locked. Forming the batch first and then waiting for the
 //! lock left those events for the next batch, and with three busy replicas
-//! halved the batch size: in back-to-back runs the lock first gave 1.72x
-//! the tokens per second (20 events per batch against 10; docs/cluster.md).
+//! halved the batch size: in seven back-to-back pairs the lock first gave
+//! 1.14x to 1.75x the tokens per second (20 events per batch against 10;
+//! docs/cluster.md).
 //! Only the first batch after unseal, which chains the pending events, is
 //! formed first and re-chained after the locked head when another replica
 //! appended since this one's writer last looked ([`PgAuditStore::append_locked`]).
