@@ -40,13 +40,15 @@ impl<T: Clone> Fills<T> {
         Fut: Future<Output = T>,
     {
         let key = (hash, generation);
-        let cell = Arc::clone(lock(&self.reads).entry(key).or_default());
-        let _leave = Leave {
+        let leave = Leave {
             reads: &self.reads,
             key,
-            cell: &cell,
+            cell: Some(Arc::clone(lock(&self.reads).entry(key).or_default())),
         };
-        cell.get_or_init(read).await.clone()
+        match &leave.cell {
+            Some(cell) => cell.get_or_init(read).await.clone(),
+            None => read().await,
+        }
     }
 
     #[cfg(test)]
@@ -68,22 +70,32 @@ fn lock<T>(reads: &Reads<T>) -> MutexGuard<'_, HashMap<Key, Arc<OnceCell<T>>>> {
     reads.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Takes a read out of the map once it has an outcome (later callers read
-/// again, usually from the cache it filled) or nobody waits on it anymore.
+/// A caller's hold on a read: takes the read out of the map once it has
+/// an outcome (later callers read again, usually from the cache it filled)
+/// or nobody waits on it anymore.
 struct Leave<'a, T> {
     reads: &'a Reads<T>,
     key: Key,
-    cell: &'a Arc<OnceCell<T>>,
+    /// The caller's only reference to the read, given up under the map's
+    /// lock, so that of two callers leaving at once the second sees the
+    /// first gone.
+    cell: Option<Arc<OnceCell<T>>>,
 }
 
 impl<T> Drop for Leave<'_, T> {
     fn drop(&mut self) {
         let mut reads = lock(self.reads);
-        let ours = reads
+        let Some(cell) = self.cell.take() else {
+            return;
+        };
+        let done = cell.initialized();
+        let ours = reads.get(&self.key).is_some_and(|c| Arc::ptr_eq(c, &cell));
+        drop(cell);
+        // Only the map's reference left: nobody else waits.
+        let alone = reads
             .get(&self.key)
-            .is_some_and(|c| Arc::ptr_eq(c, self.cell));
-        // The map's reference and this caller's: nobody else waits.
-        if ours && (self.cell.initialized() || Arc::strong_count(self.cell) <= 2) {
+            .is_some_and(|c| Arc::strong_count(c) == 1);
+        if ours && (done || alone) {
             reads.remove(&self.key);
         }
     }

@@ -185,16 +185,19 @@ impl TokenRegistry {
             .store
             .get_sealed::<TokenRecord>(data_key, &hash)
             .await?;
-        // Forgotten before the delete, and a verification read before it is
-        // never cached after it: once this returns, no request to this
-        // registry passes on the revoked token. Other registries drop it
-        // when the published revocation reaches them.
+        // Forgotten before the delete (no cached verification passes while
+        // it runs) and again after it: a verification read from the store
+        // in between, which still found the record, is then neither cached
+        // nor shared with a later request. Once this returns, no request to
+        // this registry passes on the revoked token. Other registries drop
+        // it when either published revocation reaches them (the second
+        // after the delete, so a read they made in between goes too).
         self.cache.revoked(&hash);
         self.store
             .apply(vec![
                 Op::Delete {
                     tree: Tree::Tokens,
-                    key: hash,
+                    key: hash.clone(),
                 },
                 Op::Delete {
                     tree: Tree::TokenIds,
@@ -202,6 +205,7 @@ impl TokenRegistry {
                 },
             ])
             .await?;
+        self.cache.revoked(&hash);
         Ok(record)
     }
 

@@ -194,20 +194,48 @@ async fn a_revocation_made_through_another_registry_drops_the_cached_verificatio
     ));
 }
 
-/// The sled store, with reads of the token tree counted and held until
-/// the test lets them go.
-struct GatedReads {
+/// The sled store, with reads of the token tree and writes counted and
+/// held while their gate is closed.
+struct Gated {
     inner: SledStore,
     reads: std::sync::atomic::AtomicUsize,
-    open: tokio::sync::watch::Receiver<bool>,
+    reads_open: tokio::sync::watch::Receiver<bool>,
+    applies: std::sync::atomic::AtomicUsize,
+    applies_open: tokio::sync::watch::Receiver<bool>,
+}
+
+type Gate = tokio::sync::watch::Sender<bool>;
+
+impl Gated {
+    /// Both gates open.
+    fn open(dir: &std::path::Path) -> (Arc<Self>, Gate, Gate) {
+        let (reads, reads_open) = tokio::sync::watch::channel(true);
+        let (applies, applies_open) = tokio::sync::watch::channel(true);
+        let store = Gated {
+            inner: SledStore::open(dir).expect("sled"),
+            reads: Default::default(),
+            reads_open,
+            applies: Default::default(),
+            applies_open,
+        };
+        (Arc::new(store), reads, applies)
+    }
+
+    fn count(n: &std::sync::atomic::AtomicUsize) -> usize {
+        n.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn pass(count: &std::sync::atomic::AtomicUsize, gate: &tokio::sync::watch::Receiver<bool>) {
+    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let _ = gate.clone().wait_for(|open| *open).await;
 }
 
 #[async_trait::async_trait]
-impl crate::store::Store for GatedReads {
+impl crate::store::Store for Gated {
     async fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if tree == Tree::Tokens {
-            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let _ = self.open.clone().wait_for(|open| *open).await;
+            pass(&self.reads, &self.reads_open).await;
         }
         self.inner.get(tree, key).await
     }
@@ -215,6 +243,7 @@ impl crate::store::Store for GatedReads {
         self.inner.scan(scan).await
     }
     async fn apply(&self, ops: Vec<crate::store::Op>) -> Result<(), StoreError> {
+        pass(&self.applies, &self.applies_open).await;
         self.inner.apply(ops).await
     }
     async fn compare_and_swap(
@@ -246,23 +275,25 @@ impl crate::store::Store for GatedReads {
     }
 }
 
+fn gated_registry(store: &Arc<Gated>) -> TokenRegistry {
+    TokenRegistry::new(
+        AsyncStore::new(Arc::clone(store) as Arc<dyn crate::store::Store>),
+        Arc::new(LocalCoordinator::new()),
+    )
+}
+
+fn service(name: &str) -> NewToken {
+    NewToken::service(name.into(), vec!["crm".into()], None).expect("valid")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_callers_with_a_token_not_yet_verified_reads_it_from_the_store_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (open, gate) = tokio::sync::watch::channel(true);
-    let store = Arc::new(GatedReads {
-        inner: SledStore::open(dir.path()).expect("sled"),
-        reads: Default::default(),
-        open: gate,
-    });
-    let reg = TokenRegistry::new(
-        AsyncStore::new(Arc::clone(&store) as Arc<dyn crate::store::Store>),
-        Arc::new(LocalCoordinator::new()),
-    );
+    let (store, reads, _) = Gated::open(dir.path());
+    let reg = gated_registry(&store);
     let dk = Arc::new(DataKey::make());
-    let new = NewToken::service("svc".into(), vec!["crm".into()], None).expect("valid");
-    let (plain, _) = reg.create(&dk, new).await.expect("create");
-    open.send(false).expect("close the gate");
+    let (plain, _) = reg.create(&dk, service("svc")).await.expect("create");
+    reads.send(false).expect("close the gate");
 
     let callers: Vec<_> = (0..20)
         .map(|_| {
@@ -272,12 +303,47 @@ async fn a_burst_of_callers_with_a_token_not_yet_verified_reads_it_from_the_stor
         .collect();
     // Every caller waits: on the one read, or (were reads not shared) on
     // a read of its own.
-    while reg.reading() < 20 && store.reads.load(std::sync::atomic::Ordering::SeqCst) < 20 {
+    while reg.reading() < 20 && Gated::count(&store.reads) < 20 {
         tokio::task::yield_now().await;
     }
-    open.send(true).expect("open the gate");
+    reads.send(true).expect("open the gate");
     for c in callers {
         c.await.expect("caller").expect("authenticated");
     }
-    assert_eq!(store.reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(Gated::count(&store.reads), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_read_while_the_revocation_deletes_the_token_is_not_trusted_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _, applies) = Gated::open(dir.path());
+    let reg = gated_registry(&store);
+    let dk = Arc::new(DataKey::make());
+    let (plain, record) = reg.create(&dk, service("svc")).await.expect("create");
+
+    applies.send(false).expect("hold the delete");
+    let before = Gated::count(&store.applies);
+    let revoking = {
+        let (reg, dk, id) = (reg.clone(), Arc::clone(&dk), record.id.clone());
+        tokio::spawn(async move { reg.revoke(&dk, &id).await })
+    };
+    while Gated::count(&store.applies) == before {
+        tokio::task::yield_now().await;
+    }
+    // Revoked in memory, not yet in the store: a request now still finds
+    // the record (it started before the revocation returned).
+    reg.authenticate(&dk, plain.expose())
+        .await
+        .expect("the record is still stored");
+    applies.send(true).expect("let the delete through");
+    revoking
+        .await
+        .expect("task")
+        .expect("revoke")
+        .expect("it existed");
+
+    assert!(matches!(
+        reg.authenticate(&dk, plain.expose()).await,
+        Err(AuthError::Unknown)
+    ));
 }
