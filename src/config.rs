@@ -163,8 +163,9 @@ pub struct PostgresSettings {
     /// (`store.postgres.url`, `ZOHO_VAULT_STORE__POSTGRES__URL`). Never
     /// logged with its password.
     pub url: Option<DatabaseUrl>,
-    /// Most connections each replica opens (`store.postgres.pool_size`,
-    /// `ZOHO_VAULT_STORE__POSTGRES__POOL_SIZE`).
+    /// Most pooled connections each replica opens (`store.postgres.pool_size`,
+    /// `ZOHO_VAULT_STORE__POSTGRES__POOL_SIZE`); the listening connection
+    /// and the two audit commit connections come on top.
     pub pool_size: u32,
 }
 

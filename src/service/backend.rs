@@ -62,7 +62,7 @@ pub async fn open(settings: &Settings) -> Result<Opened, OpenError> {
                 },
             )
             .await?;
-            let trail: Arc<dyn AuditStore> = Arc::new(PgAuditStore::new(pg.pool().clone()));
+            let trail: Arc<dyn AuditStore> = Arc::new(PgAuditStore::new(pg.pool().clone(), &node));
             Ok(Opened {
                 audit_files: Some(Arc::new(TrailReader::new(Arc::clone(&trail)))),
                 trail,

@@ -12,11 +12,14 @@ use zoho_vault::store::postgres::PgStore;
 
 use crate::pg;
 
+/// The node name of the replicas these tests start.
+const NODE: &str = "audit-test";
+
 /// One replica's trail: its own pool on the shared database.
 async fn replica(url: &str) -> AuditLog {
     let store = PgStore::connect(url, 4).await.expect("connect");
     AuditLog::new(
-        Arc::new(PgAuditStore::new(store.pool().clone())),
+        Arc::new(PgAuditStore::new(store.pool().clone(), NODE)),
         Duration::from_secs(30),
     )
 }
@@ -246,11 +249,14 @@ async fn events_that_arrive_while_another_replica_holds_the_head_join_the_waitin
         tokio::spawn(async move { log.append(event(label)).await })
     };
     let mut waiting = vec![append("first")];
+    // On a connection of its own, named for the replica's audit commits.
     until("the writer waits for the head lock", || async {
         sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+               AND application_name = $1",
         )
+        .bind(PgAuditStore::commit_application_name(NODE))
         .fetch_one(other.pool())
         .await
         .expect("pg_stat_activity")

@@ -105,7 +105,7 @@ impl HeldHead for LockedHead {
 impl PgAuditStore {
     /// Begins a transaction and locks the head row in it.
     pub(super) async fn lock(&self) -> Result<LockedHead, AuditError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.commits.begin().await.map_err(store_err)?;
         let head = lock_head(&mut tx).await?;
         Ok(LockedHead { tx, head })
     }
